@@ -1,0 +1,123 @@
+"""patient_api: the app factory."""
+import logging
+
+from flask import Flask, jsonify, send_from_directory
+from sqlalchemy import event, text
+
+from . import errors
+from .common import observability
+from .config import config_from_env
+from .extensions import api, db, migrate, redis
+
+log = logging.getLogger("patient_api")
+
+
+def create_app(config=None):
+    """Build the Flask app; `config` is a config class or a dict of overrides."""
+    app = Flask(__name__, static_folder="../static", static_url_path="/static")
+    config_class = config_from_env()
+    app.config.from_object(config_class)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    if app.config["ENV_NAME"] == "production":
+        config_class.check()
+    observability.setup_logging(app.config.get("LOG_LEVEL", "INFO"))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR", _migrations_dir()))
+    redis.init_app(app)
+    with app.app_context():
+        _tune_sqlite()
+    api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearerAuth": {"type": "http", "scheme": "bearer"}}}})
+    _register_blueprints(app)
+    errors.register(app)
+    _register_request_cycle(app)
+    _register_ops(app)
+    _register_cli(app)
+    return app
+
+
+def _migrations_dir():
+    from pathlib import Path
+    return str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def _tune_sqlite():
+    """SQLite: WAL so readers never block the writer, a busy timeout instead of instant 'locked'."""
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def _register_blueprints(app):
+    from .accounts.routes import blp as accounts
+    from .booking.routes import blp as booking
+    from .directory.routes import blp as directory
+    for blueprint in (accounts, directory, booking):
+        api.register_blueprint(blueprint, url_prefix="/api/v1")
+
+
+def _register_request_cycle(app):
+    """One transaction per request: commit on success, roll back on any error answer."""
+    app.before_request(observability.before_request)
+    app.after_request(observability.after_request)  # registered first, so it runs last
+
+    @app.after_request
+    def finish_transaction(response):
+        if response.status_code >= 400:
+            db.session.rollback()
+            return response
+        try:
+            db.session.commit()
+        except Exception:  # the write did not happen: say so instead of a false success
+            db.session.rollback()
+            log.exception("commit failed")
+            return errors.envelope(503, "commit_failed", "保存失败，请重试")
+        return response
+
+
+def _register_ops(app):
+    """Health, readiness, metrics and the locally served Swagger UI assets."""
+    import swagger_ui_bundle
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz():
+        checks = {}
+        try:
+            db.session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception:  # readiness reports, it never raises
+            checks["database"] = "down"
+        try:
+            redis.ping()
+            checks["redis"] = "ok"
+        except Exception:
+            checks["redis"] = "down"
+        ready = all(v == "ok" for v in checks.values())
+        return jsonify(status="ok" if ready else "unavailable", checks=checks), 200 if ready else 503
+
+    app.add_url_rule("/metrics", "metrics", observability.metrics_view)
+
+    @app.get("/api/docs/assets/<path:filename>")
+    def swagger_assets(filename):
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+
+def _register_cli(app):
+    from .cli import register
+    register(app)

@@ -1,0 +1,86 @@
+"""Sign-in and 就诊人 management."""
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..common.auth import BEARER_DOC, bearer_token, current_account_id, end_session, resident_required
+from ..common.idempotency import idempotent
+from ..errors import NotFound
+from . import services
+from .schemas import DevLoginIn, PatientIn, PatientListOut, PatientOut, TokenOut, WechatLoginIn
+
+blp = Blueprint("accounts", __name__, description="Resident sign-in and patients (就诊人)")
+
+
+def _token(pair):
+    token, ttl = pair
+    return {"token": token, "expires_in": ttl}
+
+
+@blp.route("/auth/dev-login")
+class DevLogin(MethodView):
+    @blp.arguments(DevLoginIn)
+    @blp.response(200, TokenOut)
+    def post(self, body):
+        """Sign in as any openid; only when PATIENT_API_DEV_LOGIN=1."""
+        if not current_app.config["DEV_LOGIN"]:
+            raise NotFound()
+        return _token(services.sign_in(body["openid"]))
+
+
+@blp.route("/auth/wechat")
+class WechatLogin(MethodView):
+    @blp.arguments(WechatLoginIn)
+    @blp.response(200, TokenOut)
+    def post(self, body):
+        """Exchange a WeChat OAuth code for a session."""
+        from wechatpy.oauth import WeChatOAuth
+        config = current_app.config
+        oauth = WeChatOAuth(config["WECHAT_APPID"], config["WECHAT_SECRET"], redirect_uri="")
+        return _token(services.sign_in_with_wechat_code(body["code"], oauth))
+
+
+@blp.route("/auth/logout")
+class Logout(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.response(204)
+    def post(self):
+        """End this session."""
+        end_session(bearer_token())
+
+
+@blp.route("/me/patients")
+class Patients(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.response(200, PatientListOut)
+    def get(self):
+        """The account's 就诊人."""
+        return {"items": services.linked_patients(current_account_id())}
+
+    @resident_required
+    @idempotent(current_account_id)
+    @blp.doc(**BEARER_DOC)
+    @blp.arguments(PatientIn)
+    @blp.response(201, PatientOut)
+    def post(self, body):
+        """Add a 就诊人 (or link a family member already known by ID number)."""
+        return services.add_patient(current_account_id(), **body)
+
+
+@blp.route("/me/patients/<string:patient_id>")
+class PatientItem(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.response(200, PatientOut)
+    def get(self, patient_id):
+        """One of the account's 就诊人."""
+        return services.link_for(current_account_id(), patient_id)
+
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.response(204)
+    def delete(self, patient_id):
+        """Unlink a 就诊人 from this account."""
+        services.remove_patient(current_account_id(), patient_id)

@@ -1,0 +1,65 @@
+"""Request and response bodies for sign-in and patients."""
+import re
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from ..common.masking import mask_id_number, mask_name, mask_phone
+from ..common.schemas import StrictSchema
+from .identity import InvalidIdNumber, parse_resident_id
+from .models import RELATIONS
+
+NAME = re.compile(r"^[\u4e00-\u9fffA-Za-z·• .'-]{1,30}$")
+
+
+class DevLoginIn(StrictSchema):
+    """Dev login: any openid."""
+
+    openid = fields.String(required=True, validate=validate.Length(1, 64))
+
+
+class WechatLoginIn(StrictSchema):
+    """The code WeChat put on the OAuth redirect."""
+
+    code = fields.String(required=True, validate=validate.Length(1, 256))
+
+
+class TokenOut(Schema):
+    """A session token."""
+
+    token = fields.String(required=True)
+    expires_in = fields.Integer(required=True)
+
+
+class PatientIn(StrictSchema):
+    """A 就诊人 to add."""
+
+    name = fields.String(required=True, validate=validate.Regexp(NAME, error="姓名格式不正确"))
+    id_number = fields.String(required=True, validate=validate.Length(1, 32))
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 20))
+    relation = fields.String(required=True, validate=validate.OneOf(RELATIONS))
+
+    @validates("id_number")
+    def check_id_number(self, value, **_):
+        """Checksum, birth date and region of the resident ID number."""
+        try:
+            parse_resident_id(value)
+        except InvalidIdNumber as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class PatientOut(Schema):
+    """A 就诊人 as the account sees it: personal data masked."""
+
+    id = fields.Function(lambda link: link.patient.id, required=True)
+    name = fields.Function(lambda link: mask_name(link.patient.name), required=True)
+    id_number = fields.Function(lambda link: mask_id_number(link.patient.id_number), required=True)
+    phone = fields.Function(lambda link: mask_phone(link.patient.phone), allow_none=True)
+    relation = fields.String(required=True)
+    gender = fields.Function(lambda link: link.patient.gender, required=True)
+    birth_date = fields.Function(lambda link: link.patient.birth_date.isoformat(), required=True)
+
+
+class PatientListOut(Schema):
+    """All of the account's 就诊人."""
+
+    items = fields.List(fields.Nested(PatientOut), required=True)

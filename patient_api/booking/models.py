@@ -1,0 +1,59 @@
+"""Appointments and the rules of their life cycle."""
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..common.clock import UtcDateTime, now
+from ..common.ids import new_id
+from ..extensions import db
+
+ACTIVE = ("pending_payment", "booked", "checked_in")
+STATUSES = ACTIVE + ("cancelled", "expired", "no_show", "completed")
+
+
+class Appointment(db.Model):
+    """A patient's claim on one ticket; the partial unique index allows one active per department per day."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        sa.Index("uq_appointments_one_active_per_department_day", "patient_id", "department_id", "visit_date",
+                 unique=True,
+                 postgresql_where=sa.text("status IN ('pending_payment', 'booked', 'checked_in')"),
+                 sqlite_where=sa.text("status IN ('pending_payment', 'booked', 'checked_in')")),
+        sa.Index("ix_appointments_patient_status", "patient_id", "status"),
+        sa.Index("ix_appointments_hold_sweep", "status", "hold_expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("apt"))
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    patient_id: Mapped[str] = mapped_column(sa.ForeignKey("patients.id"))
+    schedule_id: Mapped[str] = mapped_column(sa.ForeignKey("schedules.id"), index=True)
+    ticket_id: Mapped[str] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
+    hospital_id: Mapped[str] = mapped_column(sa.ForeignKey("hospitals.id"))
+    department_id: Mapped[str] = mapped_column(sa.ForeignKey("departments.id"))
+    visit_date: Mapped[date] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    queue_no: Mapped[int]
+    visit_start: Mapped[datetime] = mapped_column(UtcDateTime)
+    visit_end: Mapped[datetime] = mapped_column(UtcDateTime)
+    fee_fen: Mapped[int]
+    bill_id: Mapped[str | None] = mapped_column(sa.String(32))
+    hold_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    @property
+    def is_active(self):
+        """Holds a ticket: pending payment, booked or checked in."""
+        return self.status in ACTIVE
+
+    def hold_expired(self, instant):
+        """An unpaid hold whose time ran out."""
+        return self.status == "pending_payment" and self.hold_expires_at is not None and self.hold_expires_at <= instant
+
+    def check_in_window(self, opens_minutes, late_minutes):
+        """(opens, closes): check-in opens before the ticket's window and closes when the resident is too late."""
+        return (self.visit_start - timedelta(minutes=opens_minutes),
+                self.visit_start + timedelta(minutes=late_minutes))

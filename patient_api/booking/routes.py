@@ -1,0 +1,64 @@
+"""Appointments: book, list, cancel, check in."""
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..common import ratelimit
+from ..common.auth import BEARER_DOC, current_account_id, resident_required
+from ..common.idempotency import idempotent
+from . import lifecycle, services
+from .schemas import AppointmentList, AppointmentOut, AppointmentQuery, BookIn
+
+blp = Blueprint("booking", __name__, description="Outpatient appointments (预约挂号)")
+
+
+@blp.route("/appointments")
+class Appointments(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.arguments(AppointmentQuery, location="query")
+    @blp.response(200, AppointmentList)
+    def get(self, query):
+        """Appointments of all the account's patients."""
+        return {"items": services.appointments_for(current_account_id(), query.get("status"))}
+
+    @resident_required
+    @idempotent(current_account_id)
+    @blp.doc(**BEARER_DOC)
+    @blp.arguments(BookIn)
+    @blp.response(201, AppointmentOut)
+    def post(self, body):
+        """Book the next free ticket of a schedule; `pending_payment` until the fee is paid."""
+        config = current_app.config
+        ratelimit.hit("book", current_account_id(), config["BOOKING_RATE_LIMIT"], config["BOOKING_RATE_WINDOW"])
+        return services.book(current_account_id(), body["patient_id"], body["schedule_id"])
+
+
+@blp.route("/appointments/<string:appointment_id>")
+class AppointmentItem(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.response(200, AppointmentOut)
+    def get(self, appointment_id):
+        """One appointment of a linked patient."""
+        return services.appointment_for(current_account_id(), appointment_id)
+
+
+@blp.route("/appointments/<string:appointment_id>/cancel")
+class Cancel(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.response(200, AppointmentOut)
+    def post(self, appointment_id):
+        """Cancel (until 15:00 the day before); the ticket goes back to the pool."""
+        return lifecycle.cancel(services.appointment_for(current_account_id(), appointment_id))
+
+
+@blp.route("/appointments/<string:appointment_id>/check-in")
+class CheckIn(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.response(200, AppointmentOut)
+    def post(self, appointment_id):
+        """报到 on arrival, within the check-in window."""
+        return lifecycle.check_in(services.appointment_for(current_account_id(), appointment_id))

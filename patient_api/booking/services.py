@@ -1,0 +1,122 @@
+"""Booking (预约挂号): claim a ticket for a linked patient under the hospital's rules."""
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..accounts.models import Patient, PatientLink
+from ..accounts.services import link_for
+from ..billing.services import create_registration_bill
+from ..common.clock import now, to_local
+from ..common.ids import new_id
+from ..common.locking import lock_row
+from ..directory.models import Schedule
+from ..errors import ApiError, Conflict, Forbidden, NotFound
+from ..extensions import db
+from . import lifecycle, shedding, tickets
+from .models import ACTIVE, Appointment
+
+
+def book(account_id, patient_id, schedule_id, instant=None):
+    """Hold (fee > 0) or book (free clinic) the next ticket of a schedule for a linked patient."""
+    instant = instant or now()
+    if shedding.is_sold_out(schedule_id):
+        raise Conflict("号源已约满", code="sold_out")
+    link_for(account_id, patient_id)
+    schedule = db.session.get(Schedule, schedule_id)
+    if schedule is None:
+        raise NotFound("未找到该排班", code="schedule_not_found")
+    _check_open(schedule, instant)
+    lock_row(Patient, patient_id)  # one patient's attempts run one at a time; other patients don't wait
+    lifecycle.expire_patient_holds(patient_id, instant)
+    check_restriction(patient_id, instant)
+    _check_limits(patient_id, schedule)
+    appointment_id = new_id("apt")
+    hold_until = instant + timedelta(minutes=current_app.config["HOLD_MINUTES"]) if schedule.fee_fen else None
+    ticket = tickets.claim(schedule, appointment_id, instant, hold_until)
+    if ticket is None:
+        shedding.mark_sold_out(schedule.id)
+        raise Conflict("号源已约满", code="sold_out")
+    appointment = Appointment(
+        id=appointment_id, account_id=account_id, patient_id=patient_id, schedule_id=schedule.id,
+        ticket_id=ticket.id, hospital_id=schedule.hospital_id, department_id=schedule.department_id,
+        visit_date=schedule.date, status="pending_payment" if hold_until else "booked", queue_no=ticket.seq,
+        visit_start=ticket.window_start, visit_end=ticket.window_end, fee_fen=schedule.fee_fen,
+        hold_expires_at=hold_until)
+    try:
+        with db.session.begin_nested():
+            db.session.add(appointment)
+    except IntegrityError:  # the database's one-per-department-per-day index had the last word
+        raise Conflict("该就诊人当天已预约该科室", code="already_booked") from None
+    if schedule.fee_fen:
+        appointment.bill_id = create_registration_bill(appointment, schedule).id
+    db.session.flush()
+    return appointment
+
+
+def _check_open(schedule, instant):
+    status = schedule.status_at(instant)
+    if status == "not_released":
+        opens = to_local(schedule.release_at).strftime("%m月%d日 %H:%M")
+        raise Conflict(f"该号源将于{opens}开放预约", code="not_released")
+    if status in ("closed", "stopped"):
+        raise Conflict("该排班已停止预约", code="schedule_closed")
+
+
+def _check_limits(patient_id, schedule):
+    active = select(Appointment).where(Appointment.patient_id == patient_id, Appointment.status.in_(ACTIVE))
+    same_day = db.session.scalars(active.where(Appointment.department_id == schedule.department_id,
+                                               Appointment.visit_date == schedule.date)).first()
+    if same_day is not None:
+        raise Conflict("该就诊人当天已预约该科室", code="already_booked")
+    count = db.session.scalar(select(func.count()).select_from(active.subquery()))
+    if count >= current_app.config["MAX_ACTIVE_BOOKINGS"]:
+        raise Conflict("该就诊人待就诊的预约已达上限", code="too_many_bookings")
+
+
+def restricted_until(patient_id, instant):
+    """The date booking reopens after too many no-shows (N in the window), or None."""
+    config = current_app.config
+    limit, window, block = config["NO_SHOW_LIMIT"], config["NO_SHOW_WINDOW_DAYS"], config["NO_SHOW_BLOCK_DAYS"]
+    today = to_local(instant).date()
+    dates = db.session.scalars(
+        select(Appointment.visit_date).where(Appointment.patient_id == patient_id, Appointment.status == "no_show",
+                                             Appointment.visit_date >= today - timedelta(days=window + block))
+        .order_by(Appointment.visit_date)).all()
+    until = None
+    for i in range(len(dates) - limit + 1):
+        first, last = dates[i], dates[i + limit - 1]
+        if (last - first).days < window:
+            until = max(until or last, last + timedelta(days=block))
+    return until if until and until > today else None
+
+
+def check_restriction(patient_id, instant):
+    """403 booking_restricted while the no-show rule applies, saying until when."""
+    until = restricted_until(patient_id, instant)
+    if until:
+        config = current_app.config
+        raise Forbidden(f"因{config['NO_SHOW_WINDOW_DAYS']}天内爽约{config['NO_SHOW_LIMIT']}次，"
+                        f"预约功能暂停至{until.isoformat()}（含）", code="booking_restricted")
+
+
+def appointments_for(account_id, status=None):
+    """Appointments of every patient linked to the account, newest visit first."""
+    linked = select(PatientLink.patient_id).where(PatientLink.account_id == account_id)
+    query = select(Appointment).where(Appointment.patient_id.in_(linked))
+    if status:
+        query = query.where(Appointment.status == status)
+    return db.session.scalars(query.order_by(Appointment.visit_start.desc(), Appointment.id).limit(200)).all()
+
+
+def appointment_for(account_id, appointment_id):
+    """One appointment of a linked patient; 404 for anyone else's."""
+    appointment = db.session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound("未找到该预约", code="appointment_not_found")
+    try:
+        link_for(account_id, appointment.patient_id)
+    except ApiError:
+        raise NotFound("未找到该预约", code="appointment_not_found") from None
+    return appointment

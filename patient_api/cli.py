@@ -1,0 +1,94 @@
+"""Command-line tools: demo data, hospital keys, the worker, one-off jobs."""
+import hashlib
+import secrets
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from .extensions import db
+
+demo = AppGroup("demo", help="Demo data.")
+hospital = AppGroup("hospital", help="Hospital integration settings.")
+jobs = AppGroup("jobs", help="Run a periodic job once, now.")
+
+
+@demo.command("load")
+@click.option("--days", default=7, show_default=True, help="Days of schedules from today.")
+def demo_load(days):
+    """Load the demo hospitals, departments, doctors and schedules (idempotent)."""
+    from . import demo as demo_data
+    demo_data.load(days)
+    click.echo("demo data loaded")
+
+
+@demo.command("rush-schedule")
+@click.option("--capacity", default=30, show_default=True)
+@click.option("--fee-fen", default=1200, show_default=True)
+def demo_rush_schedule(capacity, fee_fen):
+    """Create a schedule released now; prints its id last."""
+    from . import demo as demo_data
+    click.echo(demo_data.rush_schedule(capacity, fee_fen))
+
+
+def _hospital(code):
+    from .directory.models import Hospital
+    row = db.session.scalars(select(Hospital).filter_by(code=code)).first()
+    if row is None:
+        raise click.ClickException(f"no hospital with code {code}")
+    return row
+
+
+@hospital.command("issue-key")
+@click.argument("code")
+def issue_key(code):
+    """Issue a new integration key (the old one stops working); printed once, stored hashed."""
+    row = _hospital(code)
+    key = "hk_" + secrets.token_urlsafe(32)
+    row.integration_key_hash = hashlib.sha256(key.encode()).hexdigest()
+    db.session.commit()
+    click.echo(f"integration key for {code} (shown once):")
+    click.echo(key)
+
+
+@hospital.command("set-webhook")
+@click.argument("code")
+@click.argument("url")
+def set_webhook(code, url):
+    """Set the URL the hospital is called back at."""
+    _hospital(code).webhook_url = url
+    db.session.commit()
+    click.echo(f"webhook for {code}: {url}")
+
+
+@jobs.command("sweep-holds")
+def sweep_holds():
+    """Expire lapsed unpaid holds now."""
+    from .booking.lifecycle import sweep_expired_holds
+    click.echo(f"freed {sweep_expired_holds()}")
+
+
+@jobs.command("no-shows")
+def no_shows():
+    """Mark no-shows of ended sessions now."""
+    from .booking.lifecycle import mark_no_shows
+    click.echo(f"marked {mark_no_shows()}")
+
+
+@click.command("worker")
+@click.option("--no-cron", is_flag=True, help="Do not start the periodic scheduler (run it on one host only).")
+def worker(no_cron):
+    """Run an RQ worker for the background jobs."""
+    from . import worker as worker_module
+    from .extensions import redis
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        raise click.ClickException("the worker needs REDIS_URL (scripts/serve.sh starts the embedded Redis)")
+    worker_module.run(redis.client, url, with_cron=not no_cron)
+
+
+def register(app):
+    """Attach the command groups to the app."""
+    for command in (demo, hospital, jobs, worker):
+        app.cli.add_command(command)

