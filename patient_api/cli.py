@@ -15,7 +15,7 @@ jobs = AppGroup("jobs", help="Run a periodic job once, now.")
 
 
 @demo.command("load")
-@click.option("--days", default=7, show_default=True, help="Days of schedules from today.")
+@click.option("--days", default=8, show_default=True, help="Days of schedules from today.")
 def demo_load(days):
     """Load the demo hospitals, departments, doctors and schedules (idempotent)."""
     from . import demo as demo_data

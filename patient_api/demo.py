@@ -1,4 +1,4 @@
-"""Demo data: three Tai'an hospitals with departments, doctors and a week of schedules."""
+"""Demo data: three Tai'an hospitals with departments, doctors and a week of schedules plus the day released next."""
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -26,7 +26,7 @@ GIVEN = ["建国", "秀英", "志强", "海燕", "立新", "春梅", "文博", "
 TITLES = [("主任医师", "专家号", 5000, 20), ("副主任医师", "专家号", 3000, 24), ("主治医师", "普通号", 1200, 30)]
 
 
-def load(days=7):
+def load(days=8):
     """Create the demo set; running it again adds only what is missing (e.g. the next day's schedules)."""
     today = today_local()
     counter = 0

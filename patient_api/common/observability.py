@@ -37,6 +37,7 @@ def setup_logging(level="INFO"):
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
     root.setLevel(level)
+    root.propagate = False  # one JSON line per event, even when a library configured the root logger
 
 
 access_log = logging.getLogger("patient_api.access")

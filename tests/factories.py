@@ -1,0 +1,88 @@
+"""Test factories: create_thing(**params) with sensible defaults."""
+import itertools
+from datetime import timedelta
+
+from stdnum.cn import ric
+
+from patient_api.common.clock import now, today_local
+from patient_api.common.clock import local_dt
+from patient_api.directory.models import Department, Doctor, Hospital
+from patient_api.directory.schedules import create_schedule
+from patient_api.extensions import db
+
+_seq = itertools.count(1)
+SURNAMES = "王李张刘陈杨赵黄周吴"
+DIGITS = "零一二三四五六七八九"
+
+
+def resident_id(n=None, region="370902", born="19860101"):
+    """A valid 18-digit resident ID, unique per n."""
+    n = next(_seq) if n is None else n
+    body = f"{region}{born}{n % 1000:03d}"
+    if n >= 1000:  # vary the birth date to keep numbers unique beyond 999
+        year = 1986 + (n // 1000) % 19
+        body = f"{region}{year}0101{n % 1000:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def chinese_name(n):
+    """A two-to-five character Chinese name, unique per n."""
+    return SURNAMES[n % 10] + "".join(DIGITS[int(d)] for d in str(n))
+
+
+def day_start(day):
+    """Midnight of that local day."""
+    from datetime import time
+    return local_dt(day, time(0, 0))
+
+
+class Factory:
+    """Builds rows through the real services and endpoints."""
+
+    def __init__(self, app, client):
+        self.app, self.client = app, client
+
+    def login(self, openid=None):
+        """Dev-login; returns Authorization headers."""
+        openid = openid or f"openid-{next(_seq)}"
+        response = self.client.post("/api/v1/auth/dev-login", json={"openid": openid})
+        assert response.status_code == 200, response.json
+        return {"Authorization": f"Bearer {response.json['token']}"}
+
+    def patient(self, headers, n=None, **fields):
+        """Add a 就诊人 through the API; returns its id."""
+        n = next(_seq) if n is None else n
+        body = {"name": chinese_name(n), "id_number": resident_id(n), "phone": "13800138000", "relation": "self"}
+        body.update(fields)
+        response = self.client.post("/api/v1/me/patients", json=body, headers=headers)
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
+    def resident(self):
+        """A signed-in account with one patient: (headers, patient_id)."""
+        headers = self.login()
+        return headers, self.patient(headers)
+
+    def schedule(self, fee_fen=1200, capacity=10, days_ahead=1, period="morning", released=True,
+                 hospital_code="H1", department_code="NK", stopped=False):
+        """A schedule (released by default) with its tickets; returns its id."""
+        with self.app.app_context():
+            hospital = db.session.query(Hospital).filter_by(code=hospital_code).first() or Hospital(
+                code=hospital_code, name=f"测试医院{hospital_code}", level="三级甲等")
+            db.session.add(hospital)
+            db.session.flush()
+            department = db.session.query(Department).filter_by(hospital_id=hospital.id, code=department_code).first() \
+                or Department(hospital_id=hospital.id, code=department_code, name="内科")
+            db.session.add(department)
+            db.session.flush()
+            doctor = Doctor(hospital_id=hospital.id, department_id=department.id, code=f"D{next(_seq)}",
+                            name="李医生", title="主治医师")
+            db.session.add(doctor)
+            db.session.flush()
+            day = today_local() + timedelta(days=days_ahead)
+            release_at = day_start(day) - timedelta(days=8) if released else now() + timedelta(days=1)
+            schedule = create_schedule(hospital, department, doctor, day,
+                                       period, "普通号", fee_fen, capacity, release_at=release_at)
+            schedule.stopped = stopped
+            db.session.commit()
+            return schedule.id
