@@ -22,9 +22,15 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+class PatientApi(Api):
+    """flask-smorest Api documenting our error envelope (code is a string) on every operation."""
+
+    from .common.schemas import ErrorSchema as ERROR_SCHEMA  # noqa: N811
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-api = Api()
+api = PatientApi()
 
 
 class RedisHandle:

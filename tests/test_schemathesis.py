@@ -1,0 +1,41 @@
+"""Property-based API fuzzing against the served OpenAPI document: no 5xx, responses match the schema."""
+import pytest
+import responses
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi import checks
+
+from patient_api import create_app
+
+# Accepting unknown-but-well-formed ids with 404, and refusing other callers' ids, are the contract:
+# the checks that expect every schema-valid request to succeed don't apply.
+CHECKS = [checks.status_code_conformance, checks.content_type_conformance, checks.response_schema_conformance,
+          checks.response_headers_conformance, checks.negative_data_rejection]
+
+
+def served_document():
+    """The document exactly as the service serves it (building it touches no database)."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "REDIS_URL": None})
+    return app.test_client().get("/api/openapi.json").json
+
+
+schema = schemathesis.openapi.from_dict(served_document())
+
+
+@pytest.fixture
+def wechat():
+    """WeChat's OAuth endpoint answering as it does for a made-up code (no call leaves the machine)."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get("https://api.weixin.qq.com/sns/oauth2/access_token",
+                 json={"errcode": 40029, "errmsg": "invalid code"})
+        yield mock
+
+
+@schema.parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_never_errors_and_matches_its_schema(case, app, make, wechat):
+    """Signed in as a resident with one patient; every generated request runs against the test database."""
+    headers, _ = make.resident()
+    response = case.call(headers=headers, app=app)
+    assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:300])
+    case.validate_response(response, checks=CHECKS)
