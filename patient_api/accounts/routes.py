@@ -1,7 +1,7 @@
 """Sign-in and 就诊人 management."""
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from ..common.blueprint import Blueprint
 
 from ..common.auth import BEARER_DOC, bearer_token, current_account_id, end_session, resident_required
 from ..common.idempotency import idempotent

@@ -1,7 +1,7 @@
 """Appointments: book, list, cancel, check in."""
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from ..common.blueprint import Blueprint
 
 from ..common import ratelimit
 from ..common.auth import BEARER_DOC, current_account_id, resident_required

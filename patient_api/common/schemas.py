@@ -1,5 +1,5 @@
 """Schemas shared by every blueprint."""
-from marshmallow import Schema, fields
+from marshmallow import RAISE, Schema, fields
 
 
 class ErrorSchema(Schema):
@@ -11,10 +11,11 @@ class ErrorSchema(Schema):
 
 
 class StrictSchema(Schema):
-    """Input schema: unknown fields are an error, so typos are reported instead of ignored."""
+    """Input schema (body or query): unknown fields are an error, so typos are reported instead of ignored."""
 
     class Meta:
         ordered = True
+        unknown = RAISE
 
 
 class LocalDateTime(fields.DateTime):

@@ -1,5 +1,5 @@
 """Public directory: hospitals, departments, doctors, schedules (no sign-in needed)."""
-from flask_smorest import Blueprint
+from ..common.blueprint import Blueprint
 
 from . import services
 from .models import Hospital, Schedule
