@@ -75,6 +75,8 @@ def _register_request_cycle(app):
 
     @app.after_request
     def finish_transaction(response):
+        if not db.session.registry.has():  # the request never touched the database
+            return response
         if response.status_code >= 400:
             db.session.rollback()
             return response

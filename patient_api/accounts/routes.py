@@ -19,7 +19,7 @@ def _token(pair):
 
 @blp.route("/auth/dev-login")
 class DevLogin(MethodView):
-    @blp.arguments(DevLoginIn)
+    @blp.arguments(DevLoginIn())
     @blp.response(200, TokenOut)
     def post(self, body):
         """Sign in as any openid; only when PATIENT_API_DEV_LOGIN=1."""
@@ -30,7 +30,7 @@ class DevLogin(MethodView):
 
 @blp.route("/auth/wechat")
 class WechatLogin(MethodView):
-    @blp.arguments(WechatLoginIn)
+    @blp.arguments(WechatLoginIn())
     @blp.response(200, TokenOut)
     def post(self, body):
         """Exchange a WeChat OAuth code for a session."""
@@ -62,7 +62,7 @@ class Patients(MethodView):
     @resident_required
     @idempotent(current_account_id)
     @blp.doc(**BEARER_DOC)
-    @blp.arguments(PatientIn)
+    @blp.arguments(PatientIn())
     @blp.response(201, PatientOut)
     def post(self, body):
         """Add a 就诊人 (or link a family member already known by ID number)."""

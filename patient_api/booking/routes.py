@@ -1,12 +1,10 @@
 """Appointments: book, list, cancel, check in."""
-from flask import current_app
 from flask.views import MethodView
 from ..common.blueprint import Blueprint
 
-from ..common import ratelimit
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.idempotency import idempotent
-from . import lifecycle, services
+from . import lifecycle, services, shedding
 from .schemas import AppointmentList, AppointmentOut, AppointmentQuery, BookIn
 
 blp = Blueprint("booking", __name__, description="Outpatient appointments (预约挂号)")
@@ -16,7 +14,7 @@ blp = Blueprint("booking", __name__, description="Outpatient appointments (预�
 class Appointments(MethodView):
     @resident_required
     @blp.doc(**BEARER_DOC)
-    @blp.arguments(AppointmentQuery, location="query")
+    @blp.arguments(AppointmentQuery(), location="query")
     @blp.response(200, AppointmentList)
     def get(self, query):
         """Appointments of all the account's patients."""
@@ -25,12 +23,11 @@ class Appointments(MethodView):
     @resident_required
     @idempotent(current_account_id)
     @blp.doc(**BEARER_DOC)
-    @blp.arguments(BookIn)
+    @blp.arguments(BookIn())
     @blp.response(201, AppointmentOut)
     def post(self, body):
         """Book the next free ticket of a schedule; `pending_payment` until the fee is paid."""
-        config = current_app.config
-        ratelimit.hit("book", current_account_id(), config["BOOKING_RATE_LIMIT"], config["BOOKING_RATE_WINDOW"])
+        shedding.admit(current_account_id(), body["schedule_id"])
         return services.book(current_account_id(), body["patient_id"], body["schedule_id"])
 
 

@@ -19,10 +19,11 @@ from .models import ACTIVE, Appointment
 
 
 def book(account_id, patient_id, schedule_id, instant=None):
-    """Hold (fee > 0) or book (free clinic) the next ticket of a schedule for a linked patient."""
+    """Hold (fee > 0) or book (free clinic) the next ticket of a schedule for a linked patient.
+
+    Callers shed load first with shedding.admit(); this function alone keeps every rule.
+    """
     instant = instant or now()
-    if shedding.is_sold_out(schedule_id):
-        raise Conflict("号源已约满", code="sold_out")
     link_for(account_id, patient_id)
     schedule = db.session.get(Schedule, schedule_id)
     if schedule is None:

@@ -1,12 +1,15 @@
-"""Redis flags that turn away attempts on a sold-out schedule before they reach the database.
+"""Turning booking attempts away in Redis before they reach the database.
 
-Only an optimisation: a missing or stale flag costs one database round, never correctness.
+Only an optimisation: a missing or stale flag costs one database round, never correctness, and a
+Redis outage lets every attempt through to the database, which decides.
 """
 import logging
 
 import redis as redis_lib
 from flask import current_app
 
+from ..common import ratelimit
+from ..errors import Conflict
 from ..extensions import redis
 
 log = logging.getLogger(__name__)
@@ -16,12 +19,21 @@ def _key(schedule_id):
     return f"soldout:{schedule_id}"
 
 
-def is_sold_out(schedule_id):
-    """True if a recent claim found no ticket; False when unknown or Redis is down."""
+def admit(account_id, schedule_id):
+    """One round trip: count the account's attempt (429 over the limit) and refuse a sold-out schedule."""
+    config = current_app.config
+    window_seconds = config["BOOKING_RATE_WINDOW"]
     try:
-        return bool(redis.exists(_key(schedule_id)))
+        with redis.pipeline(transaction=False) as pipe:
+            window = ratelimit.queue_hit(pipe, "book", account_id, window_seconds)
+            pipe.exists(_key(schedule_id))
+            count, _, sold_out = pipe.execute()
     except redis_lib.RedisError:
-        return False
+        log.warning("booking admitted without shedding: redis unavailable")
+        return
+    ratelimit.check(count, window, config["BOOKING_RATE_LIMIT"], window_seconds)
+    if sold_out:
+        raise Conflict("号源已约满", code="sold_out")
 
 
 def mark_sold_out(schedule_id):

@@ -1,26 +1,19 @@
-"""Per-caller rate limits in Redis; they only shed load, so a Redis outage lets calls through."""
-import logging
+"""Fixed-window rate limits counted in Redis pipelines; callers let attempts through when Redis is down."""
 import time
 
-import redis as redis_lib
-
 from ..errors import RateLimited
-from ..extensions import redis
-
-log = logging.getLogger(__name__)
 
 
-def hit(name, subject, limit, window_seconds):
-    """Count one attempt in a fixed window; raise 429 with Retry-After once over the limit."""
+def queue_hit(pipe, name, subject, window_seconds):
+    """Add one counted attempt to a pipeline (fixed window); returns what check() needs."""
     window = int(time.time() // window_seconds)
     key = f"rl:{name}:{subject}:{window}"
-    try:
-        with redis.pipeline() as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window_seconds + 1)
-            count, _ = pipe.execute()
-    except redis_lib.RedisError:
-        log.warning("rate limit skipped: redis unavailable")
-        return
+    pipe.incr(key)
+    pipe.expire(key, window_seconds + 1)
+    return window
+
+
+def check(count, window, limit, window_seconds):
+    """Raise 429 with Retry-After once the window's count is over the limit."""
     if count > limit:
         raise RateLimited(retry_after=max(1, (window + 1) * window_seconds - time.time()))

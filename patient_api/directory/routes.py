@@ -38,7 +38,7 @@ def list_doctors(department_id):
 
 
 @blp.get("/schedules")
-@blp.arguments(ScheduleQuery, location="query")
+@blp.arguments(ScheduleQuery(), location="query")
 @blp.response(200, ScheduleList)
 def list_schedules(query):
     """Clinic sessions with live availability; without a date, the coming week."""
