@@ -40,7 +40,8 @@ class Config:
     DATA_KEY = env("DATA_KEY", DEV_DATA_KEY)
     DEV_LOGIN = env_bool("DEV_LOGIN")
     SQLALCHEMY_DATABASE_URI = database_url()
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: SQL errors in logs must not carry names or other personal data.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     REDIS_URL = os.environ.get("REDIS_URL")
     EMBEDDED_REDIS_PATH = str(INSTANCE_DIR / "redis.db")
     TIMEZONE = "Asia/Shanghai"
