@@ -18,10 +18,9 @@ import tempfile
 import traceback
 from pathlib import Path
 
+import _load as L
 import psycopg
 import redis
-
-import _load as L
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -131,7 +130,8 @@ def report(r: dict) -> None:
     b, h = r["booking"], r["healthz"]
     print(f"attempts {r['attempts']}  capacity {r['capacity']}  gunicorn workers {r['workers']}")
     print(f"taken (201) {r['taken_201']}  db active {r['db_active']}  oversold {r['oversold']}  "
-          f"api capacity/available {r['api_capacity']}/{r['api_available']}  odd 201 bodies {r['taken_201_bad_status']}")
+          f"api capacity/available {r['api_capacity']}/{r['api_available']}  "
+          f"odd 201 bodies {r['taken_201_bad_status']}")
     print(f"booking: answered {b['answered']}/{b['sent']}  5xx {b['5xx']}  errors {b['errors']}")
     print(f"         status {b['status']}  codes {b['codes']}")
     print(f"         p50 {b['p50_ms']} ms  p99 {b['p99_ms']} ms  {b['req_per_s']} req/s  wall {b['wall_s']} s")

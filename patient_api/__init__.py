@@ -6,6 +6,7 @@ from sqlalchemy import event, text
 
 from . import errors
 from .common import observability
+from .common.blueprint import register_id_converter
 from .config import config_from_env
 from .extensions import api, db, migrate, redis
 
@@ -32,6 +33,7 @@ def create_app(config=None):
         _tune_sqlite()
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearerAuth": {"type": "http", "scheme": "bearer"}}}})
+    register_id_converter(app, api)
     _register_blueprints(app)
     errors.register(app)
     _register_request_cycle(app)

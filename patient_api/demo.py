@@ -40,9 +40,9 @@ def load(days=8):
             titles = TITLES[2:] if code == "DYWSY" else TITLES
             for index, (title, fee_kind, fee_fen, capacity) in enumerate(titles):
                 counter += 1
+                name = SURNAMES[counter % len(SURNAMES)] + GIVEN[counter % len(GIVEN)]
                 doctor = _get_or_add(Doctor, hospital_id=hospital.id, code=f"{dep_code}{index + 1:02d}",
-                                     defaults=dict(department_id=department.id, title=title,
-                                                   name=SURNAMES[counter % len(SURNAMES)] + GIVEN[counter % len(GIVEN)]))
+                                     defaults=dict(department_id=department.id, title=title, name=name))
                 if free_clinic:
                     fee_kind, fee_fen = "便民门诊", 0
                 for offset in range(days + 1):

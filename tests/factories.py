@@ -4,8 +4,7 @@ from datetime import timedelta
 
 from stdnum.cn import ric
 
-from patient_api.common.clock import now, today_local
-from patient_api.common.clock import local_dt
+from patient_api.common.clock import local_dt, now, today_local
 from patient_api.directory.models import Department, Doctor, Hospital
 from patient_api.directory.schedules import create_schedule
 from patient_api.extensions import db

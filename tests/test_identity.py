@@ -2,6 +2,7 @@
 from datetime import date, timedelta
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from stdnum.cn import ric
 
 from patient_api.accounts.identity import InvalidIdNumber, parse_resident_id
@@ -48,7 +49,7 @@ def test_encryption_round_trip_and_tamper(ctx):
     assert "3709" not in token and crypto.decrypt(token) == "37090219600101001X"
     assert crypto.encrypt("same") != crypto.encrypt("same")  # random nonce
     tampered = token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB")
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidTag):
         crypto.decrypt(tampered)
     assert crypto.blind_index("37090219600101001x") == crypto.blind_index("37090219600101001X")
 

@@ -3,7 +3,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from patient_api.accounts.identity import parse_resident_id

@@ -21,6 +21,7 @@ def served_document():
     return app.test_client().get("/api/openapi.json").json
 
 
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "40"))  # per operation; raise it for a deeper run
 schema = schemathesis.openapi.from_dict(served_document())
 # The test signs in itself; a generated or removed Authorization header would be overridden, and a
 # "missing header" mutation that never reaches the wire would be misread as accepted bad input.
@@ -37,7 +38,7 @@ def wechat():
 
 
 @schema.parametrize()
-@settings(max_examples=int(os.environ.get("SCHEMATHESIS_EXAMPLES", "40")), deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_never_errors_and_matches_its_schema(case, app, make, wechat):
     """Signed in as a resident with one patient; every generated request runs against the test database."""
     headers, _ = make.resident()

@@ -1,9 +1,9 @@
 """Sign-in and 就诊人 management."""
 from flask import current_app
 from flask.views import MethodView
-from ..common.blueprint import Blueprint
 
 from ..common.auth import BEARER_DOC, bearer_token, current_account_id, end_session, resident_required
+from ..common.blueprint import Blueprint
 from ..common.idempotency import idempotent
 from ..errors import NotFound
 from . import services
@@ -69,7 +69,7 @@ class Patients(MethodView):
         return services.add_patient(current_account_id(), **body)
 
 
-@blp.route("/me/patients/<string:patient_id>")
+@blp.route("/me/patients/<id:patient_id>")
 class PatientItem(MethodView):
     @resident_required
     @blp.doc(**BEARER_DOC)

@@ -4,7 +4,7 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from ..common.masking import mask_id_number, mask_name, mask_phone
-from ..common.schemas import StrictSchema
+from ..common.schemas import StrictSchema, Text
 from .identity import InvalidIdNumber, parse_resident_id
 from .models import RELATIONS
 
@@ -14,13 +14,13 @@ NAME = re.compile(r"^[\u4e00-\u9fffA-Za-z·• .'-]{1,30}$")
 class DevLoginIn(StrictSchema):
     """Dev login: any openid."""
 
-    openid = fields.String(required=True, validate=validate.Length(1, 64))
+    openid = Text(required=True, validate=validate.Length(1, 64))
 
 
 class WechatLoginIn(StrictSchema):
     """The code WeChat put on the OAuth redirect."""
 
-    code = fields.String(required=True, validate=validate.Length(1, 256))
+    code = Text(required=True, validate=validate.Length(1, 256))
 
 
 class TokenOut(Schema):
@@ -33,10 +33,10 @@ class TokenOut(Schema):
 class PatientIn(StrictSchema):
     """A 就诊人 to add."""
 
-    name = fields.String(required=True, validate=validate.Regexp(NAME, error="姓名格式不正确"))
-    id_number = fields.String(required=True, validate=validate.Length(1, 32))
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 20))
-    relation = fields.String(required=True, validate=validate.OneOf(RELATIONS))
+    name = Text(required=True, validate=validate.Regexp(NAME, error="姓名格式不正确"))
+    id_number = Text(required=True, validate=validate.Length(1, 32))
+    phone = Text(load_default=None, allow_none=True, validate=validate.Length(1, 20))
+    relation = Text(required=True, validate=validate.OneOf(RELATIONS))
 
     @validates("id_number")
     def check_id_number(self, value, **_):

@@ -1,8 +1,8 @@
 """Appointments: book, list, cancel, check in."""
 from flask.views import MethodView
-from ..common.blueprint import Blueprint
 
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
+from ..common.blueprint import Blueprint
 from ..common.idempotency import idempotent
 from . import lifecycle, services, shedding
 from .schemas import AppointmentList, AppointmentOut, AppointmentQuery, BookIn
@@ -31,7 +31,7 @@ class Appointments(MethodView):
         return services.book(current_account_id(), body["patient_id"], body["schedule_id"])
 
 
-@blp.route("/appointments/<string:appointment_id>")
+@blp.route("/appointments/<id:appointment_id>")
 class AppointmentItem(MethodView):
     @resident_required
     @blp.doc(**BEARER_DOC)
@@ -41,7 +41,7 @@ class AppointmentItem(MethodView):
         return services.appointment_for(current_account_id(), appointment_id)
 
 
-@blp.route("/appointments/<string:appointment_id>/cancel")
+@blp.route("/appointments/<id:appointment_id>/cancel")
 class Cancel(MethodView):
     @resident_required
     @blp.doc(**BEARER_DOC)
@@ -51,7 +51,7 @@ class Cancel(MethodView):
         return lifecycle.cancel(services.appointment_for(current_account_id(), appointment_id))
 
 
-@blp.route("/appointments/<string:appointment_id>/check-in")
+@blp.route("/appointments/<id:appointment_id>/check-in")
 class CheckIn(MethodView):
     @resident_required
     @blp.doc(**BEARER_DOC)

@@ -2,7 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from ..common.clock import now
-from ..common.schemas import LocalDateTime, StrictSchema
+from ..common.schemas import LocalDateTime, StrictSchema, Text
 from .lifecycle import effective_status
 from .models import STATUSES
 
@@ -12,14 +12,14 @@ ID = validate.Length(1, 40)
 class BookIn(StrictSchema):
     """What to book for whom."""
 
-    schedule_id = fields.String(required=True, validate=ID)
-    patient_id = fields.String(required=True, validate=ID)
+    schedule_id = Text(required=True, validate=ID)
+    patient_id = Text(required=True, validate=ID)
 
 
 class AppointmentQuery(StrictSchema):
     """Filter the account's appointments."""
 
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = Text(validate=validate.OneOf(STATUSES))
 
 
 class AppointmentOut(Schema):

@@ -4,8 +4,8 @@ from sqlalchemy import or_, select, update
 from ..billing.services import close_unpaid_bill
 from ..directory.models import Schedule, Ticket
 from ..extensions import db
-from .models import Appointment
 from . import shedding
+from .models import Appointment
 
 MAX_SQLITE_RETRIES = 50
 

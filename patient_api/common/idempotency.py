@@ -1,6 +1,8 @@
 """Idempotency-Key handling: same key + same body replays the first response, enforced by the database."""
 import functools
 import hashlib
+import re
+from datetime import timedelta
 
 from flask import Response, current_app, make_response, request
 from sqlalchemy import delete, select
@@ -11,6 +13,7 @@ from ..extensions import db
 from .clock import now
 from .models import IdempotencyKey
 
+KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 # Errors worth replaying: a retry with the same key would get the same business answer.
 # 401/429/5xx are left out so the client can simply try again.
 REPLAYABLE_ERRORS = {403, 404, 409, 422}
@@ -48,8 +51,9 @@ def idempotent(scope_of):
             key = request.headers.get("Idempotency-Key")
             if key is None:
                 return view(*args, **kwargs)
-            if not 1 <= len(key) <= 255:
-                raise Invalid("Idempotency-Key 长度应为 1–255", errors={"Idempotency-Key": ["length 1-255"]})
+            if not KEY.match(key):
+                raise Invalid("Idempotency-Key 应为1–255个可见ASCII字符",
+                              errors={"Idempotency-Key": ["1-255 printable ASCII characters"]})
             scope = f"{scope_of()}:{request.endpoint}"
             digest = hashlib.sha256(request.get_data()).hexdigest()
             row = _lookup(scope, key)
@@ -80,6 +84,5 @@ def idempotent(scope_of):
 def purge_expired():
     """Delete keys older than IDEMPOTENCY_TTL_HOURS (kept at least 24 h)."""
     hours = max(24, current_app.config["IDEMPOTENCY_TTL_HOURS"])
-    from datetime import timedelta
-    result = db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < now() - timedelta(hours=hours)))
-    return result.rowcount
+    cutoff = now() - timedelta(hours=hours)
+    return db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff)).rowcount

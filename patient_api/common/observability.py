@@ -51,7 +51,10 @@ def before_request():
 
 
 def after_request(response):
-    """Echo the request id, count the request, and write one access-log line (no query string: it may hold personal data)."""
+    """Echo the request id, count the request, write one access-log line.
+
+    The query string is left out of the log: it may carry personal data.
+    """
     response.headers["X-Request-Id"] = g.get("request_id", "")
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())

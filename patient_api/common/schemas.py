@@ -1,5 +1,11 @@
 """Schemas shared by every blueprint."""
-from marshmallow import RAISE, Schema, fields
+import re
+
+from marshmallow import RAISE, Schema, ValidationError, fields
+
+# C0 control characters other than tab and newlines: never meaningful in our text, and PostgreSQL
+# refuses NUL outright, which must be a 422 here rather than a database error later.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class ErrorSchema(Schema):
@@ -16,6 +22,16 @@ class StrictSchema(Schema):
     class Meta:
         ordered = True
         unknown = RAISE
+
+
+class Text(fields.String):
+    """A string input without control characters."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if CONTROL.search(text):
+            raise ValidationError("不能包含控制字符")
+        return text
 
 
 class LocalDateTime(fields.DateTime):

@@ -1,10 +1,17 @@
 """Public directory: hospitals, departments, doctors, schedules (no sign-in needed)."""
 from ..common.blueprint import Blueprint
-
 from . import services
 from .models import Hospital, Schedule
-from .schemas import (DepartmentList, DoctorList, HospitalList, HospitalOut, ScheduleList, ScheduleOut,
-                      ScheduleQuery, SlotList)
+from .schemas import (
+    DepartmentList,
+    DoctorList,
+    HospitalList,
+    HospitalOut,
+    ScheduleList,
+    ScheduleOut,
+    ScheduleQuery,
+    SlotList,
+)
 
 blp = Blueprint("directory", __name__, description="Hospitals, departments, doctors and schedules")
 
@@ -16,21 +23,21 @@ def list_hospitals():
     return {"items": services.hospitals()}
 
 
-@blp.get("/hospitals/<string:hospital_id>")
+@blp.get("/hospitals/<id:hospital_id>")
 @blp.response(200, HospitalOut)
 def get_hospital(hospital_id):
     """One hospital."""
     return services.get(Hospital, hospital_id, "hospital_not_found")
 
 
-@blp.get("/hospitals/<string:hospital_id>/departments")
+@blp.get("/hospitals/<id:hospital_id>/departments")
 @blp.response(200, DepartmentList)
 def list_departments(hospital_id):
     """A hospital's departments."""
     return {"items": services.departments(hospital_id)}
 
 
-@blp.get("/departments/<string:department_id>/doctors")
+@blp.get("/departments/<id:department_id>/doctors")
 @blp.response(200, DoctorList)
 def list_doctors(department_id):
     """A department's doctors."""
@@ -45,14 +52,14 @@ def list_schedules(query):
     return {"items": services.schedules(**query)}
 
 
-@blp.get("/schedules/<string:schedule_id>")
+@blp.get("/schedules/<id:schedule_id>")
 @blp.response(200, ScheduleOut)
 def get_schedule(schedule_id):
     """One clinic session."""
     return services.get(Schedule, schedule_id, "schedule_not_found")
 
 
-@blp.get("/schedules/<string:schedule_id>/slots")
+@blp.get("/schedules/<id:schedule_id>/slots")
 @blp.response(200, SlotList)
 def list_slots(schedule_id):
     """The time windows (分时段) of a session and what is left in each."""

@@ -1,7 +1,7 @@
 """Directory response bodies and query arguments."""
 from marshmallow import Schema, fields, validate
 
-from ..common.schemas import LocalDateTime, StrictSchema
+from ..common.schemas import LocalDateTime, StrictSchema, Text
 
 ID = validate.Length(1, 40)
 
@@ -76,9 +76,9 @@ class SlotOut(Schema):
 class ScheduleQuery(StrictSchema):
     """Filters for the schedule list."""
 
-    hospital_id = fields.String(validate=ID)
-    department_id = fields.String(validate=ID)
-    doctor_id = fields.String(validate=ID)
+    hospital_id = Text(validate=ID)
+    department_id = Text(validate=ID)
+    doctor_id = Text(validate=ID)
     date = fields.Date()
 
 
