@@ -35,6 +35,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--attempts", type=int, default=2000, help="residents racing for tickets")
     p.add_argument("--capacity", type=int, default=30, help="tickets in the schedule")
     p.add_argument("--workers", type=int, default=2 * len(os.sched_getaffinity(0)) + 1)
+    p.add_argument("--threads", type=int, default=4, help="gthread threads per worker (1 = sync workers)")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--setup-concurrency", type=int, default=64, help="in-flight requests while creating residents")
     p.add_argument("--request-timeout", type=float, default=30.0, help="per request, seconds")
@@ -164,8 +165,9 @@ def run(args, deadline: L.Deadline) -> dict:
             sid = parse_schedule_id(out)
             if not L.port_is_free(args.port):
                 raise RuntimeError(f"port {args.port} is already in use")
-            proc = L.start_group([str(VENV_BIN / "gunicorn"), "-w", str(args.workers), "-k", "gthread",
-                                  "--threads", "4", "-b", f"{HOST}:{args.port}", "--backlog", "4096",
+            proc = L.start_group([str(VENV_BIN / "gunicorn"), "-w", str(args.workers),
+                                  "-k", "gthread" if args.threads > 1 else "sync", "--threads", str(args.threads),
+                                  "-b", f"{HOST}:{args.port}", "--backlog", "4096",
                                   "--graceful-timeout", "5", "wsgi:app"], env, str(ROOT), log)
             L.wait_http_ok(f"{base}/healthz", proc, deadline.left(60))
             m = asyncio.run(asyncio.wait_for(measure(base, sid, args), deadline.left()))
