@@ -2,6 +2,7 @@
 import itertools
 from datetime import timedelta
 
+import redis as redis_lib
 from stdnum.cn import ric
 
 from patient_api.common.clock import local_dt, now, today_local
@@ -85,3 +86,12 @@ class Factory:
             schedule.stopped = stopped
             db.session.commit()
             return schedule.id
+
+
+class DeadRedis:
+    """A Redis whose every command fails, like a lost server."""
+
+    def __getattr__(self, name):
+        def fail(*_a, **_k):
+            raise redis_lib.ConnectionError("redis is down")
+        return fail

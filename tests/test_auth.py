@@ -86,3 +86,13 @@ def test_wechat_unreachable_is_502(client):
     responses.get(OAUTH_URL, body=requests.ConnectionError("no route"))
     response = client.post("/api/v1/auth/wechat", json={"code": "abc"})
     assert response.status_code == 502 and response.json["code"] == "wechat_unavailable"
+
+
+def test_sessions_unavailable_when_redis_is_down_is_503_not_500(client, make, monkeypatch):
+    from patient_api.extensions import redis
+
+    from .factories import DeadRedis
+    headers = make.login()
+    monkeypatch.setattr(redis, "_client", DeadRedis())
+    response = client.get("/api/v1/me/patients", headers=headers)
+    assert response.status_code == 503 and response.json["code"] == "service_unavailable"

@@ -2,10 +2,9 @@
 from datetime import timedelta
 
 import pytest
-import redis as redis_lib
 import sqlalchemy as sa
 
-from patient_api.accounts.models import Patient
+from patient_api.accounts.models import Patient, PatientLink
 from patient_api.billing.models import Bill
 from patient_api.booking import lifecycle, services
 from patient_api.booking.models import Appointment
@@ -13,7 +12,14 @@ from patient_api.common.clock import LOCAL, now
 from patient_api.directory.models import Hospital, Schedule, Ticket
 from patient_api.extensions import db
 
+from .factories import DeadRedis
+
 BOOK = "/api/v1/appointments"
+
+
+def account_of(patient_id):
+    """The account that added the patient (inside an app context)."""
+    return db.session.scalars(sa.select(PatientLink.account_id).filter_by(patient_id=patient_id)).first()
 
 
 def book(client, headers, schedule_id, patient_id, **extra):
@@ -87,7 +93,7 @@ def test_database_constraint_enforces_one_per_department_day(app, make):
     headers, patient_id = make.resident()
     schedule_id = make.schedule(fee_fen=0)
     with app.app_context():
-        account_id = db.session.execute(sa.text("SELECT account_id FROM patient_links")).scalar()
+        account_id = account_of(patient_id)
         first = services.book(account_id, patient_id, schedule_id)
         db.session.commit()
         twin = Appointment(account_id=account_id, patient_id=patient_id, schedule_id=schedule_id,
@@ -163,7 +169,7 @@ def test_cancel_deadline_is_15_00_the_day_before(app, make):
     headers, patient_id = make.resident()
     schedule_id = make.schedule(fee_fen=0, days_ahead=1)
     with app.app_context():
-        account_id = db.session.execute(sa.text("SELECT account_id FROM patient_links")).scalar()
+        account_id = account_of(patient_id)
         appointment = services.book(account_id, patient_id, schedule_id)
         db.session.commit()
         schedule = db.session.get(Schedule, schedule_id)
@@ -180,7 +186,7 @@ def test_check_in_window(app, make):
     headers, patient_id = make.resident()
     schedule_id = make.schedule(fee_fen=0)
     with app.app_context():
-        account_id = db.session.execute(sa.text("SELECT account_id FROM patient_links")).scalar()
+        account_id = account_of(patient_id)
         appointment = services.book(account_id, patient_id, schedule_id)
         db.session.commit()
         start = appointment.visit_start
@@ -202,7 +208,7 @@ def test_check_in_needs_payment_first(client, make):
 def test_no_shows_restrict_booking_with_a_clear_message(app, client, make):
     headers, patient_id = make.resident()
     with app.app_context():
-        account_id = db.session.execute(sa.text("SELECT account_id FROM patient_links")).scalar()
+        account_id = account_of(patient_id)
     past = []
     for days_ago, code in ((-60, "A"), (-30, "B"), (-3, "C")):
         past.append(make.schedule(fee_fen=0, days_ahead=days_ago, department_code=code))
@@ -236,11 +242,10 @@ def test_expired_hold_is_reclaimed_at_claim_time(app, make):
     schedule_id = make.schedule(capacity=1)
     (_, first), (_, second) = make.resident(), make.resident()
     with app.app_context():
-        accounts = dict(db.session.execute(sa.text("SELECT patient_id, account_id FROM patient_links")).all())
-        held = services.book(accounts[first], first, schedule_id)
+        held = services.book(account_of(first), first, schedule_id)
         db.session.commit()
         later = now() + timedelta(minutes=16)
-        taken = services.book(accounts[second], second, schedule_id, instant=later)
+        taken = services.book(account_of(second), second, schedule_id, instant=later)
         db.session.commit()
         assert taken.queue_no == held.queue_no
         assert db.session.get(Appointment, held.id).status == "expired"
@@ -288,15 +293,6 @@ def test_rate_limit_per_account(client, make):
     assert limited.json["code"] == "rate_limited" and 1 <= int(limited.headers["Retry-After"]) <= 10
 
 
-class DeadRedis:
-    """A Redis whose every command fails, like a lost server."""
-
-    def __getattr__(self, name):
-        def fail(*_a, **_k):
-            raise redis_lib.ConnectionError("redis is down")
-        return fail
-
-
 def test_booking_without_redis_never_oversells(app, make, monkeypatch):
     """Redis only sheds load: with it gone, the database still hands out each ticket once."""
     schedule_id = make.schedule(capacity=2)
@@ -305,10 +301,9 @@ def test_booking_without_redis_never_oversells(app, make, monkeypatch):
     monkeypatch.setattr(redis, "_client", DeadRedis())
     outcomes = []
     with app.app_context():
-        links = dict(db.session.execute(sa.text("SELECT patient_id, account_id FROM patient_links")).all())
         for _, patient_id in residents:
             try:
-                services.book(links[patient_id], patient_id, schedule_id)
+                services.book(account_of(patient_id), patient_id, schedule_id)
                 db.session.commit()
                 outcomes.append("ok")
             except Exception as exc:  # noqa: BLE001 - the code is what we count
