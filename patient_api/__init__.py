@@ -32,7 +32,8 @@ def create_app(config=None):
     with app.app_context():
         _tune_sqlite()
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
-        "bearerAuth": {"type": "http", "scheme": "bearer"}}}})
+        "bearerAuth": {"type": "http", "scheme": "bearer"},
+        "hospitalKey": {"type": "http", "scheme": "bearer", "description": "per-hospital integration key"}}}})
     register_id_converter(app, api)
     _register_blueprints(app)
     errors.register(app)
@@ -64,9 +65,11 @@ def _tune_sqlite():
 
 def _register_blueprints(app):
     from .accounts.routes import blp as accounts
+    from .billing.routes import blp as billing
     from .booking.routes import blp as booking
     from .directory.routes import blp as directory
-    for blueprint in (accounts, directory, booking):
+    from .integration.routes import blp as integration
+    for blueprint in (accounts, directory, booking, billing, integration):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
 
 

@@ -1,7 +1,4 @@
 """Command-line tools: demo data, hospital keys, the worker, one-off jobs."""
-import hashlib
-import secrets
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -44,9 +41,8 @@ def _hospital(code):
 @click.argument("code")
 def issue_key(code):
     """Issue a new integration key (the old one stops working); printed once, stored hashed."""
-    row = _hospital(code)
-    key = "hk_" + secrets.token_urlsafe(32)
-    row.integration_key_hash = hashlib.sha256(key.encode()).hexdigest()
+    from .integration.auth import issue_key as issue
+    key = issue(_hospital(code))
     db.session.commit()
     click.echo(f"integration key for {code} (shown once):")
     click.echo(key)

@@ -95,3 +95,15 @@ class DeadRedis:
         def fail(*_a, **_k):
             raise redis_lib.ConnectionError("redis is down")
         return fail
+
+
+def hospital_key(app, code="H1"):
+    """Issue an integration key through the CLI, as an operator would; returns Authorization headers."""
+    from patient_api.directory.models import Hospital
+    with app.app_context():
+        if not db.session.query(Hospital).filter_by(code=code).first():
+            db.session.add(Hospital(code=code, name=f"测试医院{code}", level="三级甲等"))
+            db.session.commit()
+    result = app.test_cli_runner().invoke(args=["hospital", "issue-key", code])
+    assert result.exit_code == 0, result.output
+    return {"Authorization": f"Bearer {result.output.strip().splitlines()[-1]}"}

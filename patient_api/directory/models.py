@@ -25,7 +25,8 @@ class Hospital(db.Model):
     release_days_ahead: Mapped[int] = mapped_column(default=7)
     release_time: Mapped[time] = mapped_column(sa.Time, default=time(7, 0))
     cancel_deadline_time: Mapped[time] = mapped_column(sa.Time, default=time(15, 0))  # on the day before
-    integration_key_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    integration_key_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    integration_key_enc: Mapped[str | None] = mapped_column(sa.String(200))
     webhook_url: Mapped[str | None] = mapped_column(sa.String(500))
 
 

@@ -1,0 +1,65 @@
+"""Bills pushed by hospital systems (HIS): create once per order number, void while unpaid."""
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..accounts.models import Patient
+from ..common import crypto
+from ..common.locking import lock_row
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from . import ledger
+from .models import Bill, BillItem
+from .services import close_unpaid_bill
+
+
+def _patient(ref):
+    """The registered resident the bill is for; 422 when nobody with that ID number has registered."""
+    if ref.get("id_number"):
+        patient = db.session.scalars(select(Patient).filter_by(
+            id_number_index=crypto.blind_index(ref["id_number"].strip().upper()))).first()
+    else:
+        patient = None  # MRN links arrive with admissions and FHIR patients (later issues)
+    if patient is None:
+        raise Invalid("未找到该患者（需先在公众号添加就诊人）", code="unknown_patient",
+                      errors={"patient": ["unknown patient"]})
+    return patient
+
+
+def push_bill(hospital, body):
+    """Create the bill for `order_no`, or return the one already created for it (re-sends are safe)."""
+    existing = _by_order_no(hospital.id, body["order_no"])
+    if existing is not None:
+        return existing, False
+    patient = _patient(body["patient"])
+    items = [BillItem(code=i["code"], name=i["name"], category=i["category"], quantity=i["quantity"],
+                      unit_price_fen=i["unit_price_fen"], amount_fen=i["quantity"] * i["unit_price_fen"],
+                      insurance_class=i["insurance_class"]) for i in body["items"]]
+    bill = Bill(patient_id=patient.id, hospital_id=hospital.id, kind="outpatient", order_no=body["order_no"],
+                department=body["department"], doctor=body["doctor"], insurance_type=body["insurance_type"],
+                total_fen=sum(item.amount_fen for item in items), items=items)
+    try:
+        with db.session.begin_nested():
+            db.session.add(bill)
+    except IntegrityError:  # the same order arrived twice at once: the first one wins
+        return _by_order_no(hospital.id, body["order_no"]), False
+    ledger.issue(bill)
+    return bill, True
+
+
+def _by_order_no(hospital_id, order_no):
+    return db.session.scalars(select(Bill).filter_by(hospital_id=hospital_id, order_no=order_no)).first()
+
+
+def void_bill(hospital, order_no):
+    """HIS cancels an unpaid bill; 409 bill_already_paid once money has moved."""
+    bill = _by_order_no(hospital.id, order_no)
+    if bill is None:
+        raise NotFound("未找到该账单", code="bill_not_found")
+    lock_row(Bill, bill.id)
+    db.session.refresh(bill)
+    if bill.status == "closed":
+        return bill
+    if not close_unpaid_bill(bill.id):
+        raise Conflict("账单已支付，不能作废", code="bill_already_paid")
+    db.session.refresh(bill)
+    return bill

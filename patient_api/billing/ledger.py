@@ -1,0 +1,115 @@
+"""Double-entry ledger: every movement of money is one balanced transaction (its entries sum to 0).
+
+Sign convention: positive = the account owes (or holds for) the hospital more; negative = less.
+- a bill is issued:   resident +T, hospital_receivable −T
+- it is paid:         resident −T, wechat_clearing +S, insurance_fund +F, personal_account +P   (T = S + F + P)
+- a refund of R:      hospital_receivable +R, wechat_clearing −R
+- an unpaid bill is closed: resident −T, hospital_receivable +T
+"""
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..common.clock import UtcDateTime, now
+from ..common.ids import new_id
+from ..extensions import db
+
+ACCOUNTS = ("resident", "hospital_receivable", "insurance_fund", "personal_account", "wechat_clearing")
+
+
+class UnbalancedTransaction(ValueError):
+    """Entries that do not sum to zero are never written."""
+
+
+class LedgerTransaction(db.Model):
+    """One movement of money; (kind, source_id) is unique, so replays post nothing twice."""
+
+    __tablename__ = "ledger_transactions"
+    __table_args__ = (sa.UniqueConstraint("kind", "source_id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("ltx"))
+    kind: Mapped[str] = mapped_column(sa.String(20))  # issue | payment | refund | close
+    source_id: Mapped[str] = mapped_column(sa.String(64))
+    bill_id: Mapped[str] = mapped_column(sa.ForeignKey("bills.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class LedgerEntry(db.Model):
+    """One leg of a transaction."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    transaction_id: Mapped[str] = mapped_column(sa.ForeignKey("ledger_transactions.id"), index=True)
+    bill_id: Mapped[str] = mapped_column(sa.ForeignKey("bills.id"), index=True)
+    account: Mapped[str] = mapped_column(sa.String(24))
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+def post(kind, source_id, bill_id, legs):
+    """Write a balanced transaction once; returns False if (kind, source_id) was already posted."""
+    legs = {account: amount for account, amount in legs.items() if amount}
+    if sum(legs.values()) != 0 or not set(legs) <= set(ACCOUNTS):
+        raise UnbalancedTransaction(f"{kind} {source_id}: {legs}")
+    txn = LedgerTransaction(kind=kind, source_id=source_id, bill_id=bill_id)
+    try:
+        with db.session.begin_nested():
+            db.session.add(txn)
+            db.session.flush()
+    except IntegrityError:
+        return False
+    db.session.add_all(LedgerEntry(transaction_id=txn.id, bill_id=bill_id, account=account, amount_fen=amount)
+                       for account, amount in legs.items())
+    db.session.flush()
+    return True
+
+
+def balances(bill_id):
+    """Per-account sums for one bill."""
+    rows = db.session.execute(sa.select(LedgerEntry.account, sa.func.sum(LedgerEntry.amount_fen))
+                              .where(LedgerEntry.bill_id == bill_id).group_by(LedgerEntry.account)).all()
+    return {account: int(total) for account, total in rows}
+
+
+def issue(bill):
+    """The bill is owed."""
+    return post("issue", bill.id, bill.id, {"resident": bill.total_fen, "hospital_receivable": -bill.total_fen})
+
+
+def paid(bill, payment):
+    """The bill was paid: self-pay through WeChat, the rest by the fund and the personal account."""
+    return post("payment", payment.id, bill.id, {
+        "resident": -bill.total_fen, "wechat_clearing": payment.amount_fen,
+        "insurance_fund": payment.insurance_fund_fen, "personal_account": payment.personal_account_fen})
+
+
+def refunded(bill, refund):
+    """Part of the self-pay went back to the resident."""
+    return post("refund", refund.id, bill.id, {"hospital_receivable": refund.amount_fen,
+                                               "wechat_clearing": -refund.amount_fen})
+
+
+def closed(bill):
+    """An unpaid bill will never be paid."""
+    return post("close", bill.id, bill.id, {"resident": -bill.total_fen, "hospital_receivable": bill.total_fen})
+
+
+def derived_status(bill_id):
+    """The bill status its ledger implies (unpaid | paid | partially_refunded | refunded | closed)."""
+    rows = db.session.execute(
+        sa.select(LedgerTransaction.kind, LedgerEntry.account, sa.func.sum(LedgerEntry.amount_fen))
+        .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .where(LedgerTransaction.bill_id == bill_id).group_by(LedgerTransaction.kind, LedgerEntry.account)).all()
+    sums = {(kind, account): int(total) for kind, account, total in rows}
+    kinds = {kind for kind, _ in sums}
+    if "close" in kinds:
+        return "closed"
+    if "payment" not in kinds:
+        return "unpaid"
+    self_paid = sums.get(("payment", "wechat_clearing"), 0)
+    refunded_fen = sums.get(("refund", "hospital_receivable"), 0)
+    if refunded_fen == 0:
+        return "paid"
+    return "refunded" if refunded_fen >= self_paid else "partially_refunded"

@@ -1,0 +1,93 @@
+"""Bill and payment bodies."""
+from marshmallow import Schema, fields, validate
+
+from ..common.schemas import LocalDateTime, StrictSchema, Text
+from .models import KINDS, PAYMENT_METHODS, STATUSES
+
+
+class BillItemOut(Schema):
+    """One line of a bill."""
+
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    category = fields.String(required=True)
+    quantity = fields.Integer(required=True)
+    unit_price_fen = fields.Integer(required=True)
+    amount_fen = fields.Integer(required=True)
+    insurance_class = fields.String(allow_none=True)
+
+
+class PaymentOut(Schema):
+    """A payment attempt as the resident sees it."""
+
+    id = fields.String(required=True)
+    out_trade_no = fields.String(required=True)
+    method = fields.String(required=True)
+    status = fields.String(required=True)
+    amount_fen = fields.Integer(required=True)
+    insurance_fund_fen = fields.Integer(required=True)
+    personal_account_fen = fields.Integer(required=True)
+    created_at = LocalDateTime(required=True)
+    paid_at = LocalDateTime(allow_none=True)
+
+
+class BillOut(Schema):
+    """A bill with its items and payments."""
+
+    id = fields.String(required=True)
+    patient_id = fields.String(required=True)
+    hospital_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    total_fen = fields.Integer(required=True)
+    order_no = fields.String(allow_none=True)
+    department = fields.String(allow_none=True)
+    doctor = fields.String(allow_none=True)
+    appointment_id = fields.String(allow_none=True)
+    created_at = LocalDateTime(required=True)
+    paid_at = LocalDateTime(allow_none=True)
+    items = fields.List(fields.Nested(BillItemOut), required=True)
+    payments = fields.List(fields.Nested(PaymentOut), required=True)
+    refunds = fields.Method("dump_refunds", required=True)
+
+    def dump_refunds(self, bill):
+        """Refunds of all the bill's payments."""
+        return [{"id": r.id, "out_refund_no": r.out_refund_no, "amount_fen": r.amount_fen, "status": r.status}
+                for p in bill.payments for r in p.refunds]
+
+
+class BillList(Schema):
+    """The account's bills."""
+
+    items = fields.List(fields.Nested(BillOut), required=True)
+
+
+class BillQuery(StrictSchema):
+    """Filter bills by status."""
+
+    status = Text(validate=validate.OneOf(STATUSES))
+
+
+class SplitOut(Schema):
+    """Pre-settlement: who pays what."""
+
+    total_fen = fields.Integer(required=True)
+    insurance_fund_fen = fields.Integer(required=True)
+    personal_account_fen = fields.Integer(required=True)
+    self_pay_fen = fields.Integer(required=True)
+
+
+class PayIn(StrictSchema):
+    """How the resident pays."""
+
+    method = Text(required=True, validate=validate.OneOf(PAYMENT_METHODS))
+
+
+class PayOut(Schema):
+    """What the page (or kiosk) needs to take the payment."""
+
+    payment_id = fields.String(required=True)
+    out_trade_no = fields.String(required=True)
+    amount_fen = fields.Integer(required=True)
+    jsapi = fields.Dict(allow_none=True)
+    code_url = fields.String(allow_none=True)

@@ -1,0 +1,48 @@
+"""Bodies that hospital systems send."""
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from ..common.schemas import StrictSchema, Text
+
+INSURANCE_CLASSES = ("甲", "乙", "丙")
+INSURANCE_TYPES = ("employee", "resident", "self_pay")
+
+
+class PatientRef(StrictSchema):
+    """Who the bill is for: resident ID number, or the hospital's medical record number."""
+
+    id_number = Text(validate=validate.Length(1, 32))
+    mrn = Text(validate=validate.Length(1, 40))
+
+    @validates_schema
+    def one_of(self, data, **_):
+        """At least one identifier."""
+        if not data.get("id_number") and not data.get("mrn"):
+            raise ValidationError("id_number 或 mrn 至少提供一个", field_name="id_number")
+
+
+class BillItemIn(StrictSchema):
+    """One line of a HIS bill."""
+
+    code = Text(required=True, validate=validate.Length(1, 40))
+    name = Text(required=True, validate=validate.Length(1, 100))
+    category = Text(required=True, validate=validate.Length(1, 30))
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(1, 100_000))
+    unit_price_fen = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100_000_000))
+    insurance_class = Text(load_default=None, allow_none=True, validate=validate.OneOf(INSURANCE_CLASSES))
+
+
+class HisBillIn(StrictSchema):
+    """An outpatient bill (处方/检查/治疗) pushed by HIS."""
+
+    order_no = Text(required=True, validate=validate.Length(1, 64))
+    patient = fields.Nested(PatientRef, required=True)
+    department = Text(load_default=None, allow_none=True, validate=validate.Length(1, 60))
+    doctor = Text(load_default=None, allow_none=True, validate=validate.Length(1, 40))
+    insurance_type = Text(load_default="self_pay", validate=validate.OneOf(INSURANCE_TYPES))
+    items = fields.List(fields.Nested(BillItemIn), required=True, validate=validate.Length(1, 500))
+
+
+class OrderNoPath(Schema):
+    """Documented for completeness; the path converter already limits it."""
+
+    order_no = fields.String()
