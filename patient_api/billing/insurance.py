@@ -1,12 +1,9 @@
 """Medical-insurance pre-settlement (医保预结算): split a bill into 统筹基金 + 个人账户 + 自付 in integer fen.
 
-Order of the split, per bill:
-  1. per item: 甲 is fully in scope; 乙 first pays class_b_self_ratio_bp (先行自付), the rest is in scope; 丙 / None
-     is fully self-paid;
-  2. the in-scope sum first meets the remaining deductible (起付线);
-  3. the fund pays fund_ratio_bp of what is left, limited by what remains of the annual cap (封顶线);
-  4. the personal account (个人账户) pays the parts the policy lets it pay, up to its balance;
-  5. the rest is self-pay.
+Per bill: 甲 items are fully in scope, 乙 items first pay class_b_self_ratio_bp (先行自付) and the rest is in scope,
+丙/None items are self-paid; the in-scope sum first meets the remaining deductible (起付线); the fund pays
+fund_ratio_bp of the rest, up to what is left of the annual cap (封顶线); the personal account (个人账户) pays the
+parts the policy lets it pay, up to its balance; the patient pays the rest.
 
 Rounding rule (no floats anywhere): each 乙 item's 先行自付 is rounded UP to the fen, and the fund's share is computed
 once per bill and rounded DOWN to the fen, so the patient is never over-reimbursed; the fraction of a fen stays with
@@ -64,9 +61,7 @@ class Policy:
         _nonneg("fund_ratio_bp", self.fund_ratio_bp, BP)
         _nonneg("class_b_self_ratio_bp", self.class_b_self_ratio_bp, BP)
         _nonneg("annual_cap_fen", self.annual_cap_fen)
-        if isinstance(self.personal_account_covers, str):  # frozenset("class_c") would be a set of letters
-            raise InsuranceInputError("personal_account_covers must be a collection of names, not a string")
-        covers = frozenset(self.personal_account_covers)  # a list from a JSON column is fine
+        covers = frozenset(self.personal_account_covers)  # a list from a JSON column is fine; a str fails below
         for name in covers:
             _one_of("personal_account_covers", name, COVERS)
         object.__setattr__(self, "personal_account_covers", covers)
@@ -189,13 +184,10 @@ def adjudicate(items: Iterable[Item], policy: Policy, insured: Insured) -> Split
     in_scope = sum(line.in_scope_fen for line in lines)
     class_b = sum(line.class_b_self_fen for line in lines)
     class_c = sum(line.class_c_fen for line in lines)
-    if insured.insurance_type == "self_pay":
-        # 自费 is decided by the patient's status, not the policy row: a misconfigured row must not pay anything.
-        deductible, fund, over_cap = 0, 0, 0
-        covers: frozenset[str] = frozenset()
-    else:
-        deductible, fund, over_cap = _fund_share(in_scope, policy, insured)
-        covers = policy.personal_account_covers
+    # 自费 is decided by the patient's status, not the policy row: a misconfigured row must not pay anything.
+    self_pay = insured.insurance_type == "self_pay"
+    deductible, fund, over_cap = (0, 0, 0) if self_pay else _fund_share(in_scope, policy, insured)
+    covers = frozenset() if self_pay else policy.personal_account_covers
     co_pay = in_scope - deductible - over_cap - fund
     payable = {"in_scope_self": deductible + co_pay + over_cap, "class_b_self": class_b, "class_c": class_c}
     personal = min(insured.account_balance_fen, sum(payable[name] for name in covers))
@@ -207,7 +199,7 @@ def adjudicate(items: Iterable[Item], policy: Policy, insured: Insured) -> Split
 
 # Plausible Shandong-style defaults, by hospital level 1/2/3; real figures come from the policy table.
 # (insurance type, setting) -> (deductible fen by level, fund ratio bp by level, annual cap fen, account covers)
-_DEFAULTS: dict[tuple[str, str], tuple[tuple[int, int, int], tuple[int, int, int], int, frozenset[str]]] = {
+_DEFAULTS = {
     ("employee", "outpatient"): ((20_000, 40_000, 60_000), (7000, 6000, 5000), 500_000, frozenset(COVERS)),
     ("employee", "inpatient"): ((20_000, 50_000, 80_000), (9000, 8500, 8000), 30_000_000, frozenset(COVERS)),
     ("resident", "outpatient"): ((0, 10_000, 20_000), (6000, 5000, 4000), 40_000, frozenset()),
@@ -261,7 +253,6 @@ class InsuranceAdapter(Protocol):
 
     def pre_settle(self, bill_items: Iterable[Any], insured: Insured, context: SettlementContext) -> Split:
         """Split the bill; bill_items are Items or BillItem-shaped rows."""
-        ...
 
 
 class LocalAdjudicator:
