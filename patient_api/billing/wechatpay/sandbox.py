@@ -1,0 +1,280 @@
+"""SandboxClient: WeChat Pay's order, refund and bill behaviour without WeChat; all state lives in the store."""
+import re
+import secrets
+import time
+import uuid
+
+from .bill import NO_REFUND, render_trade_bill
+from .client import PayClient
+from .errors import PayError
+from .notify import build_notification
+from .resources import BALANCE_ACCOUNT, TRADE_STATE_DESC, refund_resource, transaction_resource
+from .timefmt import bill_time, compact, epoch_of, local_date, rfc3339
+
+DEFAULT_NAMESPACE = "wechatpay:sandbox:"
+MAX_REFUNDS_PER_ORDER = 50
+REFUND_WINDOW_SECONDS = 365 * 24 * 3600
+PAID = ("SUCCESS", "REFUND")
+SANDBOX_OPENID = "o-sandbox-payer"
+OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_|*-]{6,32}")
+
+
+class SandboxClient(PayClient):
+    """A local WeChat Pay: same answers and errors as the live API, notifications signed with a sandbox key."""
+
+    def __init__(self, settings, store, platform_private_key_pem, clock=time.time, namespace=DEFAULT_NAMESPACE):
+        self.settings = settings
+        self._store = store
+        self._platform_key = platform_private_key_pem
+        self._clock = clock
+        self._ns = namespace
+
+    # -- orders ------------------------------------------------------------------------------------------------
+    def create_jsapi(self, out_trade_no, description, amount_fen, openid, time_expire):
+        """Place a JSAPI order; repeating identical arguments returns the same prepay_id, as WeChat does."""
+        if not openid:
+            raise PayError("PARAM_ERROR", "JSAPI 下单需要 payer.openid", status=400)
+        return self._create("JSAPI", out_trade_no, description, amount_fen, time_expire, openid)["prepay_id"]
+
+    def create_native(self, out_trade_no, description, amount_fen, time_expire):
+        """Place a Native order; returns a weixin://wxpay/bizpayurl code_url."""
+        return self._create("NATIVE", out_trade_no, description, amount_fen, time_expire, None)["code_url"]
+
+    def query(self, out_trade_no):
+        """The order as WeChat's query answers it; unknown orders raise ORDER_NOT_EXIST (404)."""
+        return self._transaction(self._order(out_trade_no))
+
+    def close(self, out_trade_no):
+        """Close an unpaid order (closing twice is fine); a paid order raises ORDERPAID."""
+        order = self._order(out_trade_no)
+        if order["trade_state"] in PAID:
+            raise PayError("ORDERPAID", "订单已支付", status=400)
+        order["trade_state"] = "CLOSED"
+        self._store.set(self._order_key(out_trade_no), order)
+
+    def simulate_payment(self, out_trade_no, payer_openid, now):
+        """The payer pays: mark SUCCESS and return the signed TRANSACTION.SUCCESS notification (headers, body)."""
+        order = self._order(out_trade_no)
+        if order["trade_state"] == "CLOSED":
+            raise PayError("ORDER_CLOSED", "订单已关闭", status=400)
+        if order["trade_state"] == "NOTPAY":
+            if now > order["time_expire"]:
+                raise PayError("ORDER_EXPIRED", "订单已过支付期限", status=400)
+            if order["trade_type"] == "JSAPI" and payer_openid and payer_openid != order["openid"]:
+                raise PayError("PARAM_ERROR", "JSAPI 订单只能由下单用户支付", status=400)
+            order.update(trade_state="SUCCESS", success_time=int(now), transaction_id=_digits("4200", 24),
+                         openid=order["openid"] or payer_openid or SANDBOX_OPENID)
+            self._store.set(self._order_key(out_trade_no), order)
+        # A paid order re-sends the same notification (same id), like WeChat's retries.
+        resource = self._transaction(order, trade_state="SUCCESS")
+        return self._notification("TRANSACTION.SUCCESS", resource, now, out_trade_no)
+
+    # -- refunds -----------------------------------------------------------------------------------------------
+    def refund(self, out_trade_no, out_refund_no, refund_fen, total_fen, reason=""):
+        """Refund at once (status SUCCESS); repeating an out_refund_no returns the first refund."""
+        existing = self._store.get(self._refund_key(out_refund_no))
+        if existing is not None:
+            return self._same_refund(existing, out_trade_no, refund_fen)
+        order = self._order(out_trade_no, missing_code="RESOURCE_NOT_EXISTS")
+        now = int(self._clock())
+        self._check_refund(order, refund_fen, total_fen, now)
+        record = {"out_refund_no": out_refund_no, "out_trade_no": out_trade_no, "refund_fen": refund_fen,
+                  "total_fen": total_fen, "reason": reason, "transaction_id": order["transaction_id"],
+                  "refund_id": _digits("50", 27), "status": "SUCCESS", "create_time": now, "success_time": now}
+        if not self._add(self._refund_key(out_refund_no), record):  # another process won the same refund number
+            return self._same_refund(self._store.get(self._refund_key(out_refund_no)), out_trade_no, refund_fen)
+        order["refunded_fen"] += refund_fen
+        order["refunds"].append(out_refund_no)
+        order["trade_state"] = "REFUND"
+        self._store.set(self._order_key(out_trade_no), order)
+        return self._refund_view(record)
+
+    def query_refund(self, out_refund_no):
+        """The refund as WeChat's refund query answers it; unknown refunds raise RESOURCE_NOT_EXISTS (404)."""
+        return self._refund_view(self._refund(out_refund_no))
+
+    def simulate_refund_notification(self, out_refund_no, now, status="SUCCESS"):
+        """Signed REFUND.<status> notification (SUCCESS, ABNORMAL or CLOSED), updating the refund to that status."""
+        record = self._refund(out_refund_no)
+        if status not in ("SUCCESS", "ABNORMAL", "CLOSED"):
+            raise ValueError("refund notifications are SUCCESS, ABNORMAL or CLOSED")
+        if record["status"] != status:
+            self._move_refund(record, status, now)
+        resource = refund_resource(self.settings, record["out_trade_no"], out_refund_no, record["refund_id"],
+                                   record["refund_fen"], record["total_fen"], record["status"],
+                                   transaction_id=record["transaction_id"], success_time=record["success_time"])
+        return self._notification(f"REFUND.{status}", resource, now, out_refund_no)
+
+    # -- bill --------------------------------------------------------------------------------------------------
+    def trade_bill(self, bill_date):
+        """The ALL trade bill of bill_date (China time): payments by success time, refunds by application time."""
+        orders = [self._store.get(key) for key in self._store.keys(self._ns + "order:")]
+        refunds = [self._store.get(key) for key in self._store.keys(self._ns + "refund:")]
+        by_no = {order["out_trade_no"]: order for order in orders if order}
+        rows = [self._payment_row(order) for order in by_no.values()
+                if order.get("success_time") and local_date(order["success_time"]) == bill_date]
+        rows += [self._refund_row(refund, by_no[refund["out_trade_no"]]) for refund in refunds
+                 if refund and refund["out_trade_no"] in by_no and local_date(refund["create_time"]) == bill_date]
+        rows.sort(key=lambda row: (row["trade_time"], row["out_trade_no"], row["out_refund_no"]))
+        return render_trade_bill(rows)
+
+    # -- internals ---------------------------------------------------------------------------------------------
+    def _order_key(self, out_trade_no):
+        """Store key of an order."""
+        return f"{self._ns}order:{out_trade_no}"
+
+    def _refund_key(self, out_refund_no):
+        """Store key of a refund."""
+        return f"{self._ns}refund:{out_refund_no}"
+
+    def _add(self, key, value):
+        """Set only if absent; uses the store's atomic add when it has one."""
+        add = getattr(self._store, "add", None)
+        if add is not None:
+            return add(key, value)
+        if self._store.get(key) is not None:
+            return False
+        self._store.set(key, value)
+        return True
+
+    def _order(self, out_trade_no, missing_code="ORDER_NOT_EXIST"):
+        """The stored order, or WeChat's 404."""
+        order = self._store.get(self._order_key(out_trade_no))
+        if order is None:
+            raise PayError(missing_code, "订单不存在", status=404)
+        return order
+
+    def _refund(self, out_refund_no):
+        """The stored refund, or WeChat's 404."""
+        record = self._store.get(self._refund_key(out_refund_no))
+        if record is None:
+            raise PayError("RESOURCE_NOT_EXISTS", "退款单不存在", status=404)
+        return record
+
+    def _create(self, trade_type, out_trade_no, description, amount_fen, time_expire, openid):
+        """Store a NOTPAY order, or answer a repeat the way WeChat does."""
+        _check_order_args(out_trade_no, description, amount_fen)
+        now = int(self._clock())
+        order = {"out_trade_no": out_trade_no, "trade_type": trade_type, "description": description,
+                 "amount_fen": amount_fen, "openid": openid, "time_expire": int(epoch_of(time_expire)),
+                 "created_at": now, "trade_state": "NOTPAY", "transaction_id": "", "success_time": None,
+                 "refunded_fen": 0, "refunds": [],
+                 "prepay_id": f"wx{compact(now)}{secrets.token_hex(11)}",
+                 "code_url": f"weixin://wxpay/bizpayurl?pr={secrets.token_urlsafe(6)}"}
+        if self._add(self._order_key(out_trade_no), order):
+            return order
+        return _repeat(self._store.get(self._order_key(out_trade_no)), order)
+
+    def _transaction(self, order, trade_state=None):
+        """WeChat's transaction dict for an order."""
+        state = trade_state or order["trade_state"]
+        if state in PAID:
+            return transaction_resource(self.settings, order["out_trade_no"], order["transaction_id"],
+                                        order["amount_fen"], order["openid"], trade_state=state,
+                                        success_time=order["success_time"], trade_type=order["trade_type"])
+        return {"appid": self.settings.appid, "mchid": self.settings.mchid, "out_trade_no": order["out_trade_no"],
+                "trade_state": state, "trade_state_desc": TRADE_STATE_DESC[state], "attach": "",
+                "amount": {"total": order["amount_fen"], "currency": "CNY", "payer_currency": "CNY"}}
+
+    def _check_refund(self, order, refund_fen, total_fen, now):
+        """WeChat's refund rules: paid order, matching total, within what is left, 50 refunds, 365 days."""
+        if order["trade_state"] not in PAID:
+            raise PayError("INVALID_REQUEST", "订单未支付，不能退款", status=400)
+        if not _positive_int(refund_fen) or total_fen != order["amount_fen"]:
+            raise PayError("PARAM_ERROR", "退款金额或订单金额不正确", status=400)
+        if order["refunded_fen"] + refund_fen > order["amount_fen"]:
+            raise PayError("INVALID_REQUEST", "申请退款金额超过订单可退金额", status=400)
+        if len(order["refunds"]) >= MAX_REFUNDS_PER_ORDER:
+            raise PayError("INVALID_REQUEST", "超过订单最大退款次数", status=400)
+        if now - order["success_time"] > REFUND_WINDOW_SECONDS:
+            raise PayError("INVALID_REQUEST", "订单已超过可退款期限", status=400)
+
+    def _same_refund(self, existing, out_trade_no, refund_fen):
+        """A repeated out_refund_no: same request → first answer, different request → error."""
+        if existing["out_trade_no"] != out_trade_no or existing["refund_fen"] != refund_fen:
+            raise PayError("INVALID_REQUEST", "退款单号已用于其他退款", status=400)
+        return self._refund_view(existing)
+
+    def _move_refund(self, record, status, now):
+        """Change a refund's status; a CLOSED refund gives its amount back to the order's refundable balance."""
+        if record["status"] == "CLOSED":
+            raise ValueError("a closed refund stays closed")
+        if status == "CLOSED":
+            order = self._order(record["out_trade_no"])
+            order["refunded_fen"] -= record["refund_fen"]
+            self._store.set(self._order_key(record["out_trade_no"]), order)
+        record.update(status=status, success_time=int(now) if status == "SUCCESS" else None)
+        self._store.set(self._refund_key(record["out_refund_no"]), record)
+
+    def _refund_view(self, record):
+        """WeChat's refund dict (apply-refund and query-refund answers)."""
+        view = {"refund_id": record["refund_id"], "out_refund_no": record["out_refund_no"],
+                "transaction_id": record["transaction_id"], "out_trade_no": record["out_trade_no"],
+                "channel": "ORIGINAL", "user_received_account": BALANCE_ACCOUNT, "status": record["status"],
+                "create_time": rfc3339(record["create_time"]), "funds_account": "AVAILABLE", "promotion_detail": [],
+                "amount": {"total": record["total_fen"], "refund": record["refund_fen"],
+                           "payer_total": record["total_fen"], "payer_refund": record["refund_fen"],
+                           "settlement_total": record["total_fen"], "settlement_refund": record["refund_fen"],
+                           "discount_refund": 0, "refund_fee": 0, "currency": "CNY"}}
+        if record["success_time"] is not None:
+            view["success_time"] = rfc3339(record["success_time"])
+        return view
+
+    def _notification(self, event_type, resource, now, number):
+        """Build a signed notification whose id is fixed per (object, event), so re-sends are true replays."""
+        notification_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.settings.mchid}/{number}/{event_type}"))
+        return build_notification(self.settings, self._platform_key, event_type, resource, now,
+                                  notification_id=notification_id)
+
+    def _payment_row(self, order):
+        """A bill row for a payment (trade state SUCCESS even if refunded later: bills are day snapshots)."""
+        return {**self._bill_base(order), "trade_time": bill_time(order["success_time"]), "trade_state": "SUCCESS",
+                "settled_fen": order["amount_fen"], "amount_fen": order["amount_fen"],
+                "refund_id": NO_REFUND, "out_refund_no": NO_REFUND}
+
+    def _refund_row(self, refund, order):
+        """A bill row for a refund application."""
+        return {**self._bill_base(order), "trade_time": bill_time(refund["create_time"]), "trade_state": "REFUND",
+                "refund_id": refund["refund_id"], "out_refund_no": refund["out_refund_no"],
+                "refund_fen": refund["refund_fen"], "requested_refund_fen": refund["refund_fen"],
+                "refund_type": "ORIGINAL", "refund_status": refund["status"]}
+
+    def _bill_base(self, order):
+        """Columns shared by payment and refund rows."""
+        return {"appid": self.settings.appid, "mchid": self.settings.mchid, "sub_mchid": "0", "device_info": "",
+                "transaction_id": order["transaction_id"], "out_trade_no": order["out_trade_no"],
+                "openid": order["openid"] or "", "trade_type": order["trade_type"], "bank_type": "OTHERS",
+                "currency": "CNY", "description": order["description"], "attach": "", "rate": "0.60%",
+                "rate_note": ""}
+
+
+def _repeat(existing, order):
+    """WeChat's answer to placing an out_trade_no again."""
+    if existing["trade_state"] in PAID:
+        raise PayError("ORDERPAID", "该订单已支付", status=400)
+    if existing["trade_state"] == "CLOSED":
+        raise PayError("ORDER_CLOSED", "订单已关闭", status=400)
+    fields = ("trade_type", "description", "amount_fen", "openid", "time_expire")
+    if any(existing[name] != order[name] for name in fields):
+        raise PayError("OUT_TRADE_NO_USED", "商户订单号重复", status=400)
+    return existing
+
+
+def _check_order_args(out_trade_no, description, amount_fen):
+    """The parameter checks WeChat makes before accepting an order."""
+    if not isinstance(out_trade_no, str) or not OUT_TRADE_NO.fullmatch(out_trade_no):
+        raise PayError("PARAM_ERROR", "out_trade_no 应为 6-32 位字母、数字或 _-|*", status=400)
+    if not description or len(description) > 127:
+        raise PayError("PARAM_ERROR", "description 长度应为 1-127", status=400)
+    if not _positive_int(amount_fen):
+        raise PayError("PARAM_ERROR", "amount.total 必须为正整数（分）", status=400)
+
+
+def _positive_int(value):
+    """A positive int that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _digits(prefix, count):
+    """A WeChat-style numeric id: prefix plus random digits."""
+    return prefix + "".join(secrets.choice("0123456789") for _ in range(count))
