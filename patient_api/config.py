@@ -52,6 +52,13 @@ class Config:
     WECHAT_TOKEN = env("WECHAT_TOKEN", "dev-wechat-token")
     WECHAT_ENCODING_AES_KEY = env("WECHAT_ENCODING_AES_KEY")
     WECHATPAY_MODE = env("WECHATPAY_MODE", "sandbox")
+    WECHATPAY_MCHID = env("WECHATPAY_MCHID")
+    WECHATPAY_APIV3_KEY = env("WECHATPAY_APIV3_KEY")
+    WECHATPAY_PRIVATE_KEY = env("WECHATPAY_PRIVATE_KEY")  # PEM text or a file path
+    WECHATPAY_CERT_SERIAL_NO = env("WECHATPAY_CERT_SERIAL_NO")
+    WECHATPAY_PUBLIC_KEY = env("WECHATPAY_PUBLIC_KEY")  # platform public key (public-key mode)
+    WECHATPAY_PUBLIC_KEY_ID = env("WECHATPAY_PUBLIC_KEY_ID")
+    WECHATPAY_NOTIFY_URL = env("WECHATPAY_NOTIFY_URL", "http://127.0.0.1:8000/api/v1/payments/wechatpay/notify")
 
     # Sessions.
     SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60)

@@ -1,10 +1,13 @@
 """Bills and payments for residents, and the WeChat Pay notification endpoint."""
+from flask import request
 from flask.views import MethodView
 
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
-from . import services
-from .schemas import BillList, BillOut, BillQuery
+from ..common.idempotency import idempotent
+from . import notifications, payments, services
+from .presettlement import presettle
+from .schemas import BillList, BillOut, BillQuery, PayIn, PayOut, SplitOut
 
 blp = Blueprint("billing", __name__, description="Bills and payments (诊间结算)")
 
@@ -28,3 +31,33 @@ class BillItem(MethodView):
     def get(self, bill_id):
         """One bill with its items, payments and refunds."""
         return services.bill_for(current_account_id(), bill_id)
+
+
+@blp.route("/bills/<id:bill_id>/pre-settlement")
+class PreSettlement(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.response(200, SplitOut)
+    def post(self, bill_id):
+        """The insurance split before paying: fund + personal account + self-pay = total."""
+        return presettle(services.bill_for(current_account_id(), bill_id))
+
+
+@blp.route("/bills/<id:bill_id>/payments")
+class Payments(MethodView):
+    @resident_required
+    @idempotent(current_account_id)
+    @blp.doc(**BEARER_DOC)
+    @blp.arguments(PayIn())
+    @blp.response(201, PayOut)
+    def post(self, body, bill_id):
+        """Pay the self-pay part: JSAPI parameters for WeixinJSBridge, or a code_url for a kiosk QR."""
+        return payments.pay(current_account_id(), bill_id, body["method"])
+
+
+@blp.route("/payments/wechatpay/notify")
+class WechatPayNotify(MethodView):
+    @blp.response(204)
+    def post(self):
+        """WeChat Pay v3 notification, verbatim: verified, decrypted, applied once."""
+        notifications.handle(request.headers, request.get_data(cache=False))

@@ -32,6 +32,24 @@ def expire_hold(appointment_id, instant, skip_locked=False):
     return True
 
 
+def confirm_paid(appointment_id, instant):
+    """The fee arrived: pending_payment → booked, ticket held → booked. False if the ticket is gone.
+
+    A hold that lapsed but whose ticket nobody took yet is honoured: the resident paid for it.
+    Lock order is ticket → appointment, as everywhere, so this never deadlocks with the sweeper.
+    """
+    from ..directory.models import Ticket
+    ticket = tickets.lock_for(appointment_id)
+    if ticket is None:
+        return False
+    db.session.execute(update(Appointment).where(Appointment.id == appointment_id,
+                                                 Appointment.status == "pending_payment")
+                       .values(status="booked", hold_expires_at=None))
+    db.session.execute(update(Ticket).where(Ticket.id == ticket.id, Ticket.appointment_id == appointment_id)
+                       .values(status="booked", hold_expires_at=None))
+    return db.session.get(Appointment, appointment_id, populate_existing=True).status in ("booked", "checked_in")
+
+
 def expire_patient_holds(patient_id, instant):
     """Free this patient's own lapsed holds before they book again."""
     ids = db.session.scalars(select(Appointment.id).where(

@@ -1,0 +1,30 @@
+"""The WeChat Pay notification endpoint's work: verify, decrypt, then apply through the state machine."""
+import logging
+import time
+
+from ..errors import ApiError
+from .gateway import pay_gateway
+from .payments import apply_transaction
+from .wechatpay import NotificationError, verify_notification
+
+log = logging.getLogger(__name__)
+
+
+def handle(headers, body):
+    """Apply one notification; raises a 4xx ApiError (nothing changed) for anything not genuine or not ours."""
+    settings, _client = pay_gateway()
+    try:
+        notice = verify_notification(settings, headers, body, time.time())
+    except NotificationError as exc:
+        log.warning("wechatpay notification refused: %s", exc.code)
+        raise ApiError("通知验证失败", code=exc.code, status=exc.http_status) from None
+    event = notice["event_type"]
+    if event == "TRANSACTION.SUCCESS":
+        outcome = apply_transaction(settings, notice["resource"])
+    elif event.startswith("REFUND."):
+        from .refunds import apply_refund_notice
+        outcome = apply_refund_notice(settings, notice["resource"])
+    else:
+        outcome = "ignored"
+    log.info("wechatpay notification %s %s → %s", notice["id"], event, outcome)
+    return outcome

@@ -1,0 +1,149 @@
+"""Paying a bill through WeChat Pay: start an order, apply what WeChat reports, exactly once.
+
+Outbound calls to WeChat happen in the routes and the worker between transactions; the functions
+here only read and write the database (flush), so a crashed call can always be recovered by query.
+"""
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from ..accounts.models import Account
+from ..booking import lifecycle
+from ..booking.models import Appointment
+from ..common.clock import now, to_local
+from ..common.locking import lock_row
+from ..errors import ApiError, Conflict
+from ..extensions import db
+from ..integration.webhooks import notify_hospital
+from . import ledger
+from .models import Bill, Payment
+from .presettlement import presettle
+from .services import bill_for
+
+ORDER_MINUTES = 30
+# Seconds after creation at which an unpaid order is queried (a lost notification is found this way).
+QUERY_SCHEDULE = (5, 30, 60, 180, 300, 600, 1800)
+
+
+class NotificationRejected(ApiError):
+    """A notification that is well-signed but does not match the order: answered 4xx, nothing changes."""
+
+    status = 400
+
+
+def new_out_trade_no(instant):
+    """≤ 32 chars, unique: local time plus randomness (WeChat shows it on the resident's receipt)."""
+    return to_local(instant).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8).upper()
+
+
+def start(account_id, bill_id, method, instant=None):
+    """Create (or reuse) the open payment of a bill for the caller's patient; returns it (flushed)."""
+    instant = instant or now()
+    bill = bill_for(account_id, bill_id)
+    lock_row(Bill, bill.id)  # one payment start per bill at a time
+    db.session.refresh(bill)
+    if not bill.payable:
+        raise Conflict("该账单当前不能支付", code="bill_not_payable")
+    expires_at = instant + timedelta(minutes=ORDER_MINUTES)
+    if bill.kind == "registration":
+        appointment = db.session.get(Appointment, bill.appointment_id)
+        if appointment is None or appointment.hold_expired(instant) or appointment.status != "pending_payment":
+            raise Conflict("号源保留已超时，请重新预约", code="hold_expired")
+        expires_at = min(expires_at, appointment.hold_expires_at)
+    reusable = db.session.scalars(select(Payment).where(
+        Payment.bill_id == bill.id, Payment.status == "created", Payment.method == method,
+        Payment.expires_at > instant + timedelta(minutes=1))).first()
+    if reusable is not None:
+        return reusable
+    split = presettle(bill)
+    payment = Payment(bill_id=bill.id, out_trade_no=new_out_trade_no(instant), method=method,
+                      amount_fen=split.self_pay_fen, insurance_fund_fen=split.insurance_fund_fen,
+                      personal_account_fen=split.personal_account_fen, expires_at=expires_at,
+                      next_query_at=instant + timedelta(seconds=QUERY_SCHEDULE[0]))
+    db.session.add(payment)
+    bill.status = "paying"
+    db.session.flush()
+    if payment.amount_fen == 0:  # insurance covers it all: nothing to charge through WeChat
+        payment.mark_paid(None, None, instant)
+        _settle_bill(payment, instant)
+    return payment
+
+
+def attach_order(payment_id, prepay_id=None, code_url=None):
+    """Keep what WeChat returned for the order, so a re-tap reuses it."""
+    payment = db.session.get(Payment, payment_id)
+    payment.prepay_id, payment.code_url = prepay_id or payment.prepay_id, code_url or payment.code_url
+    db.session.flush()
+    return payment
+
+
+def apply_transaction(settings, resource, instant=None):
+    """Apply a WeChat transaction (from a notification or a query) once; returns what happened."""
+    instant = instant or now()
+    if resource.get("mchid") != settings.mchid:
+        raise NotificationRejected("商户号不匹配", code="mchid_mismatch")
+    if resource.get("appid") != settings.appid:
+        raise NotificationRejected("AppID 不匹配", code="appid_mismatch")
+    payment = db.session.scalars(select(Payment).where(Payment.out_trade_no == resource.get("out_trade_no"))
+                                 .with_for_update()).first()
+    if payment is None:
+        raise NotificationRejected("订单不存在", code="unknown_order")
+    lock_row(Payment, payment.id)  # SQLite: FOR UPDATE is not rendered there
+    db.session.refresh(payment)
+    if (resource.get("amount") or {}).get("total") != payment.amount_fen:
+        raise NotificationRejected("金额不匹配", code="amount_mismatch")
+    if resource.get("trade_state") != "SUCCESS":
+        return "not_paid"
+    if not payment.mark_paid(resource.get("transaction_id"), (resource.get("payer") or {}).get("openid"), instant):
+        return "duplicate"
+    return _settle_bill(payment, instant)
+
+
+def _settle_bill(payment, instant):
+    """Money arrived: book the appointment (ticket first), then the bill and the ledger."""
+    bill = db.session.get(Bill, payment.bill_id)
+    kept = True
+    if bill.kind == "registration":
+        kept = lifecycle.confirm_paid(bill.appointment_id, instant)
+    lock_row(Bill, bill.id)
+    db.session.refresh(bill)
+    ledger.paid(bill, payment)
+    if kept and bill.status in ("unpaid", "paying"):
+        bill.status, bill.paid_at = "paid", instant
+        db.session.flush()
+        notify_hospital(bill.hospital_id, "bill.paid", {"bill_id": bill.id, "order_no": bill.order_no,
+                                                        "out_trade_no": payment.out_trade_no,
+                                                        "amount_fen": bill.total_fen})
+        return "paid"
+    # Paid for something no longer there (hold lapsed and ticket taken, bill voided): give it back.
+    from .refunds import request_refund
+    request_refund(payment.id, payment.amount_fen, "AUTO" + payment.out_trade_no, "订单已失效，自动退款", instant)
+    return "paid_then_refund"
+
+
+def pay(account_id, bill_id, method):
+    """Start a payment and open the WeChat order between two transactions (never inside one)."""
+    from .gateway import pay_gateway
+    from .wechatpay import PayError, jsapi_pay_params
+    payment = start(account_id, bill_id, method)
+    payment_id, out_trade_no, amount, expires = payment.id, payment.out_trade_no, payment.amount_fen, payment.expires_at
+    prepay_id, code_url = payment.prepay_id, payment.code_url
+    openid = db.session.get(Account, account_id).openid
+    if payment.status == "paid":
+        return {"payment_id": payment_id, "out_trade_no": out_trade_no, "amount_fen": 0, "jsapi": None,
+                "code_url": None}
+    db.session.commit()
+    settings, client = pay_gateway()
+    description = "泰安健康-诊间缴费"[:127]
+    try:
+        if method == "wechat_jsapi" and not prepay_id:
+            prepay_id = client.create_jsapi(out_trade_no, description, amount, openid, expires)
+        elif method == "wechat_native" and not code_url:
+            code_url = client.create_native(out_trade_no, description, amount, expires)
+    except PayError as exc:  # the order row stays; the worker's queries settle what really happened
+        raise ApiError("微信支付暂时不可用，请稍后再试", code="wechatpay_unavailable", status=502) from exc
+    attach_order(payment_id, prepay_id=prepay_id, code_url=code_url)
+    jsapi = jsapi_pay_params(settings, prepay_id, now().timestamp()) if method == "wechat_jsapi" else None
+    return {"payment_id": payment_id, "out_trade_no": out_trade_no, "amount_fen": amount, "jsapi": jsapi,
+            "code_url": code_url}

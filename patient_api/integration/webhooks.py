@@ -1,0 +1,29 @@
+"""Calling hospitals back (bill paid/refunded, appointment booked/cancelled) through the outbox."""
+import requests
+
+from ..common import outbox
+from ..directory.models import Hospital
+from ..extensions import db
+from .auth import webhook_signature
+
+TIMEOUT = (3, 10)
+
+
+def notify_hospital(hospital_id, event, data):
+    """Queue a signed callback to the hospital, sent after this transaction commits."""
+    outbox.enqueue("hospital_webhook", hospital_id, event, {"event": event, "data": data})
+
+
+def send(hospital_id, event, payload):
+    """POST one callback; non-2xx or no webhook URL raises, so the outbox retries."""
+    hospital = db.session.get(Hospital, hospital_id)
+    if hospital is None or not hospital.webhook_url:
+        db.session.rollback()
+        raise RuntimeError("hospital has no webhook URL")
+    body = payload.encode()
+    url, signature = hospital.webhook_url, webhook_signature(hospital, body)
+    db.session.rollback()  # read only: no transaction stays open during the call
+    response = requests.post(url, data=body, timeout=TIMEOUT, headers={
+        "Content-Type": "application/json; charset=utf-8", "X-Event": event, "X-Signature": signature})
+    if not 200 <= response.status_code < 300:
+        raise RuntimeError(f"HTTP {response.status_code}")
