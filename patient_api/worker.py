@@ -43,7 +43,30 @@ def purge_idempotency_keys():
         return count
 
 
-PERIODIC = [(sweep_holds, 30), (mark_no_shows, 600), (purge_idempotency_keys, 3600)]
+def query_payments():
+    """Find paid orders whose notification was lost; close unpaid ones past their time."""
+    from .billing.jobs import query_payments as run
+    with _app_context():
+        return run()
+
+
+def submit_refunds():
+    """Send reserved refunds to WeChat and settle their answers."""
+    from .billing.jobs import submit_refunds as run
+    with _app_context():
+        return run()
+
+
+def deliver_hospital_webhooks():
+    """Drain the outbox of hospital callbacks."""
+    from .common import outbox
+    from .integration.webhooks import send
+    with _app_context():
+        return outbox.drain("hospital_webhook", send)
+
+
+PERIODIC = [(sweep_holds, 30), (mark_no_shows, 600), (purge_idempotency_keys, 3600), (query_payments, 5),
+            (submit_refunds, 10), (deliver_hospital_webhooks, 10)]
 
 
 def _run_cron(redis_url):

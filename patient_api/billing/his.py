@@ -63,3 +63,14 @@ def void_bill(hospital, order_no):
         raise Conflict("账单已支付，不能作废", code="bill_already_paid")
     db.session.refresh(bill)
     return bill
+
+
+def refund_bill(hospital, order_no, out_refund_no, amount_fen, reason=None):
+    """Reserve a refund of a paid HIS bill; the worker sends it to WeChat."""
+    from .models import Payment
+    from .refunds import request_refund
+    bill = _by_order_no(hospital.id, order_no)
+    payment = bill and db.session.scalars(select(Payment).filter_by(bill_id=bill.id, status="paid")).first()
+    if payment is None:
+        raise NotFound("未找到已支付的账单", code="bill_not_paid")
+    return request_refund(payment.id, amount_fen, out_refund_no, reason or "医院退费")

@@ -135,4 +135,5 @@ class Refund(db.Model):
     status: Mapped[str] = mapped_column(sa.String(12), default="processing")  # processing | succeeded | failed
     refund_id: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
     succeeded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -16,7 +16,7 @@ from ..common.locking import lock_row
 from ..errors import ApiError, Conflict
 from ..extensions import db
 from ..integration.webhooks import notify_hospital
-from . import ledger
+from . import invoices, ledger
 from .models import Bill, Payment
 from .presettlement import presettle
 from .services import bill_for
@@ -112,6 +112,7 @@ def _settle_bill(payment, instant):
     if kept and bill.status in ("unpaid", "paying"):
         bill.status, bill.paid_at = "paid", instant
         db.session.flush()
+        invoices.issue(bill, payment, instant)
         notify_hospital(bill.hospital_id, "bill.paid", {"bill_id": bill.id, "order_no": bill.order_no,
                                                         "out_trade_no": payment.out_trade_no,
                                                         "amount_fen": bill.total_fen})

@@ -10,7 +10,7 @@ from ..common.locking import lock_row
 from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..integration.webhooks import notify_hospital
-from . import ledger
+from . import invoices, ledger
 from .models import Bill, Payment, Refund
 from .payments import NotificationRejected
 
@@ -58,6 +58,8 @@ def mark_result(out_refund_no, status, refund_id=None, instant=None):
         done_fen = db.session.scalar(select(func.sum(Refund.amount_fen)).where(
             Refund.payment_id == payment.id, Refund.status == "succeeded"))
         bill.status = "refunded" if done_fen >= payment.amount_fen else "partially_refunded"
+        if bill.status == "refunded":
+            invoices.reverse(bill, instant)  # 冲红: the receipt no longer stands
         notify_hospital(bill.hospital_id, "bill.refunded", {"bill_id": bill.id, "order_no": bill.order_no,
                                                             "out_refund_no": out_refund_no,
                                                             "amount_fen": refund.amount_fen})

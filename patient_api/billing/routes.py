@@ -5,7 +5,8 @@ from flask.views import MethodView
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
 from ..common.idempotency import idempotent
-from . import notifications, payments, services
+from ..errors import NotFound
+from . import invoices, notifications, payments, services
 from .presettlement import presettle
 from .schemas import BillList, BillOut, BillQuery, PayIn, PayOut, SplitOut
 
@@ -61,3 +62,16 @@ class WechatPayNotify(MethodView):
     def post(self):
         """WeChat Pay v3 notification, verbatim: verified, decrypted, applied once."""
         notifications.handle(request.headers, request.get_data(cache=False))
+
+
+@blp.route("/bills/<id:bill_id>/invoice")
+class BillInvoice(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.response(200, invoices.InvoiceOut)
+    def get(self, bill_id):
+        """The electronic receipt (电子票据) of a paid bill; 404 invoice_not_found before payment."""
+        invoice = invoices.invoice_for_bill(services.bill_for(current_account_id(), bill_id).id)
+        if invoice is None:
+            raise NotFound("该账单暂无电子票据", code="invoice_not_found")
+        return invoices.render(invoice)

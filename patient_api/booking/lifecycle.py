@@ -98,9 +98,21 @@ def cancel(appointment, instant=None):
         raise Conflict("该预约当前状态不能取消", code="appointment_not_cancellable")
     if ticket is not None:
         tickets.release(ticket, appointment.id)
-    close_unpaid_bill(appointment.bill_id)
+    if not close_unpaid_bill(appointment.bill_id) and appointment.bill_id:
+        refund_registration(appointment, instant)
     db.session.refresh(appointment)
     return appointment
+
+
+def refund_registration(appointment, instant):
+    """A paid fee goes back in full when the resident cancels in time."""
+    from ..billing.models import Payment
+    from ..billing.refunds import request_refund
+    payment = db.session.scalars(select(Payment).where(Payment.bill_id == appointment.bill_id,
+                                                       Payment.status == "paid")).first()
+    if payment is not None and payment.amount_fen > payment.refunded_fen:
+        request_refund(payment.id, payment.amount_fen - payment.refunded_fen, "CXL" + appointment.id,
+                       "取消预约退款", instant)
 
 
 def check_in(appointment, instant=None):

@@ -46,3 +46,21 @@ class OrderNoPath(Schema):
     """Documented for completeness; the path converter already limits it."""
 
     order_no = fields.String()
+
+
+class HisRefundIn(StrictSchema):
+    """A (partial) refund the hospital orders, e.g. a returned drug (退药) or a cancelled exam."""
+
+    out_refund_no = Text(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_*@|-]{1,64}$"))
+    amount_fen = fields.Integer(required=True, strict=True, validate=validate.Range(1, 100_000_000))
+    reason = Text(load_default=None, allow_none=True, validate=validate.Length(1, 80))
+
+
+class RefundOut(Schema):
+    """A refund and where it stands."""
+
+    id = fields.String(required=True)
+    out_refund_no = fields.String(required=True)
+    amount_fen = fields.Integer(required=True)
+    status = fields.String(required=True)
+    reason = fields.String(allow_none=True)
