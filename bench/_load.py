@@ -227,3 +227,22 @@ async def bounded(n: int, limit: int, job) -> list:
             return await job(i)
 
     return await asyncio.gather(*(run(i) for i in range(n)))
+
+
+async def capped_volley(session: aiohttp.ClientSession, requests: list[tuple[str, str, dict]], limit: int) -> Volley:
+    """Fire all (method, url, kwargs) with at most `limit` in flight; shots in input order.
+
+    Each shot's latency starts when it gets a slot, so it is the server's answer time rather than
+    time spent queued in this client; wall time runs from the first send to the last answer.
+    """
+    if not requests:
+        return Volley()
+    sem = asyncio.Semaphore(limit)
+
+    async def one(method: str, url: str, kw: dict) -> Shot:
+        async with sem:
+            return await shoot(session, method, url, **kw)
+
+    t0 = time.perf_counter()
+    shots = await asyncio.gather(*(one(m, u, kw) for m, u, kw in requests))
+    return Volley(list(shots), time.perf_counter() - t0)

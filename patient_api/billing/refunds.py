@@ -57,7 +57,8 @@ def mark_result(out_refund_no, status, refund_id=None, instant=None):
         db.session.flush()
         done_fen = db.session.scalar(select(func.sum(Refund.amount_fen)).where(
             Refund.payment_id == payment.id, Refund.status == "succeeded"))
-        bill.status = "refunded" if done_fen >= payment.amount_fen else "partially_refunded"
+        if bill.status != "closed":  # money paid into a closed bill went straight back; the bill stays closed
+            bill.status = "refunded" if done_fen >= payment.amount_fen else "partially_refunded"
         if bill.status == "refunded":
             invoices.reverse(bill, instant)  # 冲红: the receipt no longer stands
         notify_hospital(bill.hospital_id, "bill.refunded", {"bill_id": bill.id, "order_no": bill.order_no,
