@@ -71,6 +71,9 @@ def _register_blueprints(app):
     from .integration.routes import blp as integration
     for blueprint in (accounts, directory, booking, billing, integration):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
+    if app.config["WECHATPAY_MODE"] == "sandbox":
+        from .billing.sandbox_routes import blp as sandbox
+        api.register_blueprint(sandbox, url_prefix="/api/v1")
 
 
 def _register_request_cycle(app):

