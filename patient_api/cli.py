@@ -9,6 +9,7 @@ from .extensions import db
 demo = AppGroup("demo", help="Demo data.")
 hospital = AppGroup("hospital", help="Hospital integration settings.")
 jobs = AppGroup("jobs", help="Run a periodic job once, now.")
+outbox_cli = AppGroup("outbox", help="Messages to hospitals and WeChat: dead letters and retries.")
 
 
 @demo.command("load")
@@ -72,6 +73,28 @@ def no_shows():
     click.echo(f"marked {mark_no_shows()}")
 
 
+@outbox_cli.command("dead")
+def outbox_dead():
+    """List messages that used up their retries (newest first)."""
+    from .common import outbox
+    rows = outbox.dead_letters()
+    for row in rows:
+        click.echo(f"{row.id}  {row.channel}  {row.destination}  {row.event}  attempts={row.attempts}  "
+                   f"created={row.created_at:%Y-%m-%d %H:%M}  error={row.last_error}")
+    click.echo(f"{len(rows)} dead")
+
+
+@outbox_cli.command("retry")
+@click.argument("message_id")
+def outbox_retry(message_id):
+    """Put a dead message back in line."""
+    from .common import outbox
+    if not outbox.retry(message_id):
+        raise click.ClickException(f"{message_id} is not a dead message")
+    db.session.commit()
+    click.echo(f"{message_id} queued again")
+
+
 @click.command("worker")
 @click.option("--no-cron", is_flag=True, help="Do not start the periodic scheduler (run it on one host only).")
 def worker(no_cron):
@@ -86,5 +109,5 @@ def worker(no_cron):
 
 def register(app):
     """Attach the command groups to the app."""
-    for command in (demo, hospital, jobs, worker):
+    for command in (demo, hospital, jobs, outbox_cli, worker):
         app.cli.add_command(command)

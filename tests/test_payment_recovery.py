@@ -209,3 +209,19 @@ def test_sandbox_demo_pays_through_a_signed_notification_to_ourselves(app, clien
     with app.app_context():
         assert outbox.drain("wechatpay_sandbox", deliver) == (1, 0)
     assert client.get(f"/api/v1/appointments/{appointment['id']}", headers=headers).json["status"] == "booked"
+
+
+def test_dead_letter_cli(app):
+    with app.app_context():
+        webhooks.notify_hospital("hsp_gone", "bill.paid", {})
+        db.session.commit()
+        instant = now()
+        for _ in range(len(outbox.BACKOFF) + 1):
+            outbox.drain("hospital_webhook", webhooks.send, instant=instant)
+            instant += timedelta(hours=7)
+        message_id = outbox.dead_letters()[0].id
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["outbox", "dead"])
+    assert message_id in listed.output and "1 dead" in listed.output
+    assert runner.invoke(args=["outbox", "retry", message_id]).exit_code == 0
+    assert "0 dead" in runner.invoke(args=["outbox", "dead"]).output
