@@ -109,5 +109,6 @@ def worker(no_cron):
 
 def register(app):
     """Attach the command groups to the app."""
-    for command in (demo, hospital, jobs, outbox_cli, worker):
+    from .billing.reconcile import reconcile_command
+    for command in (demo, hospital, jobs, outbox_cli, worker, reconcile_command):
         app.cli.add_command(command)

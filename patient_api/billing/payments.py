@@ -111,11 +111,12 @@ def _settle_bill(payment, instant):
     ledger.paid(bill, payment)
     if kept and bill.status in ("unpaid", "paying"):
         bill.status, bill.paid_at = "paid", instant
-        db.session.flush()
-        invoices.issue(bill, payment, instant)
         notify_hospital(bill.hospital_id, "bill.paid", {"bill_id": bill.id, "order_no": bill.order_no,
                                                         "out_trade_no": payment.out_trade_no,
                                                         "amount_fen": bill.total_fen})
+        db.session.flush()
+        # Last: the receipt number comes from a counter row that stays locked until commit.
+        invoices.issue(bill, payment, instant)
         return "paid"
     # Paid for something no longer there (hold lapsed and ticket taken, bill voided): give it back.
     from .refunds import request_refund
