@@ -85,12 +85,11 @@ def apply_transaction(settings, resource, instant=None):
         raise NotificationRejected("商户号不匹配", code="mchid_mismatch")
     if resource.get("appid") != settings.appid:
         raise NotificationRejected("AppID 不匹配", code="appid_mismatch")
-    payment = db.session.scalars(select(Payment).where(Payment.out_trade_no == resource.get("out_trade_no"))
-                                 .with_for_update()).first()
-    if payment is None:
+    payment_id = db.session.scalar(select(Payment.id).where(Payment.out_trade_no == resource.get("out_trade_no")))
+    if payment_id is None:
         raise NotificationRejected("订单不存在", code="unknown_order")
-    lock_row(Payment, payment.id)  # SQLite: FOR UPDATE is not rendered there
-    db.session.refresh(payment)
+    lock_row(Payment, payment_id)  # duplicates of this notification wait here, then find it applied
+    payment = db.session.get(Payment, payment_id, populate_existing=True)
     if (resource.get("amount") or {}).get("total") != payment.amount_fen:
         raise NotificationRejected("金额不匹配", code="amount_mismatch")
     if resource.get("trade_state") != "SUCCESS":
