@@ -56,7 +56,8 @@ class RedisHandle:
     @staticmethod
     def _connect(config):
         if config.get("REDIS_URL"):
-            return redis_lib.Redis.from_url(config["REDIS_URL"], socket_timeout=2,
+            # Generous read timeout: under a saturated CPU a reply can wait on the GIL for a while.
+            return redis_lib.Redis.from_url(config["REDIS_URL"], socket_timeout=5,
                                             socket_connect_timeout=2, health_check_interval=30)
         import os
 
