@@ -246,3 +246,37 @@ async def capped_volley(session: aiohttp.ClientSession, requests: list[tuple[str
     t0 = time.perf_counter()
     shots = await asyncio.gather(*(one(m, u, kw) for m, u, kw in requests))
     return Volley(list(shots), time.perf_counter() - t0)
+
+
+def _alarm(signum, frame):
+    """Backstop for the global deadline in case a step blocks past its own timeout."""
+    raise TimeoutError("global bench deadline exceeded (alarm)")
+
+
+def bench_main(args, run, report) -> int:
+    """Shared entry point: run under the global deadline, print the report and the JSON line.
+
+    Exit 0 on PASS, 1 on FAIL, 2 if the bench itself could not run.
+    """
+    import json
+    import resource
+    import signal
+    import sys
+    import traceback
+    from pathlib import Path
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one socket per concurrent request
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(int(args.timeout) + 5)
+    try:
+        result = run(args, Deadline(args.timeout))
+    except Exception:  # setup/infra failure, not a bench verdict: distinct exit code
+        traceback.print_exc()
+        print("ERROR: the bench itself did not complete (see traceback above)", file=sys.stderr)
+        return 2
+    report(result)
+    line = json.dumps(result, ensure_ascii=False)
+    if args.json:
+        Path(args.json).write_text(line + "\n")
+    print(line)
+    return 0 if result["pass"] else 1

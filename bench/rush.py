@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
-import resource
 import signal
 import sys
 import tempfile
-import traceback
 from pathlib import Path
 
 import _load as L
@@ -183,30 +180,9 @@ def run(args, deadline: L.Deadline) -> dict:
             redis.Redis.from_url(args.redis_url).flushdb()
 
 
-def _alarm(signum, frame):
-    """Backstop for the global deadline in case a step blocks past its own timeout."""
-    raise TimeoutError("global bench deadline exceeded (alarm)")
-
-
 def main() -> int:
     """Entry point; exit 0 on PASS, 1 on FAIL, 2 if the bench itself could not run."""
-    args = parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one socket per concurrent attempt
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(int(args.timeout) + 5)
-    try:
-        result = run(args, L.Deadline(args.timeout))
-    except Exception:  # setup/infra failure, not a bench verdict: distinct exit code
-        traceback.print_exc()
-        print("ERROR: the bench itself did not complete (see traceback above)", file=sys.stderr)
-        return 2
-    report(result)
-    line = json.dumps(result, ensure_ascii=False)
-    if args.json:
-        Path(args.json).write_text(line + "\n")
-    print(line)
-    return 0 if result["pass"] else 1
+    return L.bench_main(parse_args(), run, report)
 
 
 if __name__ == "__main__":
