@@ -244,3 +244,21 @@ def test_fully_covered_bill_is_paid_without_wechat(app, client, make):
     with app.app_context():
         balances = ledger.balances(bill["id"])
         assert balances["resident"] == 0 and sum(balances.values()) == 0 and "wechat_clearing" not in balances
+
+
+def test_idempotent_payment_start_is_retryable_after_wechat_fails(app, client, held, monkeypatch):
+    from patient_api.billing.wechatpay import PayError, SandboxClient
+    headers, appointment = held
+    keyed = {**headers, "Idempotency-Key": "pay-1"}
+
+    def down(*_a, **_k):
+        raise PayError("SYSTEM_ERROR", "系统繁忙", retryable=True)
+    monkeypatch.setattr(SandboxClient, "create_jsapi", down)
+    url = f"/api/v1/bills/{appointment['bill_id']}/payments"
+    failed = client.post(url, json={"method": "wechat_jsapi"}, headers=keyed)
+    assert failed.status_code == 502 and failed.json["code"] == "wechatpay_unavailable"
+    monkeypatch.undo()
+    retried = client.post(url, json={"method": "wechat_jsapi"}, headers=keyed)
+    assert retried.status_code == 201 and retried.json["jsapi"]["package"].startswith("prepay_id=")
+    replayed = client.post(url, json={"method": "wechat_jsapi"}, headers=keyed)
+    assert replayed.json == retried.json and replayed.headers["Idempotent-Replayed"] == "true"

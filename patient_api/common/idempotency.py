@@ -32,6 +32,14 @@ def _replay(row, digest):
                     headers={"Idempotent-Replayed": "true"})
 
 
+def _forget_pending(scope, key):
+    """A view that committed part-way (before calling WeChat, say) and then failed must not leave the key
+    stuck as 'in progress': drop the unfinished claim so a retry with the same key runs again."""
+    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key,
+                                                    IdempotencyKey.status_code.is_(None)))
+    db.session.commit()
+
+
 def _store_error(scope, key, digest, response):
     """Record a business error after the request's rollback, in its own small transaction."""
     db.session.add(IdempotencyKey(scope=scope, key=key, request_hash=digest,
@@ -70,10 +78,15 @@ def idempotent(scope_of):
                 response = make_response(view(*args, **kwargs))
             except ApiError as err:
                 db.session.rollback()
+                _forget_pending(scope, key)
                 response = handle_api_error(err)
                 if err.status in REPLAYABLE_ERRORS:
                     _store_error(scope, key, digest, response)
                 return response
+            except Exception:
+                db.session.rollback()
+                _forget_pending(scope, key)
+                raise
             row.status_code = response.status_code
             row.response_body = response.get_data(as_text=True)
             return response
