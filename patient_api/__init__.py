@@ -65,11 +65,12 @@ def _tune_sqlite():
 
 def _register_blueprints(app):
     from .accounts.routes import blp as accounts
+    from .accounts.staff_routes import blp as staff
     from .billing.routes import blp as billing
     from .booking.routes import blp as booking
     from .directory.routes import blp as directory
     from .integration.routes import blp as integration
-    for blueprint in (accounts, directory, booking, billing, integration):
+    for blueprint in (accounts, staff, directory, booking, billing, integration):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     if app.config["WECHATPAY_MODE"] == "sandbox":
         from .billing.sandbox_routes import blp as sandbox

@@ -3,12 +3,14 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
 
 demo = AppGroup("demo", help="Demo data.")
 hospital = AppGroup("hospital", help="Hospital integration settings.")
 jobs = AppGroup("jobs", help="Run a periodic job once, now.")
+staff_cli = AppGroup("staff", help="Hospital staff accounts.")
 outbox_cli = AppGroup("outbox", help="Messages to hospitals and WeChat: dead letters and retries.")
 
 
@@ -73,6 +75,29 @@ def no_shows():
     click.echo(f"marked {mark_no_shows()}")
 
 
+@staff_cli.command("create")
+@click.option("--hospital", "hospital_code", required=True, help="Hospital code.")
+@click.option("--username", required=True)
+@click.option("--password", required=True, help="At least 10 characters with letters and digits.")
+@click.option("--role", type=click.Choice(["nurse", "cashier", "admin"]), required=True)
+@click.option("--wards", default="", help="Comma-separated ward codes the account may act on.")
+def staff_create(hospital_code, username, password, role, wards):
+    """Create a staff account (the password is stored as a scrypt hash)."""
+    from .accounts.staff import create_staff
+    from .errors import ApiError
+    try:
+        staff = create_staff(_hospital(hospital_code), username, password, role,
+                             [w.strip() for w in wards.split(",") if w.strip()])
+        db.session.commit()
+    except ApiError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc.message} {exc.errors or ''}") from None
+    except IntegrityError:
+        db.session.rollback()
+        raise click.ClickException(f"username {username} is taken") from None
+    click.echo(f"created {staff.role} {staff.username} ({staff.id})")
+
+
 @outbox_cli.command("dead")
 def outbox_dead():
     """List messages that used up their retries (newest first)."""
@@ -110,5 +135,5 @@ def worker(no_cron):
 def register(app):
     """Attach the command groups to the app."""
     from .billing.reconcile import reconcile_command
-    for command in (demo, hospital, jobs, outbox_cli, worker, reconcile_command):
+    for command in (demo, hospital, jobs, outbox_cli, staff_cli, worker, reconcile_command):
         app.cli.add_command(command)

@@ -11,6 +11,8 @@ from ..errors import Unauthorized, Unavailable
 from ..extensions import redis
 
 BEARER_DOC = {"security": [{"bearerAuth": []}]}
+# Staff sessions idle out sooner than residents' (15 vs 30 minutes).
+IDLE_SETTING = {"resident": "SESSION_IDLE_SECONDS", "staff": "STAFF_SESSION_IDLE_SECONDS"}
 
 
 def _key(token):
@@ -18,10 +20,10 @@ def _key(token):
     return "sess:" + hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_session(kind, subject_id):
-    """Start a session for a resident account (or staff, kiosk later); returns (token, ttl)."""
+def issue_session(kind, subject_id, idle=None):
+    """Start a session for a resident account, staff or kiosk; returns (token, idle seconds)."""
     token = secrets.token_urlsafe(32)
-    idle = current_app.config["SESSION_IDLE_SECONDS"]
+    idle = idle or current_app.config["SESSION_IDLE_SECONDS"]
     try:
         with redis.pipeline() as pipe:
             pipe.hset(_key(token), mapping={"kind": kind, "sub": subject_id, "created": int(time.time())})
@@ -47,7 +49,7 @@ def resolve_session(token, kind):
         with redis.pipeline(transaction=False) as pipe:
             # One round trip: read and slide the idle expiry (EXPIRE on a lapsed key revives nothing).
             pipe.hgetall(_key(token))
-            pipe.expire(_key(token), config["SESSION_IDLE_SECONDS"])
+            pipe.expire(_key(token), config[IDLE_SETTING[kind]])
             data, _ = pipe.execute()
         if not data or data.get(b"kind", b"").decode() != kind:
             raise Unauthorized("登录已过期，请重新登录", code="session_expired")
@@ -64,6 +66,16 @@ def bearer_token():
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def current_staff_id():
+    """The signed-in staff member; 401 if there is none."""
+    if "staff_id" not in g:
+        token = bearer_token()
+        if not token:
+            raise Unauthorized()
+        g.staff_id = resolve_session(token, "staff")
+    return g.staff_id
 
 
 def current_account_id():

@@ -1,0 +1,58 @@
+"""Staff sign-in for nurse stations and cashiers."""
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+
+from ..common.auth import BEARER_DOC, bearer_token, current_staff_id, end_session
+from ..common.blueprint import Blueprint
+from ..common.schemas import StrictSchema, Text
+from ..extensions import db
+from . import staff as staff_service
+from .schemas import TokenOut
+
+blp = Blueprint("staff", __name__, description="Hospital staff: nurses, cashiers, admins")
+
+
+class StaffLoginIn(StrictSchema):
+    """Username and password."""
+
+    username = Text(required=True, validate=validate.Length(1, 64))
+    password = Text(required=True, validate=validate.Length(1, 200))
+
+
+class StaffOut(Schema):
+    """Who is signed in, and their scope."""
+
+    id = fields.String(required=True)
+    username = fields.String(required=True)
+    role = fields.String(required=True)
+    hospital_id = fields.String(required=True)
+    wards = fields.List(fields.String(), attribute="ward_codes", required=True)
+
+
+@blp.route("/staff/auth/login")
+class StaffLogin(MethodView):
+    @blp.arguments(StaffLoginIn())
+    @blp.response(200, TokenOut)
+    def post(self, body):
+        """Sign in; 401 invalid_credentials, 423 account_locked after 5 failures (30 minutes)."""
+        token, ttl = staff_service.sign_in(body["username"], body["password"])
+        return {"token": token, "expires_in": ttl}
+
+
+@blp.route("/staff/auth/logout")
+class StaffLogout(MethodView):
+    @blp.doc(**BEARER_DOC)
+    @blp.response(204)
+    def post(self):
+        """End this staff session."""
+        current_staff_id()
+        end_session(bearer_token())
+
+
+@blp.route("/staff/me")
+class StaffMe(MethodView):
+    @blp.doc(**BEARER_DOC)
+    @blp.response(200, StaffOut)
+    def get(self):
+        """The signed-in staff member."""
+        return db.session.get(staff_service.Staff, current_staff_id())
