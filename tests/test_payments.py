@@ -262,3 +262,24 @@ def test_idempotent_payment_start_is_retryable_after_wechat_fails(app, client, h
     assert retried.status_code == 201 and retried.json["jsapi"]["package"].startswith("prepay_id=")
     replayed = client.post(url, json={"method": "wechat_jsapi"}, headers=keyed)
     assert replayed.json == retried.json and replayed.headers["Idempotent-Replayed"] == "true"
+
+
+def test_bill_paid_twice_through_two_orders_keeps_one_payment_and_refunds_the_other(app, client, held):
+    from patient_api.billing import jobs
+    headers, appointment = held
+    first = pay(client, headers, appointment["bill_id"], "wechat_jsapi")
+    second = pay(client, headers, appointment["bill_id"], "wechat_native")  # e.g. phone and kiosk at once
+    assert first["out_trade_no"] != second["out_trade_no"]
+    with app.app_context():
+        _, sandbox = pay_gateway()
+        wires = [sandbox.simulate_payment(o["out_trade_no"], None, time.time()) for o in (first, second)]
+    for wire in wires:
+        assert post(client, wire).status_code == 204
+    with app.app_context():
+        assert jobs.submit_refunds() == {"refunded": 1}
+        bill = db.session.get(Bill, appointment["bill_id"])
+        assert bill.status == ledger.derived_status(bill.id) == "paid"
+        overpaid = db.session.scalars(sa.select(Payment).filter_by(out_trade_no=second["out_trade_no"])).one()
+        assert overpaid.overpaid and overpaid.refunded_fen == 1200
+        balances = ledger.balances(bill.id)
+        assert balances["wechat_clearing"] == 1200 and balances["resident"] == 0 and sum(balances.values()) == 0

@@ -207,3 +207,18 @@ def test_cli_exit_codes(app, client, make, rec, tmp_path):
     assert junk.exit_code == 2 and "not a WeChat trade bill" in junk.output
     with app.app_context():  # each finished run was committed; the refused file left nothing
         assert db.session.scalar(sa.select(sa.func.count()).select_from(rec.ReconciliationRun)) == 3
+
+
+def test_a_refunded_double_payment_reconciles(app, client, make, rec):
+    """Paid twice (phone and kiosk), the second refunded in full: WeChat and our books still agree."""
+    from .test_payments import pay
+    headers, appointment, first = book_and_order(client, make)
+    second = pay(client, headers, appointment["bill_id"], "wechat_native")
+    for order in (first, second):
+        deliver(app, client, order["out_trade_no"])
+    with app.app_context():
+        jobs.submit_refunds()
+        db.session.commit()
+        run = rec.reconcile(today_local())
+        db.session.commit()
+        assert (run.status, run.mismatch_count) == ("balanced", 0)

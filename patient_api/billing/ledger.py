@@ -5,6 +5,8 @@ Sign convention: positive = the account owes (or holds for) the hospital more; n
 - it is paid:         resident −T, wechat_clearing +S, insurance_fund +F, personal_account +P   (T = S + F + P)
 - a refund of R:      hospital_receivable +R, wechat_clearing −R
 - an unpaid bill is closed: resident −T, hospital_receivable +T
+- money for a bill already paid or closed (overpayment S): wechat_clearing +S, resident −S (we owe it back)
+- its refund R:       resident +R, wechat_clearing −R
 """
 from datetime import datetime
 
@@ -89,6 +91,18 @@ def refunded(bill, refund):
     """Part of the self-pay went back to the resident."""
     return post("refund", refund.id, bill.id, {"hospital_receivable": refund.amount_fen,
                                                "wechat_clearing": -refund.amount_fen})
+
+
+def overpaid(bill, payment):
+    """Money arrived that the bill did not need; it is owed back to the resident."""
+    return post("overpayment", payment.id, bill.id, {"wechat_clearing": payment.amount_fen,
+                                                     "resident": -payment.amount_fen})
+
+
+def overpayment_refunded(bill, refund):
+    """An overpayment went back."""
+    return post("overpayment_refund", refund.id, bill.id, {"resident": refund.amount_fen,
+                                                           "wechat_clearing": -refund.amount_fen})
 
 
 def closed(bill):

@@ -85,6 +85,8 @@ class Payment(db.Model):
     code_url: Mapped[str | None] = mapped_column(sa.String(200))
     refunded_fen: Mapped[int] = mapped_column(default=0)
     refund_count: Mapped[int] = mapped_column(default=0)
+    # Money that arrived for a bill already paid or closed: kept apart from the bill and refunded in full.
+    overpaid: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -107,8 +107,8 @@ def _settle_bill(payment, instant):
         kept = lifecycle.confirm_paid(bill.appointment_id, instant)
     lock_row(Bill, bill.id)
     db.session.refresh(bill)
-    ledger.paid(bill, payment)
     if kept and bill.status in ("unpaid", "paying"):
+        ledger.paid(bill, payment)
         bill.status, bill.paid_at = "paid", instant
         notify_hospital(bill.hospital_id, "bill.paid", {"bill_id": bill.id, "order_no": bill.order_no,
                                                         "out_trade_no": payment.out_trade_no,
@@ -117,7 +117,10 @@ def _settle_bill(payment, instant):
         # Last: the receipt number comes from a counter row that stays locked until commit.
         invoices.issue(bill, payment, instant)
         return "paid"
-    # Paid for something no longer there (hold lapsed and ticket taken, bill voided): give it back.
+    # Paid for something no longer there (hold lapsed and ticket taken, bill voided) or paid twice
+    # (two open orders of one bill): the money is not the bill's; give it back.
+    payment.overpaid = True
+    ledger.overpaid(bill, payment)
     from .refunds import request_refund
     request_refund(payment.id, payment.amount_fen, "AUTO" + payment.out_trade_no, "订单已失效，自动退款", instant)
     return "paid_then_refund"

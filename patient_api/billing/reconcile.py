@@ -115,7 +115,7 @@ def _payments(rows, start, end):
     for number, payment in ours.items():
         if number not in theirs and payment.amount_fen > 0:  # an all-insurance payment never goes through WeChat
             found.append(_mismatch("missing_in_wechat", number, None, payment.amount_fen, "not in WeChat's bill"))
-    posted = _clearing("payment", Payment, window)
+    posted = _clearing(("payment", "overpayment"), Payment, window)
     for number, payment in ours.items():
         if payment.id not in posted:
             found.append(_mismatch("amount_mismatch", number, None, payment.amount_fen, "ledger: no payment posted"))
@@ -148,7 +148,7 @@ def _refunds(rows, start, end):
         if number not in done:
             why = f"WeChat says {theirs[number]['refund_status']}" if number in theirs else "not in WeChat's bill"
             found.append(_mismatch("refund_missing_in_wechat", trade_no, None, refund.amount_fen, why, number))
-    posted = {refund_id: -fen for refund_id, fen in _clearing("refund", Refund, window).items()}
+    posted = {refund_id: -fen for refund_id, fen in _clearing(("refund", "overpayment_refund"), Refund, window).items()}
     for number, (refund, trade_no) in ours.items():
         if posted.get(refund.id) != refund.amount_fen:
             what = f"wechat_clearing -{posted[refund.id]}" if refund.id in posted else "no refund posted"
@@ -164,12 +164,12 @@ def _by(model, column, numbers):
     return {getattr(row, column.key): row for row in db.session.scalars(sa.select(model).where(column.in_(numbers)))}
 
 
-def _clearing(kind, model, window):
-    """{source id: wechat_clearing sum} of the `kind` ledger transactions of rows in window; absent = not posted."""
+def _clearing(kinds, model, window):
+    """{source id: wechat_clearing sum} of these kinds of ledger transactions in window; absent = not posted."""
     leg = sa.and_(LedgerEntry.transaction_id == LedgerTransaction.id, LedgerEntry.account == "wechat_clearing")
     query = (sa.select(LedgerTransaction.source_id, sa.func.coalesce(sa.func.sum(LedgerEntry.amount_fen), 0))
              .join(model, model.id == LedgerTransaction.source_id).outerjoin(LedgerEntry, leg)
-             .where(LedgerTransaction.kind == kind, window).group_by(LedgerTransaction.source_id))
+             .where(LedgerTransaction.kind.in_(kinds), window).group_by(LedgerTransaction.source_id))
     return {source_id: int(total) for source_id, total in db.session.execute(query)}
 
 

@@ -53,12 +53,15 @@ def mark_result(out_refund_no, status, refund_id=None, instant=None):
     bill = db.session.get(Bill, payment.bill_id)
     if status == "SUCCESS":
         refund.status, refund.refund_id, refund.succeeded_at = "succeeded", refund_id, instant
+        if payment.overpaid:  # the bill itself is untouched: its own payment stands
+            ledger.overpayment_refunded(bill, refund)
+            db.session.flush()
+            return "refunded"
         ledger.refunded(bill, refund)
         db.session.flush()
         done_fen = db.session.scalar(select(func.sum(Refund.amount_fen)).where(
             Refund.payment_id == payment.id, Refund.status == "succeeded"))
-        if bill.status != "closed":  # money paid into a closed bill went straight back; the bill stays closed
-            bill.status = "refunded" if done_fen >= payment.amount_fen else "partially_refunded"
+        bill.status = "refunded" if done_fen >= payment.amount_fen else "partially_refunded"
         if bill.status == "refunded":
             invoices.reverse(bill, instant)  # 冲红: the receipt no longer stands
         notify_hospital(bill.hospital_id, "bill.refunded", {"bill_id": bill.id, "order_no": bill.order_no,
