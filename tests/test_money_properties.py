@@ -1,5 +1,6 @@
 """Hypothesis stateful test: any sequence of pay / notify / replay / lost notify / refund / expire / cancel
 keeps the money and the tickets right (refunded ≤ paid, ledger balanced to the fen, no ticket twice)."""
+import os
 import time
 from datetime import timedelta
 
@@ -145,6 +146,7 @@ def money_machine(app, make):
 def test_money_state_machine(app, make):
     """Each example adds its own schedule and residents; the invariants hold over everything stored."""
     machine = money_machine(app, make)
-    machine.TestCase.settings = settings(max_examples=25, stateful_step_count=15, deadline=None,
+    examples = int(os.environ.get("MONEY_EXAMPLES", "25"))  # raise it for a deeper run
+    machine.TestCase.settings = settings(max_examples=examples, stateful_step_count=15, deadline=None,
                                          suppress_health_check=list(HealthCheck))
     machine.TestCase().runTest()
