@@ -8,7 +8,8 @@ from ..common.locking import lock_row
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from . import ledger
-from .models import Bill, BillItem
+from .models import Bill, BillItem, Payment
+from .refunds import request_refund
 from .services import close_unpaid_bill
 
 
@@ -67,8 +68,6 @@ def void_bill(hospital, order_no):
 
 def refund_bill(hospital, order_no, out_refund_no, amount_fen, reason=None):
     """Reserve a refund of a paid HIS bill; the worker sends it to WeChat."""
-    from .models import Payment
-    from .refunds import request_refund
     bill = _by_order_no(hospital.id, order_no)
     payment = bill and db.session.scalars(select(Payment).filter_by(bill_id=bill.id, status="paid")).first()
     if payment is None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from ..common.clock import now
+from ..common.locking import lock_row
 from ..extensions import db
 from .gateway import pay_gateway
 from .models import Bill, Payment, Refund
@@ -93,7 +94,6 @@ def _later(payment_id, instant, outcome):
 
 def _close(payment_id, instant):
     """The order is closed at WeChat: close ours, and reopen the bill if nothing else is paying it."""
-    from ..common.locking import lock_row
     lock_row(Payment, payment_id)
     payment = db.session.get(Payment, payment_id, populate_existing=True)
     if not payment.mark_closed(instant):

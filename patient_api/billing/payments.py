@@ -17,9 +17,11 @@ from ..errors import ApiError, Conflict
 from ..extensions import db
 from ..integration.webhooks import notify_hospital
 from . import invoices, ledger
+from .gateway import pay_gateway
 from .models import Bill, Payment
 from .presettlement import presettle
 from .services import bill_for
+from .wechatpay import PayError, jsapi_pay_params
 
 ORDER_MINUTES = 30
 # Seconds after creation at which an unpaid order is queried (a lost notification is found this way).
@@ -128,8 +130,6 @@ def _settle_bill(payment, instant):
 
 def pay(account_id, bill_id, method):
     """Start a payment and open the WeChat order between two transactions (never inside one)."""
-    from .gateway import pay_gateway
-    from .wechatpay import PayError, jsapi_pay_params
     payment = start(account_id, bill_id, method)
     payment_id, out_trade_no, amount, expires = payment.id, payment.out_trade_no, payment.amount_fen, payment.expires_at
     prepay_id, code_url = payment.prepay_id, payment.code_url

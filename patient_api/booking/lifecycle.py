@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 
 from ..billing.services import close_unpaid_bill
 from ..common.clock import local_dt, now
-from ..directory.models import Hospital, Schedule
+from ..directory.models import Hospital, Schedule, Ticket
 from ..errors import Conflict
 from ..extensions import db
 from . import tickets
@@ -38,7 +38,6 @@ def confirm_paid(appointment_id, instant):
     A hold that lapsed but whose ticket nobody took yet is honoured: the resident paid for it.
     Lock order is ticket → appointment, as everywhere, so this never deadlocks with the sweeper.
     """
-    from ..directory.models import Ticket
     ticket = tickets.lock_for(appointment_id)
     if ticket is None:
         return False
@@ -106,6 +105,7 @@ def cancel(appointment, instant=None):
 
 def refund_registration(appointment, instant):
     """A paid fee goes back in full when the resident cancels in time."""
+    # Imported here: billing's payment module imports this one (to book on payment).
     from ..billing.models import Payment
     from ..billing.refunds import request_refund
     payment = db.session.scalars(select(Payment).where(Payment.bill_id == appointment.bill_id,
