@@ -107,3 +107,12 @@ def hospital_key(app, code="H1"):
     result = app.test_cli_runner().invoke(args=["hospital", "issue-key", code])
     assert result.exit_code == 0, result.output
     return {"Authorization": f"Bearer {result.output.strip().splitlines()[-1]}"}
+
+
+def freeze_rate_window(monkeypatch):
+    """Pin the rate limiter's clock mid-window, so a test's burst never straddles a window boundary."""
+    import time as time_module
+
+    from patient_api.common import ratelimit
+    pinned = (time_module.time() // 60) * 60 + 5
+    monkeypatch.setattr(ratelimit, "clock", lambda: pinned)

@@ -12,7 +12,7 @@ from patient_api.common.clock import LOCAL, now
 from patient_api.directory.models import Hospital, Schedule, Ticket
 from patient_api.extensions import db
 
-from .factories import DeadRedis
+from .factories import DeadRedis, freeze_rate_window
 
 BOOK = "/api/v1/appointments"
 
@@ -284,7 +284,8 @@ def test_idempotency_replays_business_errors_too(client, make):
     assert first.status_code == second.status_code == 409 and first.json == second.json
 
 
-def test_rate_limit_per_account(client, make):
+def test_rate_limit_per_account(client, make, monkeypatch):
+    freeze_rate_window(monkeypatch)
     headers, patient_id = make.resident()
     schedule_id = make.schedule(released=False)
     codes = [book(client, headers, schedule_id, patient_id).status_code for _ in range(7)]

@@ -3,10 +3,12 @@ import time
 
 from ..errors import RateLimited
 
+clock = time.time  # module-level so tests can pin the window
+
 
 def queue_hit(pipe, name, subject, window_seconds):
     """Add one counted attempt to a pipeline (fixed window); returns what check() needs."""
-    window = int(time.time() // window_seconds)
+    window = int(clock() // window_seconds)
     key = f"rl:{name}:{subject}:{window}"
     pipe.incr(key)
     pipe.expire(key, window_seconds + 1)
@@ -16,4 +18,4 @@ def queue_hit(pipe, name, subject, window_seconds):
 def check(count, window, limit, window_seconds):
     """Raise 429 with Retry-After once the window's count is over the limit."""
     if count > limit:
-        raise RateLimited(retry_after=max(1, (window + 1) * window_seconds - time.time()))
+        raise RateLimited(retry_after=max(1, (window + 1) * window_seconds - clock()))
