@@ -86,6 +86,8 @@ def test_another_hospital_cannot_void(app, client, resident):
                  "insurance_class": "丁"}]}, "items"),
     ({"patient": {}}, "patient"),
     ({"insurance_type": "vip"}, "insurance_type"),
+    ({"items": [{"code": "A", "name": "x", "category": "c", "quantity": 100_000, "unit_price_fen": 100_000_000}]},
+     "items"),
 ])
 def test_bad_pushes_store_nothing(app, client, resident, change, field):
     response = client.post(PUSH, json={**his_bill(resident[2]), **change}, headers=hospital_key(app))

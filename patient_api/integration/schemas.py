@@ -5,6 +5,7 @@ from ..common.schemas import StrictSchema, Text
 
 INSURANCE_CLASSES = ("甲", "乙", "丙")
 INSURANCE_TYPES = ("employee", "resident", "self_pay")
+MAX_BILL_FEN = 1_000_000_000
 
 
 class PatientRef(StrictSchema):
@@ -40,6 +41,13 @@ class HisBillIn(StrictSchema):
     doctor = Text(load_default=None, allow_none=True, validate=validate.Length(1, 40))
     insurance_type = Text(load_default="self_pay", validate=validate.OneOf(INSURANCE_TYPES))
     items = fields.List(fields.Nested(BillItemIn), required=True, validate=validate.Length(1, 500))
+
+    @validates_schema
+    def total_in_range(self, data, **_):
+        """Amounts are stored as 32-bit fen: a bill over 1,000 万元 is a data error, not a bill."""
+        total = sum(i["quantity"] * i["unit_price_fen"] for i in data.get("items", []))
+        if total > MAX_BILL_FEN:
+            raise ValidationError("账单金额超出范围", field_name="items")
 
 
 class OrderNoPath(Schema):
