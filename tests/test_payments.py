@@ -283,3 +283,22 @@ def test_bill_paid_twice_through_two_orders_keeps_one_payment_and_refunds_the_ot
         assert overpaid.overpaid and overpaid.refunded_fen == 1200
         balances = ledger.balances(bill.id)
         assert balances["wechat_clearing"] == 1200 and balances["resident"] == 0 and sum(balances.values()) == 0
+
+
+def test_hospital_level_the_adjudicator_cannot_place_is_409_not_500(app, client, make):
+    from patient_api.directory.models import Hospital
+
+    from .factories import hospital_key
+    from .test_his_bills import his_bill
+    headers, patient_id = make.resident()
+    key = hospital_key(app)
+    with app.app_context():
+        from patient_api.accounts.models import Patient
+        number = db.session.get(Patient, patient_id).id_number
+        db.session.execute(sa.update(Hospital).values(level="未定级"))
+        db.session.commit()
+    bill = client.post("/api/v1/integration/bills", json=his_bill(number, insurance_type="employee"),
+                       headers=key).json
+    for path in ("pre-settlement", "payments"):
+        response = client.post(f"/api/v1/bills/{bill['id']}/{path}", json={"method": "wechat_jsapi"}, headers=headers)
+        assert response.status_code == 409 and response.json["code"] == "presettlement_unavailable", path

@@ -4,6 +4,7 @@ The local adjudicator stands in for the medical-insurance platform: policies com
 `insurance_policies` table (defaults by hospital level when a hospital has none) and the patient's
 year-to-date state from `insured_accounts` (what the platform would report).
 """
+import logging
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -11,9 +12,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..common.clock import UtcDateTime, now
 from ..directory.models import Hospital
+from ..errors import Conflict
 from ..extensions import db
-from .insurance import InsuranceAdapter, Insured, LocalAdjudicator, Policy, SettlementContext, default_policy_lookup
+from .insurance import (
+    InsuranceAdapter,
+    InsuranceInputError,
+    Insured,
+    LocalAdjudicator,
+    Policy,
+    SettlementContext,
+    default_policy_lookup,
+)
 
+log = logging.getLogger(__name__)
 SETTING_OF_KIND = {"registration": "outpatient", "outpatient": "outpatient",
                    "inpatient_deposit": "inpatient", "inpatient_settlement": "inpatient"}
 
@@ -70,5 +81,9 @@ def presettle(bill, adapter: InsuranceAdapter | None = None):
     if account is not None and account.insurance_type == bill.insurance_type:
         insured = Insured(bill.insurance_type, account.deductible_paid_fen, account.fund_paid_fen,
                           account.account_balance_fen)
-    context = SettlementContext(hospital.id, hospital.level, SETTING_OF_KIND[bill.kind])
-    return adapter.pre_settle(bill.items, insured, context)
+    try:
+        context = SettlementContext(hospital.id, hospital.level, SETTING_OF_KIND[bill.kind])
+        return adapter.pre_settle(bill.items, insured, context)
+    except InsuranceInputError as exc:  # a hospital level or policy row the adjudicator cannot use: not a 500
+        log.error("pre-settlement impossible for bill %s: %s", bill.id, exc)
+        raise Conflict("该医院暂不支持线上医保结算，请到窗口缴费", code="presettlement_unavailable") from None

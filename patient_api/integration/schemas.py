@@ -50,12 +50,6 @@ class HisBillIn(StrictSchema):
             raise ValidationError("账单金额超出范围", field_name="items")
 
 
-class OrderNoPath(Schema):
-    """Documented for completeness; the path converter already limits it."""
-
-    order_no = fields.String()
-
-
 class HisRefundIn(StrictSchema):
     """A (partial) refund the hospital orders, e.g. a returned drug (退药) or a cancelled exam."""
 
