@@ -69,8 +69,12 @@ def _register_blueprints(app):
     from .billing.routes import blp as billing
     from .booking.routes import blp as booking
     from .directory.routes import blp as directory
+    from .inpatient.his_routes import blp as integration_inpatient
+    from .inpatient.routes import blp as inpatient
+    from .inpatient.staff_routes import blp as nurse_station
     from .integration.routes import blp as integration
-    for blueprint in (accounts, staff, directory, booking, billing, integration):
+    for blueprint in (accounts, staff, directory, booking, billing, inpatient, nurse_station, integration,
+                      integration_inpatient):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     if app.config["WECHATPAY_MODE"] == "sandbox":
         from .billing.sandbox_routes import blp as sandbox

@@ -108,7 +108,8 @@ def issue(bill, payment, instant):
         return existing
     if payment.bill_id != bill.id or payment.status != "paid":
         raise Conflict("账单尚未支付，不能开具票据", code="bill_not_paid")
-    if payment.amount_fen + payment.insurance_fund_fen + payment.personal_account_fen != bill.total_fen:
+    self_pay_fen = payment.amount_fen + payment.deposit_fen  # deposits held were the patient's own money
+    if self_pay_fen + payment.insurance_fund_fen + payment.personal_account_fen != bill.total_fen:
         raise ValueError(f"bill {bill.id}: payment split does not add up to {bill.total_fen}")
     code = receipt_code(bill.hospital_id, instant)
     try:
@@ -121,7 +122,7 @@ def issue(bill, payment, instant):
             invoice = Invoice(
                 bill_id=bill.id, hospital_id=bill.hospital_id, patient_id=bill.patient_id, code=code, number=number,
                 check_code=make_check_code(code, number, bill.total_fen), total_fen=bill.total_fen,
-                self_pay_fen=payment.amount_fen, insurance_fund_fen=payment.insurance_fund_fen,
+                self_pay_fen=self_pay_fen, insurance_fund_fen=payment.insurance_fund_fen,
                 personal_account_fen=payment.personal_account_fen, status="issued", issued_at=instant,
                 items_json=json.dumps([{f: getattr(item, f) for f in ITEM_FIELDS} for item in bill.items],
                                       ensure_ascii=False),

@@ -7,6 +7,9 @@ Sign convention: positive = the account owes (or holds for) the hospital more; n
 - an unpaid bill is closed: resident −T, hospital_receivable +T
 - money for a bill already paid or closed (overpayment S): wechat_clearing +S, resident −S (we owe it back)
 - its refund R:       resident +R, wechat_clearing −R
+- a discharge settlement paid (T = S + F + P + A): as a payment, plus hospital_receivable +Ak on each
+  deposit bill k whose money it consumes (A = ΣAk); the deposits' surplus goes back as refunds of those bills.
+  Per admission: deposits − self-pay − refunds + balance payments = 0 (see inpatient.settlement.identity).
 """
 from datetime import datetime
 
@@ -50,11 +53,16 @@ class LedgerEntry(db.Model):
     amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
 
 
-def post(kind, source_id, bill_id, legs):
-    """Write a balanced transaction once; returns False if (kind, source_id) was already posted."""
+def post(kind, source_id, bill_id, legs, elsewhere=()):
+    """Write a balanced transaction once; returns False if (kind, source_id) was already posted.
+
+    `elsewhere` holds (bill_id, account, amount) legs of the same movement on other bills (deposits applied).
+    """
     legs = {account: amount for account, amount in legs.items() if amount}
-    if sum(legs.values()) != 0 or not set(legs) <= set(ACCOUNTS):
-        raise UnbalancedTransaction(f"{kind} {source_id}: {legs}")
+    elsewhere = [leg for leg in elsewhere if leg[2]]
+    accounts = set(legs) | {account for _, account, _ in elsewhere}
+    if sum(legs.values()) + sum(amount for *_, amount in elsewhere) != 0 or not accounts <= set(ACCOUNTS):
+        raise UnbalancedTransaction(f"{kind} {source_id}: {legs} {elsewhere}")
     txn = LedgerTransaction(kind=kind, source_id=source_id, bill_id=bill_id)
     try:
         with db.session.begin_nested():
@@ -64,6 +72,8 @@ def post(kind, source_id, bill_id, legs):
         return False
     db.session.add_all(LedgerEntry(transaction_id=txn.id, bill_id=bill_id, account=account, amount_fen=amount)
                        for account, amount in legs.items())
+    db.session.add_all(LedgerEntry(transaction_id=txn.id, bill_id=other, account=account, amount_fen=amount)
+                       for other, account, amount in elsewhere)
     db.session.flush()
     return True
 
@@ -80,11 +90,15 @@ def issue(bill):
     return post("issue", bill.id, bill.id, {"resident": bill.total_fen, "hospital_receivable": -bill.total_fen})
 
 
-def paid(bill, payment):
-    """The bill was paid: self-pay through WeChat, the rest by the fund and the personal account."""
+def paid(bill, payment, applied=()):
+    """The bill was paid: self-pay through WeChat, the rest by the fund, the personal account and deposits.
+
+    `applied` lists (deposit bill id, fen) whose held money pays `payment.deposit_fen` of this bill.
+    """
     return post("payment", payment.id, bill.id, {
         "resident": -bill.total_fen, "wechat_clearing": payment.amount_fen,
-        "insurance_fund": payment.insurance_fund_fen, "personal_account": payment.personal_account_fen})
+        "insurance_fund": payment.insurance_fund_fen, "personal_account": payment.personal_account_fen},
+        elsewhere=[(deposit_bill_id, "hospital_receivable", fen) for deposit_bill_id, fen in applied])
 
 
 def refunded(bill, refund):

@@ -36,6 +36,7 @@ class Bill(db.Model):
     department: Mapped[str | None] = mapped_column(sa.String(60))
     doctor: Mapped[str | None] = mapped_column(sa.String(40))
     insurance_type: Mapped[str] = mapped_column(sa.String(12), default="self_pay", server_default="self_pay")
+    admission_id: Mapped[str | None] = mapped_column(sa.String(32), index=True)  # deposits and discharge settlement
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -79,6 +80,7 @@ class Payment(db.Model):
     amount_fen: Mapped[int]  # what WeChat charges: the self-pay part
     insurance_fund_fen: Mapped[int] = mapped_column(default=0)
     personal_account_fen: Mapped[int] = mapped_column(default=0)
+    deposit_fen: Mapped[int] = mapped_column(default=0, server_default="0")  # paid from inpatient deposits held
     transaction_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     payer_openid: Mapped[str | None] = mapped_column(sa.String(64))
     prepay_id: Mapped[str | None] = mapped_column(sa.String(64))

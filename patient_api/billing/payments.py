@@ -16,7 +16,7 @@ from ..common.locking import lock_row
 from ..errors import ApiError, Conflict
 from ..extensions import db
 from ..integration.webhooks import notify_hospital
-from . import invoices, ledger
+from . import invoices, kinds, ledger
 from .gateway import pay_gateway
 from .models import Bill, Payment
 from .presettlement import presettle
@@ -39,10 +39,9 @@ def new_out_trade_no(instant):
     return to_local(instant).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8).upper()
 
 
-def start(account_id, bill_id, method, instant=None):
-    """Create (or reuse) the open payment of a bill for the caller's patient; returns it (flushed)."""
+def start(bill, method, instant=None):
+    """Create (or reuse) the open payment of a bill the caller may pay; returns it (flushed)."""
     instant = instant or now()
-    bill = bill_for(account_id, bill_id)
     lock_row(Bill, bill.id)  # one payment start per bill at a time
     db.session.refresh(bill)
     if not bill.payable:
@@ -58,18 +57,25 @@ def start(account_id, bill_id, method, instant=None):
         Payment.expires_at > instant + timedelta(minutes=1))).first()
     if reusable is not None:
         return reusable
-    split = presettle(bill)
-    payment = Payment(bill_id=bill.id, out_trade_no=new_out_trade_no(instant), method=method,
-                      amount_fen=split.self_pay_fen, insurance_fund_fen=split.insurance_fund_fen,
-                      personal_account_fen=split.personal_account_fen, expires_at=expires_at,
-                      next_query_at=instant + timedelta(seconds=QUERY_SCHEDULE[0]))
+    payment = Payment(bill_id=bill.id, out_trade_no=new_out_trade_no(instant), method=method, expires_at=expires_at,
+                      next_query_at=instant + timedelta(seconds=QUERY_SCHEDULE[0]), **_split(bill))
     db.session.add(payment)
     bill.status = "paying"
     db.session.flush()
-    if payment.amount_fen == 0:  # insurance covers it all: nothing to charge through WeChat
+    if payment.amount_fen == 0:  # insurance (or deposits) cover it all: nothing to charge through WeChat
         payment.mark_paid(None, None, instant)
         _settle_bill(payment, instant)
     return payment
+
+
+def _split(bill):
+    """Who pays what of the bill: the kind's own rule, else the insurance pre-settlement."""
+    rule = kinds.of(bill.kind).split
+    if rule is not None:
+        return rule(bill)
+    split = presettle(bill)
+    return {"amount_fen": split.self_pay_fen, "insurance_fund_fen": split.insurance_fund_fen,
+            "personal_account_fen": split.personal_account_fen}
 
 
 def attach_order(payment_id, prepay_id=None, code_url=None):
@@ -110,14 +116,16 @@ def _settle_bill(payment, instant):
     lock_row(Bill, bill.id)
     db.session.refresh(bill)
     if kept and bill.status in ("unpaid", "paying"):
-        ledger.paid(bill, payment)
+        kind = kinds.of(bill.kind)
+        ledger.paid(bill, payment, kind.applied(bill))
         bill.status, bill.paid_at = "paid", instant
         notify_hospital(bill.hospital_id, "bill.paid", {"bill_id": bill.id, "order_no": bill.order_no,
                                                         "out_trade_no": payment.out_trade_no,
-                                                        "amount_fen": bill.total_fen})
+                                                        "amount_fen": bill.total_fen, "kind": bill.kind})
+        kind.on_paid(bill, payment, instant)
         db.session.flush()
-        # Last: the receipt number comes from a counter row that stays locked until commit.
-        invoices.issue(bill, payment, instant)
+        if kind.receipt:  # last: the receipt number comes from a counter row that stays locked until commit
+            invoices.issue(bill, payment, instant)
         return "paid"
     # Paid for something no longer there (hold lapsed and ticket taken, bill voided) or paid twice
     # (two open orders of one bill): the money is not the bill's; give it back.
@@ -129,17 +137,22 @@ def _settle_bill(payment, instant):
 
 
 def pay(account_id, bill_id, method):
+    """A resident pays a bill of a linked patient."""
+    openid = db.session.get(Account, account_id).openid
+    return open_order(bill_for(account_id, bill_id), method, openid)
+
+
+def open_order(bill, method, openid=None):
     """Start a payment and open the WeChat order between two transactions (never inside one)."""
-    payment = start(account_id, bill_id, method)
+    payment = start(bill, method)
     payment_id, out_trade_no, amount, expires = payment.id, payment.out_trade_no, payment.amount_fen, payment.expires_at
     prepay_id, code_url = payment.prepay_id, payment.code_url
-    openid = db.session.get(Account, account_id).openid
+    description = kinds.of(bill.kind).description[:127]
     if payment.status == "paid":
         return {"payment_id": payment_id, "out_trade_no": out_trade_no, "amount_fen": 0, "jsapi": None,
                 "code_url": None}
     db.session.commit()
     settings, client = pay_gateway()
-    description = "泰安健康-诊间缴费"[:127]
     try:
         if method == "wechat_jsapi" and not prepay_id:
             prepay_id = client.create_jsapi(out_trade_no, description, amount, openid, expires)

@@ -28,6 +28,9 @@ class Hospital(db.Model):
     integration_key_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     integration_key_enc: Mapped[str | None] = mapped_column(sa.String(200))
     webhook_url: Mapped[str | None] = mapped_column(sa.String(500))
+    # Inpatient deposits (预交金) are capped per hospital (2025 rule); below `low_deposit_fen` wards flag the bed.
+    deposit_cap_fen: Mapped[int] = mapped_column(default=1_000_000, server_default="1000000")
+    low_deposit_fen: Mapped[int] = mapped_column(default=100_000, server_default="100000")
 
 
 class Department(db.Model):
