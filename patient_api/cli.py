@@ -61,6 +61,20 @@ def set_webhook(code, url):
     click.echo(f"webhook for {code}: {url}")
 
 
+@hospital.command("set-deposits")
+@click.argument("code")
+@click.option("--cap-fen", type=click.IntRange(1, 100_000_000), required=True,
+              help="Most deposit money one admission may hold (the 2025 rule caps inpatient deposits).")
+@click.option("--low-fen", type=click.IntRange(0, 100_000_000), required=True,
+              help="Below this (deposits − charges) the ward list flags the bed low_deposit.")
+def set_deposits(code, cap_fen, low_fen):
+    """Set the hospital's inpatient deposit cap and low-deposit threshold, in fen."""
+    row = _hospital(code)
+    row.deposit_cap_fen, row.low_deposit_fen = cap_fen, low_fen
+    db.session.commit()
+    click.echo(f"deposits for {code}: cap {cap_fen} fen, low below {low_fen} fen")
+
+
 @jobs.command("sweep-holds")
 def sweep_holds():
     """Expire lapsed unpaid holds now."""

@@ -150,3 +150,27 @@ def test_balance_due_is_paid_by_qr_at_the_bed(app, client, make):
         events = db.session.execute(sa.select(OutboxMessage.event).filter_by(channel="wechat_message")).scalars().all()
         assert events == ["inpatient.balance_due", "inpatient.settled"]
     in_db(app, check)
+
+
+def test_stay_without_charges_refunds_every_deposit_and_the_cap_is_set_per_hospital(app, client, make):
+    h = Hospital(app, client, make)
+    family, _, person = h.resident()
+    nurse = h.staff(wards="W1")
+    result = app.test_cli_runner().invoke(args=["hospital", "set-deposits", "H1", "--cap-fen", "50000",
+                                                "--low-fen", "10000"])
+    assert result.exit_code == 0, result.output
+    admission = h.admit(person, insurance_type="self_pay")
+    h.paid_deposit(family, admission["id"], 30_000)
+    over = h.deposit(family, admission["id"], 20_001)
+    assert over.status_code == 409 and over.json["code"] == "deposit_cap_exceeded"
+    h.paid_deposit(family, admission["id"], 20_000)  # exactly at the cap
+    h.signal(admission["admission_no"], "orders-complete")
+    h.signal(admission["admission_no"], "discharge-order")
+    client.post(f"{STAFF}/{admission['id']}/discharge-review", headers=nurse)
+    result = client.post(f"{STAFF}/{admission['id']}/settle", headers=nurse).json
+    assert (result["total_fen"], result["self_pay_fen"], result["refund_fen"], result["status"]) == (0, 0, 50_000,
+                                                                                                    "settled")
+    assert sorted(r["amount_fen"] for r in result["refunds"]) == [20_000, 30_000]
+    assert h.run_refunds() == {"refunded": 2}
+    assert in_db(app, lambda: settlement.identity(admission["id"])) == {
+        "deposits_fen": 50_000, "self_pay_fen": 0, "refunds_fen": 50_000, "balance_fen": 0, "gap_fen": 0}

@@ -9,6 +9,8 @@ from schemathesis.specs.openapi import checks
 
 from patient_api import create_app
 
+from .factories import hospital_key
+
 # Accepting unknown-but-well-formed ids with 404, and refusing other callers' ids, are the contract:
 # the checks that expect every schema-valid request to succeed don't apply.
 CHECKS = [checks.status_code_conformance, checks.content_type_conformance, checks.response_schema_conformance,
@@ -37,11 +39,22 @@ def wechat():
         yield mock
 
 
+@pytest.fixture
+def insiders(app, client):
+    """A hospital system's key and a signed-in admin of that hospital, for the integration and staff paths."""
+    key = hospital_key(app)
+    created = app.test_cli_runner().invoke(args=["staff", "create", "--hospital", "H1", "--username", "fuzz.admin",
+                                                 "--password", "fuzz-admin-2026", "--role", "admin", "--wards", "W1"])
+    assert created.exit_code == 0, created.output
+    token = client.post("/api/v1/staff/auth/login", json={"username": "fuzz.admin", "password": "fuzz-admin-2026"})
+    return {"/api/v1/integration/": key, "/api/v1/staff/": {"Authorization": f"Bearer {token.json['token']}"}}
+
+
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_never_errors_and_matches_its_schema(case, app, make, wechat):
-    """Signed in as a resident with one patient; every generated request runs against the test database."""
-    headers, _ = make.resident()
+def test_api_never_errors_and_matches_its_schema(case, app, make, wechat, insiders):
+    """Signed in as the caller each path serves (resident, staff, hospital); requests run against the test database."""
+    headers = next((h for prefix, h in insiders.items() if case.path.startswith(prefix)), None) or make.resident()[0]
     response = case.call(headers=headers, app=app)
     assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:300])
     case.validate_response(response, checks=CHECKS)

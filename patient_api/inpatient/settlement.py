@@ -22,6 +22,7 @@ from ..common.clock import now
 from ..common.locking import lock_row
 from ..errors import Conflict
 from ..extensions import db
+from ..integration.webhooks import notify_hospital
 from .access import audited, require_right
 from .models import Admission, Settlement
 from .money import DEPOSIT, deposit_payments, insurance_split, settlement_items
@@ -154,6 +155,10 @@ def _completed(bill, payment, instant):
     admission = db.session.get(Admission, settlement.admission_id)
     admission.status, admission.settled_at = "settled", instant
     _tell_family(admission, "inpatient.settled", settlement)
+    notify_hospital(admission.hospital_id, "admission.settled", {
+        "admission_no": admission.admission_no, "bill_id": bill.id, "total_fen": settlement.total_fen,
+        "insurance_fund_fen": settlement.insurance_fund_fen, "personal_account_fen": settlement.personal_account_fen,
+        "self_pay_fen": settlement.self_pay_fen, "refund_fen": settlement.refund_fen})
 
 
 kinds.register(SETTLEMENT, description="泰安健康-出院结算", split=_split, applied=_applied, on_paid=_completed)
