@@ -174,3 +174,15 @@ def test_stay_without_charges_refunds_every_deposit_and_the_cap_is_set_per_hospi
     assert h.run_refunds() == {"refunded": 2}
     assert in_db(app, lambda: settlement.identity(admission["id"])) == {
         "deposits_fen": 50_000, "self_pay_fen": 0, "refunds_fen": 50_000, "balance_fen": 0, "gap_fen": 0}
+
+
+def test_a_refused_look_at_another_ward_is_audited(app, client, make):
+    h = Hospital(app, client, make)
+    _, _, person = h.resident()
+    admission = h.admit(person, ward="W1")
+    other_ward = h.staff(wards="W2")
+    assert client.get(f"{STAFF}/{admission['id']}", headers=other_ward).status_code == 404
+    assert client.get("/api/v1/staff/wards/W1/admissions", headers=other_ward).status_code == 403
+    rows = in_db(app, lambda: [(e.action, e.resource) for e in db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action.like("%access_denied")).order_by(AuditEntry.id))])
+    assert rows == [("admission.access_denied", admission["id"]), ("ward.access_denied", "W1")]

@@ -2,6 +2,7 @@
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
+from ..common import audit
 from ..common.auth import BEARER_DOC, bearer_token, current_staff_id, end_session
 from ..common.blueprint import Blueprint
 from ..common.schemas import StrictSchema, Text
@@ -45,7 +46,7 @@ class StaffLogout(MethodView):
     @blp.response(204)
     def post(self):
         """End this staff session."""
-        current_staff_id()
+        audit.record("staff", current_staff_id(), "staff.logout")
         end_session(bearer_token())
 
 

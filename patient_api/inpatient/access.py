@@ -42,17 +42,27 @@ def covers_ward(staff, ward_code):
 
 
 def check_ward(staff, ward_code):
-    """403 for a ward outside the staff member's scope."""
+    """403 for a ward outside the staff member's scope (the attempt is audited)."""
     if not covers_ward(staff, ward_code):
+        _denied(staff, "ward.access_denied", resource=ward_code)
         raise Forbidden("无权查看该病区", code="ward_forbidden")
 
 
 def staff_admission(staff, admission_id):
     """An admission of the staff member's hospital and wards; 404 otherwise (its existence is not revealed)."""
     admission = db.session.get(Admission, admission_id)
-    if admission is None or admission.hospital_id != staff.hospital_id or not covers_ward(staff, admission.ward_code):
+    if admission is None:
+        raise _not_found()
+    if admission.hospital_id != staff.hospital_id or not covers_ward(staff, admission.ward_code):
+        _denied(staff, "admission.access_denied", patient_id=admission.patient_id, resource=admission.id)
         raise _not_found()
     return admission
+
+
+def _denied(staff, action, **where):
+    """Keep a refused look at someone else's patient on record, although the request's answer rolls back."""
+    audit.record("staff", staff.id, action, **where)
+    db.session.commit()  # nothing else has been written yet: scope is checked before any change
 
 
 def require_right(staff, right):

@@ -71,7 +71,8 @@ def _repush(admission, patient, body):
     """Same admission again: identical is a no-op; a new ward or bed is a transfer; another patient is refused."""
     if admission.patient_id != patient.id:
         raise Conflict("住院号已属于其他患者", code="admission_conflict")
-    place = (body["ward_code"], body.get("ward_name") or admission.ward_name, body["bed_no"])
+    same_ward = body["ward_code"] == admission.ward_code  # another ward's name must not stick to the new one
+    place = (body["ward_code"], body.get("ward_name") or (admission.ward_name if same_ward else None), body["bed_no"])
     if place == (admission.ward_code, admission.ward_name, admission.bed_no):
         return admission
     lock_row(Admission, admission.id)
