@@ -186,3 +186,26 @@ def test_a_refused_look_at_another_ward_is_audited(app, client, make):
     rows = in_db(app, lambda: [(e.action, e.resource) for e in db.session.scalars(
         sa.select(AuditEntry).where(AuditEntry.action.like("%access_denied")).order_by(AuditEntry.id))])
     assert rows == [("admission.access_denied", admission["id"]), ("ward.access_denied", "W1")]
+
+
+def test_family_pays_the_balance_on_the_phone(app, client, make):
+    h = Hospital(app, client, make)
+    family, _, person = h.resident()
+    nurse = h.staff(wards="W1")
+    admission = h.admit(person)
+    h.charges(admission["admission_no"], stay_lines(days=1))
+    h.signal(admission["admission_no"], "orders-complete")
+    h.signal(admission["admission_no"], "discharge-order")
+    client.post(f"{STAFF}/{admission['id']}/discharge-review", headers=nurse)
+    result = client.post(f"{STAFF}/{admission['id']}/settle", headers=nurse).json
+    assert result["deposits_fen"] == 0 and result["balance_due_fen"] == result["self_pay_fen"] > 0
+    order = client.post(f"/api/v1/bills/{result['bill_id']}/payments", json={"method": "wechat_jsapi"}, headers=family)
+    assert order.status_code == 201 and order.json["amount_fen"] == result["balance_due_fen"]
+    assert order.json["jsapi"]["package"].startswith("prepay_id=")
+    wire = h.pay_at_wechat(order.json["out_trade_no"])
+    assert client.post(NOTIFY, data=wire[1], headers=wire[0]).status_code == 204
+    done = client.get(f"/api/v1/admissions/{admission['id']}", headers=family).json
+    assert done["status"] == "settled" and done["flags"] == []
+    receipt = client.get(f"/api/v1/bills/{result['bill_id']}/invoice", headers=family).json
+    assert (receipt["total_fen"], receipt["self_pay_fen"]) == (result["total_fen"], result["self_pay_fen"])
+    assert in_db(app, lambda: settlement.identity(admission["id"])["gap_fen"]) == 0
