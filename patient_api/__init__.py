@@ -64,6 +64,7 @@ def _tune_sqlite():
 
 
 def _register_blueprints(app):
+    from . import records, results  # noqa: F401  (their tables exist before their routes do)
     from .accounts.routes import blp as accounts
     from .accounts.staff_routes import blp as staff
     from .billing.routes import blp as billing

@@ -78,6 +78,14 @@ class Config:
     BOOKING_RATE_WINDOW = env_int("BOOKING_RATE_WINDOW", 10)
     SOLD_OUT_FLAG_SECONDS = env_int("SOLD_OUT_FLAG_SECONDS", 5)
     IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 48)
+    # Results: sensitive reports wait this long for a clinician's release; 互认 covers these test codes
+    # (LOINC: blood count, liver and kidney function, glucose, HbA1c, lipids, electrolytes).
+    RESULT_SENSITIVE_HOLD_DAYS = env_int("RESULT_SENSITIVE_HOLD_DAYS", 7)
+    RESULT_RECOGNISED_CODES = tuple(env("RESULT_RECOGNISED_CODES", ",".join((
+        "6690-2", "789-8", "718-7", "4544-3", "787-2", "785-6", "786-4", "788-0", "777-3", "770-8", "736-9",
+        "1742-6", "1920-8", "1975-2", "1968-7", "2885-2", "1751-7", "6768-6", "2324-2",
+        "2160-0", "3094-0", "3084-1", "33914-3", "2345-7", "1558-6", "4548-4", "17856-6",
+        "2093-3", "2571-8", "2085-9", "13457-7", "2951-2", "2823-3", "2075-0", "17861-6"))).split(","))
 
     # OpenAPI (flask-smorest); Swagger UI assets are served locally, never from a CDN.
     API_TITLE = "patient_api"

@@ -1,0 +1,51 @@
+"""Result rules: H/L flags from a reference range, release of sensitive reports, 互认 (mutual recognition)."""
+from datetime import timedelta
+
+from flask import current_app
+
+from ..common.clock import now
+from .models import HIDDEN
+
+# Flags a sender may give (HL7 table 0078 / FHIR v3 ObservationInterpretation), mapped to ours.
+INTERPRETATION = {"N": "N", "H": "H", "L": "L", "HH": "HH", "LL": "LL", "A": "A", "AA": "A", "HU": "HH",
+                  "LU": "LL", ">": "HH", "<": "LL", "POS": "A", "DET": "A", "NEG": "N", "ND": "N"}
+CRITICAL = ("HH", "LL")
+FINAL = ("final", "amended", "corrected", "appended")
+
+
+def flag_of(given, value_num, low, high):
+    """The sender's interpretation when it gave one, else computed from the range; None when unknowable."""
+    if given:
+        return INTERPRETATION.get(given.upper())
+    if value_num is None or (low is None and high is None):
+        return None
+    if low is not None and value_num < low:
+        return "L"
+    if high is not None and value_num > high:
+        return "H"
+    return "N"
+
+
+def hold_days():
+    """Days a sensitive report waits for a clinician's release before it shows by itself."""
+    return current_app.config["RESULT_SENSITIVE_HOLD_DAYS"]
+
+
+def visible(report, instant=None):
+    """A resident sees a report unless it is withdrawn, or sensitive and neither released nor past its hold."""
+    if report.status in HIDDEN:
+        return False
+    if not report.sensitive or report.released_at is not None:
+        return True
+    return (instant or now()) >= report.issued_at + timedelta(days=hold_days())
+
+
+def recognised(report_in, hospital_rank, codes=None):
+    """互认: a final lab or imaging report from a 二级 or higher hospital whose every item is on the city's list."""
+    if report_in.status not in FINAL or report_in.kind not in ("lab", "imaging") or hospital_rank < 2:
+        return False
+    if report_in.recognised is not None:
+        return report_in.recognised
+    codes = set(current_app.config["RESULT_RECOGNISED_CODES"] if codes is None else codes)
+    checked = [report_in.code] if report_in.kind == "imaging" else [item.code for item in report_in.items]
+    return bool(checked) and all(code in codes for code in checked)
