@@ -73,9 +73,13 @@ def _register_blueprints(app):
     from .inpatient.his_routes import blp as integration_inpatient
     from .inpatient.routes import blp as inpatient
     from .inpatient.staff_routes import blp as nurse_station
+    from .integration.fhir_routes import blp as integration_fhir
+    from .integration.hl7_routes import blp as integration_hl7
     from .integration.routes import blp as integration
-    for blueprint in (accounts, staff, directory, booking, billing, inpatient, nurse_station, integration,
-                      integration_inpatient):
+    from .records.routes import blp as records_blp
+    from .results.routes import blp as results_blp
+    for blueprint in (accounts, staff, directory, booking, billing, inpatient, nurse_station, results_blp,
+                      records_blp, integration, integration_inpatient, integration_fhir, integration_hl7):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     if app.config["WECHATPAY_MODE"] == "sandbox":
         from .billing.sandbox_routes import blp as sandbox

@@ -5,7 +5,7 @@ from ..billing import invoices, payments
 from ..billing.models import Bill
 from ..billing.schemas import PayOut
 from ..common import audit
-from ..common.auth import BEARER_DOC
+from ..common.auth import BEARER_DOC, current_staff_id
 from ..common.blueprint import Blueprint
 from ..errors import Conflict, NotFound
 from ..extensions import db
@@ -14,6 +14,12 @@ from .access import audited, check_ward, current_staff, require_right, staff_adm
 from .schemas import AdmissionList, AdmissionOut, BedsidePayIn, DailyChargesOut, DayQuery, FiguresOut, SettlementOut
 
 blp = Blueprint("nurse_station", __name__, description="Nurse station and bedside settlement (床旁结算), staff only")
+
+
+@blp.before_request
+def _signed_in():
+    """A staff session before anything else: without one the answer is 401, never a 422 about the body."""
+    current_staff_id()
 
 
 def _admission(admission_id, action):
