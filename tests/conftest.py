@@ -1,6 +1,7 @@
 """Fixtures: a migrated database (PostgreSQL when DATABASE_URL points at one, else SQLite) and Redis."""
 import os
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 import redis as redis_lib
@@ -45,8 +46,9 @@ def database_url(tmp_path_factory):
 def _claim_redis_db(url):
     """A Redis database no other test run is using (db 9 is the benches'), claimed with a lock key."""
     token = uuid.uuid4().hex
+    # A database number in the URL (CI passes .../0) would override db=…: every run would claim and flush db 0.
     for number in (15, 14, 13, 12, 11, 10):
-        client = redis_lib.Redis.from_url(url, db=number)
+        client = redis_lib.Redis.from_url(urlsplit(url)._replace(path=f"/{number}").geturl())
         if client.set("patient_api:test-run", token, nx=True, ex=3600):
             return client
     raise RuntimeError("every test Redis database (10-15) is in use by another test run")

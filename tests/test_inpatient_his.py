@@ -11,6 +11,7 @@ from patient_api.common.clock import today_local
 from patient_api.extensions import db
 from patient_api.inpatient.models import Admission, Charge
 
+from .factories import resident_id
 from .inpatient import Hospital, in_db, line
 
 HIS = "/api/v1/integration/admissions"
@@ -67,7 +68,7 @@ def refused(response, status, code):
 def admission_body(person, admission_no="ZY9001", bed="12", admitted_at=None):
     """An admission push body."""
     admitted_at = admitted_at or f"{today_local() - timedelta(days=3)}T09:30:00+08:00"
-    return {"admission_no": admission_no, "patient": person, "ward_code": "W1", "bed_no": bed,
+    return {"admission_no": admission_no, "patient": dict(person), "ward_code": "W1", "bed_no": bed,
             "admitted_at": admitted_at, "insurance_type": "employee"}
 
 
@@ -76,21 +77,27 @@ def fresh(n, day=None):
     return [line(f"N-{k}", day or today_local() - timedelta(days=1)) for k in range(n)]
 
 
-@pytest.mark.parametrize("patient, admitted_at, code, field", [
-    ({"id_number": "110101199003077777", "name": "无此人"}, None, "unknown_patient", "patient"),
-    ("wrong_name", None, "unknown_patient", "patient"),
-    (None, "yesterday morning", "validation_error", "admitted_at"),
-    (None, "2026-02-30T09:00:00+08:00", "validation_error", "admitted_at"),
-    (None, "future", "validation_error", "admitted_at"),
-])
-def test_bad_admission_is_refused(app, client, stay, patient, admitted_at, code, field):
-    """Unknown patient, a name that does not match, or a bad admitted_at: 422 and no admission."""
-    if patient == "wrong_name":
-        patient = {**stay.person, "name": "王冒名"}
-    if admitted_at == "future":
-        admitted_at = f"{today_local() + timedelta(days=1)}T09:30:00+08:00"
+BAD_ADMISSIONS = {
+    "unknown_id_number": ({"patient": {"id_number": resident_id(4999, region="110101"), "name": "王无人"}},
+                          "unknown_patient", "patient"),
+    "name_mismatch": ({"patient": {"name": "王冒名"}}, "unknown_patient", "patient"),
+    "admitted_at_text": ({"admitted_at": "yesterday morning"}, "validation_error", "admitted_at"),
+    "admitted_at_no_such_day": ({"admitted_at": "2026-02-30T09:00:00+08:00"}, "validation_error", "admitted_at"),
+    "admitted_at_future": ({"admitted_at": f"{today_local() + timedelta(days=2)}T09:30:00+08:00"},
+                           "validation_error", "admitted_at"),
+    "unknown_field": ({"room": "301"}, "validation_error", "room"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ADMISSIONS)
+def test_bad_admission_is_refused(app, client, stay, case):
+    """Unknown patient, a name that does not match, a bad admitted_at, an unknown field: 422 and no admission."""
+    change, code, field = BAD_ADMISSIONS[case]
+    _, _, newcomer = stay.h.resident()  # not admitted anywhere: only the bad field is in play
+    body = admission_body(newcomer)
+    body["patient"].update(change.get("patient", {}))
+    body.update({k: v for k, v in change.items() if k != "patient"})
     before = counts(app)
-    body = admission_body(patient or stay.person, admitted_at=admitted_at)
     assert list(refused(post(client, "", body, stay.h.his), 422, code)) == [field]
     intact(app, stay, before)
 
@@ -109,18 +116,18 @@ def test_bad_amount_in_item_three_of_five_stores_nothing(app, stay, field, value
     intact(app, stay, before)
 
 
-@pytest.mark.parametrize("body, code, errors", [
-    ({"items": [{**line("X-1", today_local()), "discount_fen": 5}]}, "validation_error",
-     {"items": {"0": {"discount_fen": ["Unknown field."]}}}),
-    ({"items": [line("X-1", today_local())], "operator": "x"}, "validation_error", {"operator": ["Unknown field."]}),
-    ({"items": []}, "validation_error", {"items": ["Length must be between 1 and 1000."]}),
+@pytest.mark.parametrize("body, errors", [
+    ({"items": [{**line("X-1", today_local()), "discount_fen": 5}]}, {"items": {"0": {"discount_fen": [
+        "Unknown field."]}}}),
+    ({"items": [line("X-1", today_local())], "operator": "x"}, {"operator": ["Unknown field."]}),
+    ({"items": []}, {"items": ["Length must be between 1 and 1000."]}),
     ({"items": [line("D-1", today_local()), line("D-2", today_local()), line("D-1", today_local())]},
-     "validation_error", {"items": {"2": {"source_id": ["duplicate in this push"]}}}),
+     {"items": {"2": {"source_id": ["duplicate in this push"]}}}),
 ])
-def test_malformed_charges_body_is_refused(app, client, stay, body, code, errors):
+def test_malformed_charges_body_is_refused(app, client, stay, body, errors):
     """Unknown fields (top level or in an item), no items, a source_id twice in one push: 422 naming the field."""
     before = counts(app)
-    assert refused(post(client, f"/{stay.no}/charges", body, stay.h.his), 422, code) == errors
+    assert refused(post(client, f"/{stay.no}/charges", body, stay.h.his), 422, "validation_error") == errors
     intact(app, stay, before)
 
 
@@ -138,6 +145,14 @@ def test_resent_lines_are_duplicates_and_new_ones_accepted(app, stay):
     assert (again["accepted"], again["duplicates"]) == (0, 2)
     mixed = stay.h.charges(stay.no, stay.good + fresh(1)).json
     assert (mixed["accepted"], mixed["duplicates"], mixed["charges_total_fen"]) == (1, 2, 2 * 3100 + 4500)
+
+
+def test_charges_past_the_admission_ceiling_are_refused(app, stay):
+    """Lines summing past 1,000 万元: 422 charges_out_of_range, none stored."""
+    before = counts(app)
+    batch = fresh(1) + [line("BIG-1", today_local(), quantity=100_000, unit_price_fen=100_000_000)]
+    refused(stay.h.charges(stay.no, batch, expect=422), 422, "charges_out_of_range")
+    intact(app, stay, before)
 
 
 def test_resent_source_id_with_other_content_stores_none_of_the_batch(app, stay):
@@ -214,14 +229,10 @@ def test_another_hospital_cannot_touch_or_see_the_admission(app, client, make, s
 @pytest.mark.parametrize("key", [None, "Bearer hk_not-a-key", "Basic aGlzOmhpcw==", "resident"])
 def test_without_a_valid_key_is_401(app, client, stay, path, key):
     """No key, a wrong key, another scheme or a resident's token: 401 invalid_hospital_key."""
-    headers = {}
-    if key == "resident":
-        headers = stay.h.make.login()
-    elif key:
-        headers = {"Authorization": key}
+    headers = stay.h.make.login() if key == "resident" else {"Authorization": key} if key else {}
+    bodies = {"": admission_body(stay.person, "ZY7777"), "/{no}/charges": {"items": fresh(1)}}
     before = counts(app)
-    body = {"items": fresh(1)} if path.endswith("charges") else admission_body(stay.person, "ZY7777") if not path else {}
-    refused(post(client, path.format(no=stay.no), body, headers), 401, "invalid_hospital_key")
+    refused(post(client, path.format(no=stay.no), bodies.get(path, {}), headers), 401, "invalid_hospital_key")
     intact(app, stay, before)
 
 
@@ -236,18 +247,26 @@ def test_admission_no_of_another_patient_and_second_open_stay_are_409(app, clien
 
 
 def test_repush_with_a_new_bed_is_an_audited_transfer(app, client, stay):
-    """200 with the new bed; one admission.transfer audit row; the same push again changes nothing."""
+    """200 with the new bed; one admission.update audit row; the same push again changes nothing."""
     admissions, lines, audits = counts(app)
     moved = post(client, "", admission_body(stay.person, stay.no, bed="21"), stay.h.his)
     assert (moved.status_code, moved.json["id"], moved.json["bed_no"]) == (200, stay.admission["id"], "21")
+    assert moved.json["ward"] == "W1病区"  # same ward, no name sent: the known name stays
     assert post(client, "", admission_body(stay.person, stay.no, bed="21"), stay.h.his).status_code == 200
     assert counts(app) == (admissions, lines, audits + 1)
     entry = in_db(app, lambda: db.session.execute(sa.select(
         AuditEntry.actor_type, AuditEntry.actor_id, AuditEntry.action, AuditEntry.patient_id, AuditEntry.resource,
         AuditEntry.detail).order_by(AuditEntry.id.desc())).first())
     assert tuple(entry[:5]) == (
-        "hospital", stay.admission["hospital_id"], "admission.transfer", stay.patient_id, stay.admission["id"])
+        "hospital", stay.admission["hospital_id"], "admission.update", stay.patient_id, stay.admission["id"])
     assert '"bed": "21"' in entry[5]
+
+
+def test_transfer_to_another_ward_drops_the_old_ward_name(app, client, stay):
+    """Moved to W2 without a ward_name: residents see W2, not the old ward's name."""
+    body = {**admission_body(stay.person, stay.no, bed="3"), "ward_code": "W2"}
+    moved = post(client, "", body, stay.h.his).json
+    assert (moved["ward_code"], moved["ward"], moved["bed_no"]) == ("W2", "W2", "3")
 
 
 def test_signals_are_idempotent(app, client, stay):
@@ -286,3 +305,29 @@ def test_concurrent_identical_pushes_store_each_line_once(app, stay):
     assert sum(body["accepted"] for _, body in results) == 6
     assert sum(body["duplicates"] for _, body in results) == 7 * 6
     assert len(stored(app, stay.admission["id"])) == 8
+
+
+def test_insurance_type_correction_applies_while_open(app, client, stay):
+    """HIS corrects self-pay to resident insurance before review: the settlement will price it insured."""
+    body = {**admission_body(stay.person, stay.no), "insurance_type": "resident"}
+    fixed = post(client, "", body, stay.h.his)
+    assert (fixed.status_code, fixed.json["insurance_type"]) == (200, "resident")
+
+
+def test_two_open_stays_pushed_at_once_store_one(app, make):
+    """8 threads push 8 admission numbers for one patient at the same moment: one 201, seven already_admitted."""
+    client = app.test_client()
+    h = Hospital(app, client, make, code="H3")
+    _, patient_id, person = h.resident()
+
+    def push(n):
+        response = app.test_client().post("/api/v1/integration/admissions", headers=h.his,
+                                          json=admission_body(person, f"ZY-RACE-{n}"))
+        return response.status_code, (response.json or {}).get("code")
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = sorted(pool.map(push, range(8)), key=str)
+    assert answers == [(201, None)] + [(409, "already_admitted")] * 7
+    stored = in_db(app, lambda: db.session.scalar(sa.select(sa.func.count()).select_from(Admission)
+                                                  .filter_by(patient_id=patient_id)))
+    assert stored == 1

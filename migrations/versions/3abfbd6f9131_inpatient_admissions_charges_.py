@@ -45,6 +45,7 @@ def upgrade():
     with op.batch_alter_table('admissions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_admissions_patient_id'), ['patient_id'], unique=False)
         batch_op.create_index('ix_admissions_ward', ['hospital_id', 'ward_code', 'status'], unique=False)
+        batch_op.create_index('uq_admissions_one_open', ['hospital_id', 'patient_id'], unique=True, postgresql_where=sa.text("status <> 'settled'"), sqlite_where=sa.text("status <> 'settled'"))
 
     op.create_table('inpatient_charges',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -123,6 +124,7 @@ def downgrade():
 
     op.drop_table('inpatient_charges')
     with op.batch_alter_table('admissions', schema=None) as batch_op:
+        batch_op.drop_index('uq_admissions_one_open', postgresql_where=sa.text("status <> 'settled'"), sqlite_where=sa.text("status <> 'settled'"))
         batch_op.drop_index('ix_admissions_ward')
         batch_op.drop_index(batch_op.f('ix_admissions_patient_id'))
 

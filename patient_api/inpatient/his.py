@@ -61,27 +61,33 @@ def push_admission(hospital, body, instant=None):
     try:
         with db.session.begin_nested():
             db.session.add(admission)
-    except sa.exc.IntegrityError:  # the same admission pushed twice at once: the first one wins
-        return admission_by_no(hospital, body["admission_no"]), False
+    except sa.exc.IntegrityError:  # pushed twice at once (the first wins), or two open stays at once (refused)
+        twin = db.session.scalars(sa.select(Admission).filter_by(
+            hospital_id=hospital.id, admission_no=body["admission_no"])).first()
+        if twin is None:
+            raise Conflict("该患者已有未结算的住院记录", code="already_admitted") from None
+        return _repush(twin, patient, body), False
     audit.record("hospital", hospital.id, "admission.create", patient_id=patient.id, resource=admission.id)
     return admission, True
 
 
 def _repush(admission, patient, body):
-    """Same admission again: identical is a no-op; a new ward or bed is a transfer; another patient is refused."""
+    """Same admission again: identical is a no-op; a new ward or bed is a transfer, a new insurance type a
+    correction (both while the stay is open); another patient is refused."""
     if admission.patient_id != patient.id:
         raise Conflict("住院号已属于其他患者", code="admission_conflict")
     same_ward = body["ward_code"] == admission.ward_code  # another ward's name must not stick to the new one
-    place = (body["ward_code"], body.get("ward_name") or (admission.ward_name if same_ward else None), body["bed_no"])
-    if place == (admission.ward_code, admission.ward_name, admission.bed_no):
+    place = (body["ward_code"], body.get("ward_name") or (admission.ward_name if same_ward else None), body["bed_no"],
+             body["insurance_type"])
+    if place == (admission.ward_code, admission.ward_name, admission.bed_no, admission.insurance_type):
         return admission
     lock_row(Admission, admission.id)
     db.session.refresh(admission)
     if admission.status not in OPEN_FOR_CHARGES:
         raise Conflict("该住院已出院审核，不能再变更", code="admission_closed")
-    admission.ward_code, admission.ward_name, admission.bed_no = place
-    audit.record("hospital", admission.hospital_id, "admission.transfer", patient_id=admission.patient_id,
-                 resource=admission.id, ward=place[0], bed=place[2])
+    admission.ward_code, admission.ward_name, admission.bed_no, admission.insurance_type = place
+    audit.record("hospital", admission.hospital_id, "admission.update", patient_id=admission.patient_id,
+                 resource=admission.id, ward=place[0], bed=place[2], insurance_type=place[3])
     return admission
 
 

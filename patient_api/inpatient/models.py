@@ -19,7 +19,11 @@ class Admission(db.Model):
 
     __tablename__ = "admissions"
     __table_args__ = (sa.UniqueConstraint("hospital_id", "admission_no"),
-                      sa.Index("ix_admissions_ward", "hospital_id", "ward_code", "status"))
+                      sa.Index("ix_admissions_ward", "hospital_id", "ward_code", "status"),
+                      # One open stay per patient per hospital, even for two admission numbers pushed at once.
+                      sa.Index("uq_admissions_one_open", "hospital_id", "patient_id", unique=True,
+                               postgresql_where=sa.text("status <> 'settled'"),
+                               sqlite_where=sa.text("status <> 'settled'")))
 
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("adm"))
     hospital_id: Mapped[str] = mapped_column(sa.ForeignKey("hospitals.id"))
