@@ -78,8 +78,9 @@ def _register_blueprints(app):
     from .integration.routes import blp as integration
     from .records.routes import blp as records_blp
     from .results.routes import blp as results_blp
+    from .wechat.routes import blp as wechat
     for blueprint in (accounts, staff, directory, booking, billing, inpatient, nurse_station, results_blp,
-                      records_blp, integration, integration_inpatient, integration_fhir, integration_hl7):
+                      records_blp, integration, integration_inpatient, integration_fhir, integration_hl7, wechat):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     if app.config["WECHATPAY_MODE"] == "sandbox":
         from .billing.sandbox_routes import blp as sandbox

@@ -51,6 +51,11 @@ class Config:
     WECHAT_SECRET = env("WECHAT_SECRET", "dev-wechat-secret")
     WECHAT_TOKEN = env("WECHAT_TOKEN", "dev-wechat-token")
     WECHAT_ENCODING_AES_KEY = env("WECHAT_ENCODING_AES_KEY")
+    # Where WeChat's API is (tests and the local sandbox point it elsewhere) and where our H5 pages live.
+    WECHAT_API_BASE = env("WECHAT_API_BASE", "https://api.weixin.qq.com")
+    WECHAT_H5_BASE_URL = env("WECHAT_H5_BASE_URL", "https://h5.example.invalid")
+    # Template messages: JSON {"event": {"template_id": "...", "fields": {...}}} (see wechat/templates.py).
+    WECHAT_TEMPLATES = env("WECHAT_TEMPLATES")
     WECHATPAY_MODE = env("WECHATPAY_MODE", "sandbox")
     WECHATPAY_MCHID = env("WECHATPAY_MCHID")
     WECHATPAY_APIV3_KEY = env("WECHATPAY_APIV3_KEY")
