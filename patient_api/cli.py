@@ -75,6 +75,14 @@ def set_deposits(code, cap_fen, low_fen):
     click.echo(f"deposits for {code}: cap {cap_fen} fen, low below {low_fen} fen")
 
 
+@jobs.command("waitlist")
+def waitlist_job():
+    """Offer freed tickets to waiters now (and settle earlier offers, close queues past their cutoff)."""
+    from .booking.offers import run
+    click.echo(run())
+    db.session.commit()
+
+
 @jobs.command("sweep-holds")
 def sweep_holds():
     """Expire lapsed unpaid holds now."""

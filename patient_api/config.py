@@ -74,6 +74,7 @@ class Config:
     MAX_PATIENTS_PER_ACCOUNT = env_int("MAX_PATIENTS_PER_ACCOUNT", 5)
     MAX_ACTIVE_BOOKINGS = env_int("MAX_ACTIVE_BOOKINGS", 5)
     HOLD_MINUTES = env_int("HOLD_MINUTES", 15)
+    FREE_REVISIT_DAYS = env_int("FREE_REVISIT_DAYS", 3)  # 一次挂号三日免费; 0 turns it off
     NO_SHOW_LIMIT = env_int("NO_SHOW_LIMIT", 3)
     NO_SHOW_WINDOW_DAYS = env_int("NO_SHOW_WINDOW_DAYS", 90)
     NO_SHOW_BLOCK_DAYS = env_int("NO_SHOW_BLOCK_DAYS", 90)

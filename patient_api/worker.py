@@ -65,6 +65,13 @@ def deliver_hospital_webhooks():
         return outbox.drain("hospital_webhook", send)
 
 
+def offer_waitlist():
+    """候补: offer freed tickets to waiters in order, settle offers, close queues at 23:00 the day before."""
+    from .booking.offers import run
+    with _app_context():
+        return run()
+
+
 def deliver_sandbox_notifications():
     """Sandbox mode: post the queued, signed WeChat Pay notifications to our own endpoint."""
     from .billing.sandbox_routes import deliver
@@ -75,7 +82,7 @@ def deliver_sandbox_notifications():
 
 PERIODIC = [(deliver_sandbox_notifications, 2), (sweep_holds, 30), (mark_no_shows, 600),
             (purge_idempotency_keys, 3600), (query_payments, 5), (submit_refunds, 10),
-            (deliver_hospital_webhooks, 10)]
+            (deliver_hospital_webhooks, 10), (offer_waitlist, 10)]
 
 
 def _run_cron(redis_url):

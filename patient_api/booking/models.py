@@ -43,6 +43,7 @@ class Appointment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     checked_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    free_revisit_of: Mapped[str | None] = mapped_column(sa.String(32))  # 一次挂号三日免费: the paid visit it rides on
 
     @property
     def is_active(self):
@@ -57,3 +58,30 @@ class Appointment(db.Model):
         """(opens, closes): check-in opens before the ticket's window and closes when the resident is too late."""
         return (self.visit_start - timedelta(minutes=opens_minutes),
                 self.visit_start + timedelta(minutes=late_minutes))
+
+
+WAITLIST_OPEN = ("waiting", "offered")
+WAITLIST_STATUSES = WAITLIST_OPEN + ("booked", "expired", "lapsed", "cancelled", "closed")
+
+
+class WaitlistEntry(db.Model):
+    """候补: a patient waiting for a ticket of a sold-out schedule; freed tickets are offered in join order."""
+
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (
+        sa.Index("uq_waitlist_one_open", "schedule_id", "patient_id", unique=True,
+                 postgresql_where=sa.text("status IN ('waiting', 'offered')"),
+                 sqlite_where=sa.text("status IN ('waiting', 'offered')")),
+        sa.Index("ix_waitlist_queue", "schedule_id", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("wl"))
+    schedule_id: Mapped[str] = mapped_column(sa.ForeignKey("schedules.id"))
+    patient_id: Mapped[str] = mapped_column(sa.ForeignKey("patients.id"), index=True)
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(12), default="waiting")
+    appointment_id: Mapped[str | None] = mapped_column(sa.String(32))  # the hold offered to this waiter
+    reason: Mapped[str | None] = mapped_column(sa.String(40))  # why an offer could not be made (lapsed)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    offered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

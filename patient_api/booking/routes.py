@@ -4,8 +4,8 @@ from flask.views import MethodView
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
 from ..common.idempotency import idempotent
-from . import lifecycle, services, shedding
-from .schemas import AppointmentList, AppointmentOut, AppointmentQuery, BookIn
+from . import lifecycle, services, shedding, waitlist
+from .schemas import AppointmentList, AppointmentOut, AppointmentQuery, BookIn, WaitlistIn, WaitlistList, WaitlistOut
 
 blp = Blueprint("booking", __name__, description="Outpatient appointments (预约挂号)")
 
@@ -59,3 +59,32 @@ class CheckIn(MethodView):
     def post(self, appointment_id):
         """报到 on arrival, within the check-in window."""
         return lifecycle.check_in(services.appointment_for(current_account_id(), appointment_id))
+
+
+@blp.route("/waitlist")
+class Waitlist(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.response(200, WaitlistList)
+    def get(self):
+        """候补: the account's waitlist entries with their place in the queue."""
+        return {"items": waitlist.entries_for(current_account_id())}
+
+    @resident_required
+    @idempotent(current_account_id)
+    @blp.doc(**BEARER_DOC)
+    @blp.arguments(WaitlistIn())
+    @blp.response(201, WaitlistOut)
+    def post(self, body):
+        """Wait for a sold-out schedule; a freed ticket is offered as a 15-minute hold (409 tickets_available)."""
+        return waitlist.join(current_account_id(), body["patient_id"], body["schedule_id"])
+
+
+@blp.route("/waitlist/<id:entry_id>")
+class WaitlistItem(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.response(200, WaitlistOut)
+    def delete(self, entry_id):
+        """Stop waiting (409 once a ticket was offered: cancel that appointment instead)."""
+        return waitlist.leave(waitlist.entry_for(current_account_id(), entry_id))

@@ -14,14 +14,15 @@ from ..common.locking import lock_row
 from ..directory.models import Schedule
 from ..errors import ApiError, Conflict, Forbidden, NotFound
 from ..extensions import db
-from . import lifecycle, shedding, tickets
+from . import lifecycle, revisit, shedding, tickets, waitlist
 from .models import ACTIVE, Appointment
 
 
-def book(account_id, patient_id, schedule_id, instant=None):
-    """Hold (fee > 0) or book (free clinic) the next ticket of a schedule for a linked patient.
+def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False):
+    """Hold (fee > 0) or book (free clinic, free revisit) the next ticket of a schedule for a linked patient.
 
-    Callers shed load first with shedding.admit(); this function alone keeps every rule.
+    Callers shed load first with shedding.admit(); this function alone keeps every rule. Freed tickets
+    belong to the waitlist first: only the worker's offers (`waitlisted`) may take them while people wait.
     """
     instant = instant or now()
     link_for(account_id, patient_id)
@@ -29,12 +30,16 @@ def book(account_id, patient_id, schedule_id, instant=None):
     if schedule is None:
         raise NotFound("未找到该排班", code="schedule_not_found")
     _check_open(schedule, instant)
+    if not waitlisted and waitlist.reserved(schedule):
+        raise Conflict("号源已约满", code="sold_out")
     lock_row(Patient, patient_id)  # one patient's attempts run one at a time; other patients don't wait
     lifecycle.expire_patient_holds(patient_id, instant)
     check_restriction(patient_id, instant)
     _check_limits(patient_id, schedule)
     appointment_id = new_id("apt")
-    hold_until = instant + timedelta(minutes=current_app.config["HOLD_MINUTES"]) if schedule.fee_fen else None
+    revisit_of = revisit.paid_visit_covering(patient_id, schedule) if schedule.fee_fen else None
+    fee_fen = 0 if revisit_of else schedule.fee_fen
+    hold_until = instant + timedelta(minutes=current_app.config["HOLD_MINUTES"]) if fee_fen else None
     ticket = tickets.claim(schedule, appointment_id, instant, hold_until)
     if ticket is None:
         shedding.mark_sold_out(schedule.id)
@@ -43,14 +48,14 @@ def book(account_id, patient_id, schedule_id, instant=None):
         id=appointment_id, account_id=account_id, patient_id=patient_id, schedule_id=schedule.id,
         ticket_id=ticket.id, hospital_id=schedule.hospital_id, department_id=schedule.department_id,
         visit_date=schedule.date, status="pending_payment" if hold_until else "booked", queue_no=ticket.seq,
-        visit_start=ticket.window_start, visit_end=ticket.window_end, fee_fen=schedule.fee_fen,
-        hold_expires_at=hold_until)
+        visit_start=ticket.window_start, visit_end=ticket.window_end, fee_fen=fee_fen,
+        hold_expires_at=hold_until, free_revisit_of=revisit_of)
     try:
         with db.session.begin_nested():
             db.session.add(appointment)
     except IntegrityError:  # the database's one-per-department-per-day index had the last word
         raise Conflict("该就诊人当天已预约该科室", code="already_booked") from None
-    if schedule.fee_fen:
+    if fee_fen:
         appointment.bill_id = create_registration_bill(appointment, schedule).id
     db.session.flush()
     return appointment

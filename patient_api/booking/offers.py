@@ -1,0 +1,90 @@
+"""Worker job for the waitlist: offer freed tickets in join order, settle offers, close queues at the cutoff.
+
+An offer is an ordinary unpaid hold (or a booking, for a free clinic) made for the waiter; if they do
+not pay in time the hold lapses, the ticket is free again, and the next run offers it to the next waiter.
+"""
+import logging
+
+from sqlalchemy import select, update
+
+from ..common import outbox
+from ..common.clock import now
+from ..common.locking import lock_row
+from ..directory.models import Schedule
+from ..errors import ApiError
+from ..extensions import db
+from . import services
+from .models import Appointment, WaitlistEntry
+from .waitlist import first_open_day
+
+log = logging.getLogger(__name__)
+STOP = ("sold_out", "schedule_closed", "waitlist_closed")  # nothing to offer on this schedule right now
+
+
+def run(instant=None):
+    """Close lapsed queues, settle earlier offers, then offer what is free; returns counts."""
+    instant = instant or now()
+    counts = {"closed": _close_queues(instant), "settled": _settle_offers(), "offered": 0, "lapsed": 0}
+    schedule_ids = db.session.scalars(select(Schedule.id).join(
+        WaitlistEntry, WaitlistEntry.schedule_id == Schedule.id).where(
+        WaitlistEntry.status == "waiting", Schedule.available > 0).distinct()).all()
+    db.session.commit()
+    for schedule_id in schedule_ids:
+        _offer_schedule(schedule_id, instant, counts)
+    return counts
+
+
+def _offer_schedule(schedule_id, instant, counts):
+    """Offer this schedule's free tickets to its first waiters, one short transaction each."""
+    while True:
+        entry = db.session.scalars(select(WaitlistEntry).where(
+            WaitlistEntry.schedule_id == schedule_id, WaitlistEntry.status == "waiting")
+            .order_by(WaitlistEntry.created_at, WaitlistEntry.id).limit(1)
+            .with_for_update(skip_locked=True)).first()
+        if entry is None or db.session.get(Schedule, schedule_id).available <= 0:
+            db.session.rollback()
+            return
+        # SQLite: take the write lock before the savepoint below opens a snapshot that a parallel run could
+        # make stale; then look again, since that run may have offered this very entry meanwhile.
+        lock_row(WaitlistEntry, entry.id)
+        db.session.refresh(entry)
+        if entry.status != "waiting":
+            db.session.commit()
+            continue
+        try:
+            with db.session.begin_nested():
+                appointment = services.book(entry.account_id, entry.patient_id, schedule_id, instant, waitlisted=True)
+        except ApiError as refused:
+            if refused.code in STOP:
+                db.session.rollback()
+                return
+            entry.status, entry.reason, entry.closed_at = "lapsed", refused.code, instant  # e.g. booked elsewhere
+            counts["lapsed"] += 1
+        else:
+            entry.status, entry.appointment_id, entry.offered_at = "offered", appointment.id, instant
+            outbox.enqueue("wechat_message", entry.account_id, "waitlist.offer", {
+                "waitlist_id": entry.id, "appointment_id": appointment.id, "patient_id": entry.patient_id,
+                "bill_id": appointment.bill_id, "hold_expires_at": appointment.hold_expires_at.isoformat()
+                if appointment.hold_expires_at else None})
+            counts["offered"] += 1
+        db.session.commit()
+
+
+def _settle_offers():
+    """An offered hold that was paid becomes booked; one that lapsed or was cancelled ends the entry."""
+    settled = 0
+    for outcome, statuses in (("booked", ("booked", "checked_in", "completed", "no_show")),
+                              ("expired", ("expired", "cancelled"))):
+        done = select(Appointment.id).where(Appointment.status.in_(statuses))
+        settled += db.session.execute(update(WaitlistEntry).where(
+            WaitlistEntry.status == "offered", WaitlistEntry.appointment_id.in_(done))
+            .values(status=outcome).execution_options(synchronize_session=False)).rowcount
+    return settled
+
+
+def _close_queues(instant):
+    """Waiting ends at 23:00 the day before the visit."""
+    past = select(Schedule.id).where(Schedule.date < first_open_day(instant))
+    return db.session.execute(update(WaitlistEntry).where(
+        WaitlistEntry.status == "waiting", WaitlistEntry.schedule_id.in_(past))
+        .values(status="closed", closed_at=instant).execution_options(synchronize_session=False)).rowcount
