@@ -76,11 +76,13 @@ def _register_blueprints(app):
     from .integration.fhir_routes import blp as integration_fhir
     from .integration.hl7_routes import blp as integration_hl7
     from .integration.routes import blp as integration
+    from .kiosk.routes import blp as kiosk
     from .records.routes import blp as records_blp
     from .results.routes import blp as results_blp
     from .wechat.routes import blp as wechat
     for blueprint in (accounts, staff, directory, booking, billing, inpatient, nurse_station, results_blp,
-                      records_blp, integration, integration_inpatient, integration_fhir, integration_hl7, wechat):
+                      records_blp, integration, integration_inpatient, integration_fhir, integration_hl7, wechat,
+                      kiosk):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     if app.config["WECHATPAY_MODE"] == "sandbox":
         from .billing.sandbox_routes import blp as sandbox

@@ -11,6 +11,7 @@ demo = AppGroup("demo", help="Demo data.")
 hospital = AppGroup("hospital", help="Hospital integration settings.")
 jobs = AppGroup("jobs", help="Run a periodic job once, now.")
 staff_cli = AppGroup("staff", help="Hospital staff accounts.")
+kiosk_cli = AppGroup("kiosk", help="Hospital kiosks (自助机).")
 outbox_cli = AppGroup("outbox", help="Messages to hospitals and WeChat: dead letters and retries.")
 
 
@@ -73,6 +74,31 @@ def set_deposits(code, cap_fen, low_fen):
     row.deposit_cap_fen, row.low_deposit_fen = cap_fen, low_fen
     db.session.commit()
     click.echo(f"deposits for {code}: cap {cap_fen} fen, low below {low_fen} fen")
+
+
+@kiosk_cli.command("register")
+@click.option("--hospital", "hospital_code", required=True)
+@click.option("--name", required=True, help="Where it stands, e.g. 门诊大厅1号机.")
+def kiosk_register(hospital_code, name):
+    """Register a kiosk; prints its device id and secret once (the secret signs every request)."""
+    from .kiosk.signing import register
+    device, secret = register(_hospital(hospital_code), name)
+    db.session.commit()
+    click.echo(f"kiosk {device.id} registered; secret (shown once):")
+    click.echo(f"{device.id} {secret}")
+
+
+@kiosk_cli.command("disable")
+@click.argument("device_id")
+def kiosk_disable(device_id):
+    """Stop a kiosk's requests at once (lost or replaced device)."""
+    from .kiosk.models import KioskDevice
+    device = db.session.get(KioskDevice, device_id)
+    if device is None:
+        raise click.ClickException(f"no kiosk {device_id}")
+    device.active = False
+    db.session.commit()
+    click.echo(f"kiosk {device_id} disabled")
 
 
 @jobs.command("waitlist")
@@ -157,5 +183,5 @@ def worker(no_cron):
 def register(app):
     """Attach the command groups to the app."""
     from .billing.reconcile import reconcile_command
-    for command in (demo, hospital, jobs, outbox_cli, staff_cli, worker, reconcile_command):
+    for command in (demo, hospital, jobs, kiosk_cli, outbox_cli, staff_cli, worker, reconcile_command):
         app.cli.add_command(command)

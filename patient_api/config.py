@@ -69,6 +69,7 @@ class Config:
     SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60)
     SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 3600)
     STAFF_SESSION_IDLE_SECONDS = env_int("STAFF_SESSION_IDLE_SECONDS", 15 * 60)
+    KIOSK_SESSION_IDLE_SECONDS = env_int("KIOSK_SESSION_IDLE_SECONDS", 5 * 60)
 
     # Domain defaults (DESIGN.md "Domain rules"); hospitals may override some per row.
     MAX_PATIENTS_PER_ACCOUNT = env_int("MAX_PATIENTS_PER_ACCOUNT", 5)

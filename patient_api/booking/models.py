@@ -26,8 +26,9 @@ class Appointment(db.Model):
     )
 
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("apt"))
-    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[str | None] = mapped_column(sa.ForeignKey("accounts.id"), index=True)  # None at a kiosk
     patient_id: Mapped[str] = mapped_column(sa.ForeignKey("patients.id"))
+    booked_via: Mapped[str] = mapped_column(sa.String(40), default="wechat", server_default="wechat")  # or kiosk:<id>
     schedule_id: Mapped[str] = mapped_column(sa.ForeignKey("schedules.id"), index=True)
     ticket_id: Mapped[str] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
     hospital_id: Mapped[str] = mapped_column(sa.ForeignKey("hospitals.id"))

@@ -18,14 +18,16 @@ from . import lifecycle, revisit, shedding, tickets, waitlist
 from .models import ACTIVE, Appointment
 
 
-def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False):
+def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, via="wechat"):
     """Hold (fee > 0) or book (free clinic, free revisit) the next ticket of a schedule for a linked patient.
 
     Callers shed load first with shedding.admit(); this function alone keeps every rule. Freed tickets
     belong to the waitlist first: only the worker's offers (`waitlisted`) may take them while people wait.
+    A kiosk books with no account (account_id None): its card-read session already proved who the patient is.
     """
     instant = instant or now()
-    link_for(account_id, patient_id)
+    if account_id is not None:
+        link_for(account_id, patient_id)
     schedule = db.session.get(Schedule, schedule_id)
     if schedule is None:
         raise NotFound("未找到该排班", code="schedule_not_found")
@@ -49,7 +51,7 @@ def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False):
         ticket_id=ticket.id, hospital_id=schedule.hospital_id, department_id=schedule.department_id,
         visit_date=schedule.date, status="pending_payment" if hold_until else "booked", queue_no=ticket.seq,
         visit_start=ticket.window_start, visit_end=ticket.window_end, fee_fen=fee_fen,
-        hold_expires_at=hold_until, free_revisit_of=revisit_of)
+        hold_expires_at=hold_until, free_revisit_of=revisit_of, booked_via=via)
     try:
         with db.session.begin_nested():
             db.session.add(appointment)

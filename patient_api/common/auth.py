@@ -11,8 +11,9 @@ from ..errors import Unauthorized, Unavailable
 from ..extensions import redis
 
 BEARER_DOC = {"security": [{"bearerAuth": []}]}
-# Staff sessions idle out sooner than residents' (15 vs 30 minutes).
-IDLE_SETTING = {"resident": "SESSION_IDLE_SECONDS", "staff": "STAFF_SESSION_IDLE_SECONDS"}
+# Staff sessions idle out sooner than residents' (15 vs 30 minutes), kiosk sessions sooner still (5).
+IDLE_SETTING = {"resident": "SESSION_IDLE_SECONDS", "staff": "STAFF_SESSION_IDLE_SECONDS",
+                "kiosk": "KIOSK_SESSION_IDLE_SECONDS"}
 
 
 def _key(token):

@@ -1,0 +1,59 @@
+"""A kiosk session serves one patient, identified by a card read, on the kiosk that read the card."""
+from flask import current_app, g
+from sqlalchemy import select
+
+from ..accounts.identity import InvalidIdNumber, parse_resident_id
+from ..accounts.models import Patient
+from ..accounts.services import _create_patient
+from ..common import audit, auth, crypto
+from ..errors import Invalid, NotFound, Unauthorized
+from ..extensions import db
+
+
+def _by_number(number):
+    return db.session.scalars(select(Patient).filter_by(id_number_index=crypto.blind_index(number))).first()
+
+
+def identify(body):
+    """The patient behind an ID card read (created on first use: the chip is authoritative) or an insurance card."""
+    try:
+        resident = parse_resident_id(body.get("id_number") or body.get("ssn"))
+    except InvalidIdNumber as exc:
+        field = "id_number" if body["method"] == "id_card" else "ssn"
+        raise Invalid(str(exc), errors={field: [str(exc)]}) from None
+    patient = _by_number(resident.number)
+    if body["method"] == "insurance_card":  # 社会保障号码 is the ID number; the card carries no name to enrol with
+        if patient is None:
+            raise NotFound("未找到建档信息，请先刷身份证建档", code="patient_not_found")
+        return patient
+    if patient is None:
+        return _create_patient(body["name"], resident, None)
+    if patient.name != body["name"]:
+        raise Invalid("姓名与身份证号不匹配", code="patient_identity_mismatch", errors={"name": ["mismatch"]})
+    return patient
+
+
+def open_session(device, body):
+    """Start a session for the card's patient on this kiosk; returns (token, idle seconds, patient)."""
+    patient = identify(body)
+    idle = current_app.config["KIOSK_SESSION_IDLE_SECONDS"]
+    token, _ = auth.issue_session("kiosk", f"{device.id}:{patient.id}", idle=idle)
+    audit.record("kiosk", device.id, "kiosk.session_open", patient_id=patient.id, method=body["method"])
+    return token, idle, patient
+
+
+def current_patient_id():
+    """The session's patient; 401 without a live session opened on this same kiosk."""
+    token = auth.bearer_token()
+    if not token:
+        raise Unauthorized("请先刷卡", code="kiosk_session_required")
+    device_id, _, patient_id = auth.resolve_session(token, "kiosk").partition(":")
+    if device_id != g.kiosk.id:  # a token lifted from one kiosk is useless on another
+        raise Unauthorized("登录已过期，请重新刷卡", code="session_expired")
+    return patient_id
+
+
+def end():
+    """The card was removed: the session ends now."""
+    current_patient_id()
+    auth.end_session(auth.bearer_token())
