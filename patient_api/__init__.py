@@ -75,6 +75,7 @@ def _register_blueprints(app):
     from .inpatient.staff_routes import blp as nurse_station
     from .integration.fhir_routes import blp as integration_fhir
     from .integration.hl7_routes import blp as integration_hl7
+    from .integration.records_routes import blp as integration_records
     from .integration.routes import blp as integration
     from .kiosk.routes import blp as kiosk
     from .records.routes import blp as records_blp
@@ -82,7 +83,7 @@ def _register_blueprints(app):
     from .wechat.routes import blp as wechat
     for blueprint in (accounts, staff, directory, booking, billing, inpatient, nurse_station, results_blp,
                       records_blp, integration, integration_inpatient, integration_fhir, integration_hl7, wechat,
-                      kiosk):
+                      kiosk, integration_records):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     if app.config["WECHATPAY_MODE"] == "sandbox":
         from .billing.sandbox_routes import blp as sandbox

@@ -1,4 +1,74 @@
-"""Lab and imaging reports, documents, trends (resident view)."""
+"""Lab and imaging reports, documents, trends (resident view); every successful read is access-logged."""
+from flask.views import MethodView
+
+from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
+from ..records.access import linked_patient, linked_patients, log_resident_read, patient_not_found, resident_report
+from . import queries
+from .schemas import ReportDetail, ReportHistory, ReportList, ReportQuery, TrendOut, TrendQuery
 
 blp = Blueprint("results", __name__, description="Lab and imaging reports, documents, trends (resident view)")
+
+
+@blp.route("/reports")
+class Reports(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.arguments(ReportQuery(), location="query")
+    @blp.response(200, ReportList)
+    def get(self, query):
+        """Visible reports of the account's patients (or of one), newest first, paged."""
+        account_id = current_account_id()
+        patients = linked_patients(account_id)
+        if query.get("patient_id"):
+            patients = [p for p in patients if p.id == query["patient_id"]]
+            if not patients:
+                raise patient_not_found()
+        items, paging = queries.list_reports({p.id_number_index: p.id for p in patients}, query.get("kind"), query)
+        # One row per patient whose reports were shown (always one when a patient was asked for).
+        shown = {item["patient_id"] for item in items} | ({query["patient_id"]} if query.get("patient_id") else set())
+        for patient in patients:
+            if patient.id in shown:
+                log_resident_read(account_id, patient, "report_list", query.get("kind") or "all")
+        return {"items": items, **paging}
+
+
+@blp.route("/reports/<id:report_id>")
+class ReportItem(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.response(200, ReportDetail)
+    def get(self, report_id):
+        """One report with its results, findings or text; a held or withdrawn report is 404 report_not_found."""
+        account_id = current_account_id()
+        report, patient = resident_report(account_id, report_id)
+        log_resident_read(account_id, patient, "report", report.id)
+        return queries.detail(report, patient.id)
+
+
+@blp.route("/reports/<id:report_id>/history")
+class ReportVersions(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.response(200, ReportHistory)
+    def get(self, report_id):
+        """The versions an amended or corrected report replaced, newest first."""
+        account_id = current_account_id()
+        report, patient = resident_report(account_id, report_id)
+        log_resident_read(account_id, patient, "report_history", report.id)
+        return {"report_id": report.id, "version": report.version, "items": queries.history(report)}
+
+
+@blp.route("/patients/<id:patient_id>/trends")
+class Trends(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.arguments(TrendQuery(), location="query")
+    @blp.response(200, TrendOut)
+    def get(self, query, patient_id):
+        """One test's values across every hospital over time (visible reports and stand-alone results), oldest first."""
+        account_id = current_account_id()
+        patient = linked_patient(account_id, patient_id)
+        points = queries.trend(patient.id_number_index, query["code"])
+        log_resident_read(account_id, patient, "trend", query["code"])
+        return {"patient_id": patient.id, "code": query["code"], "items": points}

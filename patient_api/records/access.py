@@ -1,0 +1,95 @@
+"""Who may read a patient's reports and record (per object), and the access log every read leaves."""
+import sqlalchemy as sa
+from flask import g
+
+from ..accounts.models import Patient, PatientLink
+from ..accounts.staff import Staff
+from ..errors import NotFound
+from ..extensions import db
+from ..results import rules
+from ..results.models import Report
+from ..results.queries import hospital_names
+from .models import AccessLogEntry
+
+RESIDENT_CHANNEL = "wechat"  # resident tokens are issued to the WeChat H5 pages; kiosks get their own sessions
+
+
+def patient_not_found():
+    """The same answer for a patient that does not exist and one the caller is not linked to."""
+    return NotFound("未找到该就诊人", code="patient_not_found")
+
+
+def report_not_found():
+    """The same answer for a missing, withdrawn, held or someone else's report: its existence is not revealed."""
+    return NotFound("未找到该报告", code="report_not_found")
+
+
+def linked_patients(account_id):
+    """The patients the account may act for, oldest link first."""
+    return db.session.scalars(sa.select(Patient).join(PatientLink, PatientLink.patient_id == Patient.id)
+                              .where(PatientLink.account_id == account_id)
+                              .order_by(PatientLink.created_at, PatientLink.id)).all()
+
+
+def linked_patient(account_id, patient_id):
+    """One patient the account is linked to; 404 patient_not_found for anyone else."""
+    patient = db.session.scalars(sa.select(Patient).join(PatientLink, PatientLink.patient_id == Patient.id)
+                                 .where(PatientLink.account_id == account_id, Patient.id == patient_id)).first()
+    if patient is None:
+        raise patient_not_found()
+    return patient
+
+
+def resident_report(account_id, report_id):
+    """(report, patient) for a visible report of a linked patient; 404 report_not_found otherwise."""
+    report = db.session.get(Report, report_id)
+    patient = report and db.session.scalars(
+        sa.select(Patient).join(PatientLink, PatientLink.patient_id == Patient.id)
+        .where(PatientLink.account_id == account_id, Patient.id_number_index == report.person_index)).first()
+    if patient is None or not rules.visible(report):
+        raise report_not_found()
+    return report, patient
+
+
+def log_read(actor_type, actor_id, channel, person_index, resource_type, resource_id, patient_id=None):
+    """Append one access-log row to the request's transaction (kept only if the read answers 2xx)."""
+    if patient_id is None:  # a hospital may read data of someone who has not registered yet
+        patient_id = db.session.scalar(sa.select(Patient.id).filter_by(id_number_index=person_index))
+    db.session.add(AccessLogEntry(actor_type=actor_type, actor_id=actor_id, channel=channel, patient_id=patient_id,
+                                  person_index=person_index, resource_type=resource_type,
+                                  resource_id=str(resource_id)[:64], request_id=g.get("request_id")))
+
+
+def log_resident_read(account_id, patient, resource_type, resource_id):
+    """A resident (or a family proxy) read this patient's data."""
+    log_read("resident", account_id, RESIDENT_CHANNEL, patient.id_number_index, resource_type, resource_id,
+             patient.id)
+
+
+def access_log_query(patient):
+    """The patient's access-log rows (by patient id: that is what the log is indexed by)."""
+    return sa.select(AccessLogEntry).where(AccessLogEntry.patient_id == patient.id)
+
+
+def render_log(entries, patient, account_id):
+    """Rows as the resident reads them: who by label, never another account's id."""
+    relations = dict(db.session.execute(sa.select(PatientLink.account_id, PatientLink.relation).where(
+        PatientLink.patient_id == patient.id)).all())
+    hospitals = hospital_names(e.actor_id for e in entries if e.actor_type == "hospital")
+    staff = {s.id: s for s in db.session.scalars(sa.select(Staff).where(
+        Staff.id.in_({e.actor_id for e in entries if e.actor_type == "staff"})))}
+    hospitals.update(hospital_names(s.hospital_id for s in staff.values()))
+
+    def actor(entry):
+        if entry.actor_type == "resident":
+            relation = relations.get(entry.actor_id)
+            return {None: "已解除关联的账户", "self": "本人账户"}.get(relation, "家属账户")
+        if entry.actor_type == "hospital":
+            return hospitals.get(entry.actor_id, "医院")
+        if entry.actor_type == "staff" and entry.actor_id in staff:
+            member = staff[entry.actor_id]
+            return f"{hospitals.get(member.hospital_id, '医院')} {member.username}"
+        return {"kiosk": "自助机", "staff": "医院工作人员"}.get(entry.actor_type, entry.actor_type)
+    return [{"at": e.at, "actor_type": e.actor_type, "actor": actor(e), "channel": e.channel,
+             "resource_type": e.resource_type, "resource_id": e.resource_id,
+             "is_me": e.actor_type == "resident" and e.actor_id == account_id} for e in entries]

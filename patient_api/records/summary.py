@@ -1,0 +1,112 @@
+"""The health record as the resident reads it (encounters, entries, vitals, family doctor), and family-doctor
+contracts as community health centres push them."""
+import json
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from ..common.clock import now, today_local
+from ..common.masking import mask_name
+from ..extensions import db
+from ..results.models import HIDDEN, Observation
+from ..results.queries import hospital_names
+from . import vitals
+from .models import Encounter, FamilyDoctorContract, RecordEntry
+
+SUMMARY_ENCOUNTERS = 10
+MAX_ENTRIES = 200
+HOSPITAL_VITALS_SCAN = 200  # recent stand-alone results looked at for the latest value of each code
+ENCOUNTER_SORT = sa.func.coalesce(Encounter.started_at, Encounter.updated_at)  # never NULL, so it can page
+CONTRACT_FIELDS = ("team", "doctor", "phone", "package", "starts_on", "ends_on", "status")
+
+
+def encounter_query(patient):
+    """The patient's visits and stays, for the timeline (paged newest first)."""
+    return sa.select(Encounter).where(Encounter.person_index == patient.id_number_index)
+
+
+def render_encounters(encounters):
+    """Encounters with their hospital's name."""
+    names = hospital_names(e.hospital_id for e in encounters)
+    return [{"hospital_name": names.get(e.hospital_id), **{name: getattr(e, name) for name in (
+        "id", "hospital_id", "encounter_class", "status", "department", "reason", "started_at", "ended_at")}}
+            for e in encounters]
+
+
+def entries(patient, kind):
+    """Conditions, allergies or immunizations, most recent first (undated ones last)."""
+    rows = db.session.scalars(sa.select(RecordEntry).where(
+        RecordEntry.person_index == patient.id_number_index, RecordEntry.kind == kind)
+        .order_by(RecordEntry.recorded_on.is_(None), RecordEntry.recorded_on.desc(), RecordEntry.id)
+        .limit(MAX_ENTRIES)).all()
+    names = hospital_names(r.hospital_id for r in rows)
+    return [{"hospital_name": names.get(r.hospital_id), "detail": json.loads(r.detail) if r.detail else {},
+             **{name: getattr(r, name) for name in (
+                 "id", "hospital_id", "kind", "code", "code_system", "display", "status", "recorded_on")}}
+            for r in rows]
+
+
+def latest_vitals(patient):
+    """The newest upload of each kind, then the newest hospital-measured value of each code."""
+    uploaded = [{"source": "resident", "name": vitals.UNITS[v.kind][3], "code": None, "flag": None,
+                 "hospital_id": None, **{name: getattr(v, name) for name in (
+                     "kind", "systolic", "diastolic", "value", "unit", "context", "measured_at")}}
+                for v in vitals.latest(patient)]
+    rows = db.session.scalars(sa.select(Observation).where(
+        Observation.person_index == patient.id_number_index, Observation.report_id.is_(None),
+        Observation.observed_at.is_not(None), Observation.status.not_in(HIDDEN))
+        .order_by(Observation.observed_at.desc(), Observation.id.desc()).limit(HOSPITAL_VITALS_SCAN)).all()
+    newest = {}
+    for row in rows:
+        newest.setdefault(row.code, row)
+    measured = [{"source": "hospital", "kind": None, "systolic": None, "diastolic": None, "context": None,
+                 "value": row.value_num, "measured_at": row.observed_at, "text": row.value,
+                 **{name: getattr(row, name) for name in ("code", "name", "unit", "flag", "hospital_id")}}
+                for row in newest.values()]
+    return uploaded + measured
+
+
+def active_contract(patient, day=None):
+    """The family-doctor contract in force today (the latest one when several overlap), or None."""
+    day = day or today_local()
+    contract = db.session.scalars(sa.select(FamilyDoctorContract).where(
+        FamilyDoctorContract.person_index == patient.id_number_index, FamilyDoctorContract.status == "active",
+        FamilyDoctorContract.starts_on <= day, FamilyDoctorContract.ends_on >= day)
+        .order_by(FamilyDoctorContract.starts_on.desc(), FamilyDoctorContract.id).limit(1)).first()
+    if contract is None:
+        return None
+    return {**{name: getattr(contract, name) for name in ("id", "contract_no", "hospital_id") + CONTRACT_FIELDS},
+            "hospital_name": hospital_names([contract.hospital_id]).get(contract.hospital_id)}
+
+
+def record(patient):
+    """The summary: who (masked), latest encounters, entries, latest vitals, the family doctor."""
+    encounters = db.session.scalars(encounter_query(patient).order_by(ENCOUNTER_SORT.desc(), Encounter.id.desc())
+                                    .limit(SUMMARY_ENCOUNTERS)).all()
+    return {"patient": {"id": patient.id, "name": mask_name(patient.name), "gender": patient.gender,
+                        "birth_date": patient.birth_date},
+            "encounters": render_encounters(encounters), "conditions": entries(patient, "condition"),
+            "allergies": entries(patient, "allergy"), "immunizations": entries(patient, "immunization"),
+            "vitals": latest_vitals(patient), "family_doctor": active_contract(patient)}
+
+
+def save_contract(hospital, person_index, body, instant=None):
+    """Create or update a contract by (hospital, contract_no); returns (contract, created)."""
+    keys = {"hospital_id": hospital.id, "contract_no": body["contract_no"]}
+    values = {name: body.get(name) for name in CONTRACT_FIELDS}
+
+    def apply(contract):
+        for name, value in values.items():
+            setattr(contract, name, value)
+        contract.person_index, contract.updated_at = person_index, instant or now()
+        return contract
+    contract = db.session.scalars(sa.select(FamilyDoctorContract).filter_by(**keys)).first()
+    if contract is not None:
+        return apply(contract), False
+    try:
+        with db.session.begin_nested():
+            contract = apply(FamilyDoctorContract(**keys))
+            db.session.add(contract)
+    except IntegrityError:  # the same contract pushed twice at once: the other push created it, this one updates
+        return apply(db.session.scalars(sa.select(FamilyDoctorContract).filter_by(**keys)).one()), False
+    return contract, True

@@ -1,0 +1,100 @@
+"""Measurements residents upload (blood pressure, glucose …): units normalised, implausible values refused."""
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from ..common.clock import now
+from ..errors import Invalid
+from ..extensions import db
+from .models import Vital
+
+# kind → (the unit stored, {accepted unit: conversion to it}, plausible range in the stored unit, label)
+UNITS = {
+    "blood_pressure": ("mmHg", {"mmHg": None}, None, "血压"),
+    "glucose": ("mmol/L", {"mmol/L": None, "mg/dL": lambda v: v / 18.0}, (1.0, 33.3), "血糖"),
+    "heart_rate": ("bpm", {"bpm": None, "次/分": None}, (30, 220), "心率"),
+    "weight": ("kg", {"kg": None, "斤": lambda v: v / 2}, (2, 300), "体重"),
+    "temperature": ("°C", {"°C": None, "℃": None, "°F": lambda v: (v - 32) * 5 / 9}, (34, 43), "体温"),
+}
+SYSTOLIC, DIASTOLIC = (60, 260), (30, 160)
+GLUCOSE_CONTEXTS = ("fasting", "after_meal", "random")
+CLOCK_SLACK = timedelta(minutes=5)  # a phone's clock a little ahead is not a measurement from the future
+MAX_AGE = timedelta(days=365)
+
+
+def _refuse(field, message):
+    raise Invalid(f"{message}，请核对后重新填写", code="implausible_vital", errors={field: [message]})
+
+
+def _within(field, value, bounds, unit):
+    low, high = bounds
+    if not low <= value <= high:
+        _refuse(field, f"应在 {low:g}–{high:g} {unit} 之间")
+
+
+def normalise(body, instant=None):
+    """The measurement in stored units, or 422 naming the field that is missing, out of range or inconsistent."""
+    instant = instant or now()
+    kind = body["kind"]
+    unit, accepted, bounds, _label = UNITS[kind]
+    given_unit = body.get("unit") or unit
+    if given_unit not in accepted:
+        _refuse("unit", f"单位应为 {'、'.join(accepted)} 之一")
+    measured_at = body.get("measured_at") or instant
+    if measured_at > instant + CLOCK_SLACK:
+        _refuse("measured_at", "测量时间不能晚于现在")
+    if measured_at < instant - MAX_AGE:
+        _refuse("measured_at", "只能录入一年以内的测量")
+    row = {"kind": kind, "unit": unit, "measured_at": measured_at, "systolic": None, "diastolic": None,
+           "value": None, "context": None}
+    if kind == "blood_pressure":
+        for field, limits in (("systolic", SYSTOLIC), ("diastolic", DIASTOLIC)):
+            if body.get(field) is None:
+                _refuse(field, "血压需填写收缩压和舒张压")
+            _within(field, body[field], limits, unit)
+            row[field] = body[field]
+        if row["systolic"] <= row["diastolic"]:
+            _refuse("diastolic", "舒张压应低于收缩压")
+        if body.get("value") is not None:
+            _refuse("value", "血压请填写 systolic 和 diastolic")
+    else:
+        for field in ("systolic", "diastolic"):
+            if body.get(field) is not None:
+                _refuse(field, "仅血压需要填写此项")
+        if body.get("value") is None:
+            _refuse("value", "请填写测量值")
+        convert = accepted[given_unit]
+        value = convert(body["value"]) if convert else body["value"]
+        _within("value", value, bounds, unit)
+        row["value"] = round(value, 2)
+    if kind == "glucose":
+        row["context"] = body.get("context") or "random"
+    elif body.get("context") is not None:
+        _refuse("context", "仅血糖需要填写测量时机")
+    return row
+
+
+def add(patient, account_id, body, instant=None):
+    """Store a plausible measurement for the patient, uploaded by that account."""
+    vital = Vital(patient_id=patient.id, recorded_by=account_id, created_at=instant or now(),
+                  **normalise(body, instant))
+    db.session.add(vital)
+    db.session.flush()
+    return vital
+
+
+def query(patient, kind=None):
+    """The patient's uploads (of one kind), for paging newest first."""
+    stmt = sa.select(Vital).where(Vital.patient_id == patient.id)
+    return stmt.where(Vital.kind == kind) if kind else stmt
+
+
+def latest(patient):
+    """The newest upload of each kind."""
+    found = []
+    for kind in UNITS:
+        vital = db.session.scalars(query(patient, kind).order_by(Vital.measured_at.desc(), Vital.id.desc())
+                                   .limit(1)).first()
+        if vital is not None:
+            found.append(vital)
+    return found
