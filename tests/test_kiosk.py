@@ -101,3 +101,28 @@ def test_a_session_never_reaches_a_second_patient(app, client, make):
     kiosk.token = None
     assert kiosk.call("GET", "/api/v1/kiosk/appointments").json["code"] == "kiosk_session_required"
     assert in_db(app, lambda: db.session.scalar(sa.select(sa.func.count()).select_from(Appointment))) == 2
+
+
+def test_reports_listed_and_printed_for_the_session_patient_only(app, client, make):
+    from .test_results_api import World, item
+    world, kiosk = World(app, client, make), Kiosk(app, client)
+    me, stranger = world.person(n=7901), world.person(n=7902)
+    mine = world.report(me.index, "LAB-1", items=[item("LAB-1-1", code="6690-2", name="白细胞计数", value_num=11.2,
+                                                       low=3.5, high=9.5, unit="10*9/L")])
+    theirs = world.report(stranger.index, "LAB-2")
+    kiosk.card(method="id_card", id_number=resident_id(7901), name=chinese_name(7901))
+    listed = kiosk.call("GET", "/api/v1/kiosk/reports").json["items"]
+    assert [r["id"] for r in listed] == [mine] and listed[0]["abnormal_count"] == 1
+    thermal = kiosk.call("GET", f"/api/v1/kiosk/reports/{mine}/print")
+    assert thermal.status_code == 200 and thermal.mimetype == "text/html"
+    page = thermal.get_data(as_text=True)
+    assert "size: 80mm auto" in page and "白细胞计数" in page and "11.2" in page and "↑" in page
+    assert chinese_name(7901) not in page and "参考范围" not in page  # the name is masked; 80 mm has no range column
+    a4 = kiosk.call("GET", f"/api/v1/kiosk/reports/{mine}/print?format=a4").get_data(as_text=True)
+    assert "size: A4" in a4 and "参考范围" in a4 and "3.5" in a4
+    assert kiosk.call("GET", f"/api/v1/kiosk/reports/{theirs}/print").json["code"] == "report_not_found"
+    assert kiosk.call("GET", f"/api/v1/kiosk/reports/{mine}/print?format=pdf").status_code == 422
+    logged = [(row[0], row[1], row[2], row[4]) for row in world.log()]
+    assert logged == [("kiosk", kiosk.device_id, "kiosk", "report_list"), ("kiosk", kiosk.device_id, "kiosk",
+                                                                          "report_print"),
+                      ("kiosk", kiosk.device_id, "kiosk", "report_print")]

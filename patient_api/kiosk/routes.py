@@ -1,8 +1,9 @@
 """Kiosk endpoints: every request signed by the device; all but the card read also carry the session token."""
-from flask import g
+from flask import Response, g
 from flask.views import MethodView
 from sqlalchemy import select
 
+from ..accounts.models import Patient
 from ..billing import payments
 from ..billing.models import Bill
 from ..billing.schemas import BillList, PayOut
@@ -11,11 +12,17 @@ from ..booking.models import ACTIVE, Appointment
 from ..booking.schemas import AppointmentList, AppointmentOut
 from ..common import audit
 from ..common.blueprint import Blueprint
+from ..common.clock import now
 from ..common.masking import mask_name
+from ..directory.models import Hospital
 from ..errors import NotFound
 from ..extensions import db
-from . import sessions
-from .schemas import CardReadIn, KioskBookIn, KioskSessionOut
+from ..records.access import log_read
+from ..results import queries, rules
+from ..results.models import Report
+from ..results.schemas import ReportList
+from . import printing, sessions
+from .schemas import CardReadIn, KioskBookIn, KioskSessionOut, PrintQuery
 from .signing import KIOSK_DOC, kiosk_required
 
 blp = Blueprint("kiosk", __name__, description="Hospital kiosks (自助机): signed requests, one patient per session")
@@ -109,3 +116,34 @@ class KioskPayment(MethodView):
         bill = _own(Bill, bill_id, sessions.current_patient_id(), "bill_not_found", "未找到该账单")
         audit.record("kiosk", g.kiosk.id, "kiosk.pay", patient_id=bill.patient_id, resource=bill.id)
         return payments.open_order(bill, "wechat_native")
+
+
+@blp.route("/kiosk/reports")
+class KioskReports(MethodView):
+    @kiosk_required
+    @blp.doc(**KIOSK_DOC)
+    @blp.response(200, ReportList)
+    def get(self):
+        """The patient's visible reports from every hospital, newest first (the 20 latest)."""
+        patient = db.session.get(Patient, sessions.current_patient_id())
+        items, paging = queries.list_reports({patient.id_number_index: patient.id}, None, {"limit": 20})
+        log_read("kiosk", g.kiosk.id, "kiosk", patient.id_number_index, "report_list", patient.id, patient.id)
+        return {"items": items, **paging}
+
+
+@blp.route("/kiosk/reports/<id:report_id>/print")
+class KioskReportPrint(MethodView):
+    @kiosk_required
+    @blp.doc(**KIOSK_DOC)
+    @blp.arguments(PrintQuery(), location="query")
+    @blp.response(200, description="text/html for an 80 mm thermal printer or A4")
+    def get(self, query, report_id):
+        """A print-ready rendering of one of the patient's reports."""
+        patient = db.session.get(Patient, sessions.current_patient_id())
+        report = db.session.get(Report, report_id)
+        if report is None or report.person_index != patient.id_number_index or not rules.visible(report):
+            raise NotFound("未找到该报告", code="report_not_found")
+        log_read("kiosk", g.kiosk.id, "kiosk", patient.id_number_index, "report_print", report.id, patient.id)
+        html = printing.render(report, db.session.get(Hospital, report.hospital_id).name, patient.name,
+                               query["format"], now())
+        return Response(html, mimetype="text/html")

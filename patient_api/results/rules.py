@@ -49,3 +49,12 @@ def recognised(report_in, hospital_rank, codes=None):
     codes = set(current_app.config["RESULT_RECOGNISED_CODES"] if codes is None else codes)
     checked = [report_in.code] if report_in.kind == "imaging" else [item.code for item in report_in.items]
     return bool(checked) and all(code in codes for code in checked)
+
+
+def range_text(reference_range, low, high):
+    """The sender's range text, else one built from the numeric bounds (3.5-5.5, >3.5, <5.5); None if neither."""
+    if reference_range or (low is None and high is None):
+        return reference_range
+    if low is not None and high is not None:
+        return f"{low:g}-{high:g}"
+    return f">{low:g}" if low is not None else f"<{high:g}"

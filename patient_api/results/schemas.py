@@ -2,6 +2,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..common.schemas import LocalDateTime, StrictSchema, Text
+from . import rules
 from .models import FLAGS, KINDS
 from .queries import decode_cursor
 
@@ -96,12 +97,7 @@ class ResultItem(Schema):
     def range_text(self, item):
         """The sender's text, else built from the numeric bounds (3.5-5.5, >3.5, <5.5)."""
         get = item.get if isinstance(item, dict) else lambda name: getattr(item, name)
-        low, high = get("ref_low"), get("ref_high")
-        if get("reference_range") or (low is None and high is None):
-            return get("reference_range")
-        if low is not None and high is not None:
-            return f"{low:g}-{high:g}"
-        return f">{low:g}" if low is not None else f"<{high:g}"
+        return rules.range_text(get("reference_range"), get("ref_low"), get("ref_high"))
 
 
 class ReportDetail(ReportSummary):
