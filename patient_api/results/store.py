@@ -142,3 +142,35 @@ def snapshot(report):
     """A report and its items as they are now (what report_versions keeps)."""
     return {**{name: getattr(report, name) for name in REPORT_FIELDS}, "version": report.version,
             "items": [snapshot_item(item) for item in report.items]}
+
+
+def save_observations(hospital, pairs, chunk=500):
+    """Stand-alone observations in bulk, [(person_index, item)] → outcomes in order: one query per `chunk`
+    finds the stored rows and new ones are inserted together, instead of a lookup and an insert each."""
+    pairs = list(pairs)
+    source_ids = sorted({item.source_id for _, item in pairs})
+    stored = {}
+    for start in range(0, len(source_ids), chunk):
+        stored.update((row.source_id, row) for row in db.session.scalars(sa.select(Observation).where(
+            Observation.hospital_id == hospital.id, Observation.source_id.in_(source_ids[start:start + chunk]))))
+    outcomes, fresh = [], {}
+    for position, (person_index, item) in enumerate(pairs):
+        row = stored.get(item.source_id)
+        if row is None:
+            row = stored[item.source_id] = Observation(hospital_id=hospital.id, source_id=item.source_id)
+            fresh[position] = row
+            before = None
+        else:
+            before = snapshot_item(row)
+        _fill_observation(row, item)
+        row.person_index = person_index
+        outcomes.append("created" if before is None else "skipped" if snapshot_item(row) == before else "updated")
+    if not fresh:
+        return outcomes
+    try:
+        with db.session.begin_nested():
+            db.session.add_all(fresh.values())
+    except IntegrityError:  # a parallel delivery stored some first: those go the careful way, one by one
+        for position in fresh:
+            outcomes[position] = save_observation(hospital, *pairs[position])
+    return outcomes

@@ -1,0 +1,144 @@
+"""Reading a FHIR Bundle: JSON, the Bundle's own fields, then each entry's resource with its R4B model.
+
+Entries are validated one by one rather than as one giant Bundle model: it is faster, an unknown
+resourceType is reported at its path instead of crashing the library, and each raw entry can be
+dropped as soon as its model is built.
+"""
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pydantic
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
+
+from .fhir_errors import InvalidFhir
+
+BUNDLE_TYPES = ("transaction", "batch", "collection")
+# NUL and unpaired surrogates decode from JSON escapes but no database text column can hold them.
+UNSTORABLE_ESCAPE = re.compile(r"\\u(0000|d[89a-f])", re.IGNORECASE)
+UNSTORABLE_CHAR = re.compile("[\x00\ud800-\udfff]")
+
+
+@dataclass(eq=False)
+class Entry:
+    """One validated entry: where it sits in the bundle, its resource model, and what ingest learns about it."""
+
+    path: str
+    full_url: str | None
+    type: str
+    resource: object
+    source_id: str | None = None
+    person: str | None = None
+
+
+def read(raw, problems):
+    """Bytes → validated entries that carry a resource; raises InvalidFhir with every problem's path."""
+    data = _json(raw)
+    entries = data.get("entry")
+    shell = {key: value for key, value in data.items() if key != "entry"}
+    if entries is not None:
+        shell["entry"] = [{k: v for k, v in e.items() if k != "resource"} if isinstance(e, dict) else e
+                          for e in entries] if isinstance(entries, list) else entries
+    _validate(Bundle, shell, "", problems)
+    problems.raise_if_any()
+    result = []
+    for position, item in enumerate(entries or []):
+        entries[position] = None  # the raw dict is not needed once its model exists: memory stays bounded
+        if item.get("resource") is None:  # e.g. a transaction DELETE: nothing to store
+            continue
+        path = f"entry[{position}].resource"
+        model = _resource(item["resource"], path, problems)
+        if model is not None:
+            result.append(Entry(path, item.get("fullUrl"), item["resource"]["resourceType"], model))
+        if problems.full:
+            break
+    problems.raise_if_any()
+    return result
+
+
+def _json(raw):
+    try:
+        text = raw.decode("utf-8")
+        data = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # includes UnicodeDecodeError and JSONDecodeError
+        raise InvalidFhir("请求体不是合法的 UTF-8 JSON", errors={"$": ["不是合法的 UTF-8 JSON"]}) from None
+    if UNSTORABLE_ESCAPE.search(text):  # rare: only then walk the whole document to name the place
+        try:
+            path = _unstorable(data, "")
+        except RecursionError:
+            path = "$"
+        if path is not None:
+            raise InvalidFhir(errors={path or "$": ["文本中不能含有 \\u0000 或不成对的代理字符"]})
+    if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
+        raise InvalidFhir("请求体应为 FHIR Bundle", errors={"resourceType": ["应为 Bundle"]})
+    if data.get("type") not in BUNDLE_TYPES:
+        raise InvalidFhir(errors={"type": [f"Bundle.type 应为 {', '.join(BUNDLE_TYPES)} 之一"]})
+    if "entry" in data and not isinstance(data["entry"], list):  # FHIR JSON has no nulls; a single entry is no list
+        raise InvalidFhir(errors={"entry": ["entry 应为数组"]})
+    return data
+
+
+def _unstorable(value, path):
+    """The path of the first string holding a character no database can store, else None."""
+    if isinstance(value, str):
+        return path if UNSTORABLE_CHAR.search(value) else None
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        if isinstance(key, str) and UNSTORABLE_CHAR.search(key):
+            return path or "$"
+        found = _unstorable(child, location(path, (key,)))
+        if found is not None:
+            return found
+    return None
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+@lru_cache(maxsize=None)
+def _model_class(resource_type):
+    if not isinstance(resource_type, str):
+        return None
+    try:
+        return get_fhir_model_class(resource_type)
+    except (ValueError, KeyError):
+        return None
+
+
+def _resource(raw, path, problems):
+    """The resource's R4B model, or None after recording why it is not valid."""
+    if not isinstance(raw, dict):
+        problems.add(path, "应为 FHIR 资源对象")
+        return None
+    model_class = _model_class(raw.get("resourceType"))
+    if model_class is None:
+        problems.add(f"{path}.resourceType", f"未知的资源类型: {raw.get('resourceType')}")
+        return None
+    contained = raw.get("contained")
+    for position, inner in enumerate(contained if isinstance(contained, list) else []):
+        if isinstance(inner, dict) and _model_class(inner.get("resourceType")) is None:
+            problems.add(f"{path}.contained[{position}].resourceType", f"未知的资源类型: {inner.get('resourceType')}")
+            return None
+    return _validate(model_class, raw, path, problems)
+
+
+def _validate(model_class, raw, path, problems):
+    try:
+        return model_class.model_validate(raw)
+    except pydantic.ValidationError as err:
+        for error in err.errors():
+            problems.add(location(path, error["loc"]), error["msg"].removeprefix("Value error, "))
+    except (ValueError, KeyError, TypeError, RecursionError):  # how the library fails on some malformed nesting
+        problems.add(path, "无法解析该资源")
+    return None
+
+
+def location(base, loc):
+    """pydantic's error location as a FHIRPath-like path: entry[3].resource.valueQuantity.value."""
+    path = base
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
