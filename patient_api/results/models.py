@@ -62,6 +62,8 @@ class Report(db.Model):
     sensitive: Mapped[bool] = mapped_column(default=False)
     released_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # when a held report was released
     mutually_recognised: Mapped[bool] = mapped_column(default=False)  # 检查检验结果互认
+    abnormal_count: Mapped[int] = mapped_column(default=0, server_default="0")  # results flagged other than N
+    critical: Mapped[bool] = mapped_column(default=False, server_default=sa.false())  # any HH/LL (危急值)
     version: Mapped[int] = mapped_column(default=1)
     content_hash: Mapped[str] = mapped_column(sa.String(64))  # re-sending the same content changes nothing
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)

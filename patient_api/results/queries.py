@@ -5,6 +5,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
+from sqlalchemy.orm import lazyload
 
 from ..common.clock import now
 from ..directory.models import Hospital
@@ -75,7 +76,7 @@ def hospital_names(ids):
 def list_reports(patients_by_index, kind, args):
     """Visible reports of these people (person_index → patient id), newest first; returns (items, paging)."""
     stmt = sa.select(Report, Hospital.name).join(Hospital, Hospital.id == Report.hospital_id).where(
-        Report.person_index.in_(list(patients_by_index)), visible_clause())
+        Report.person_index.in_(list(patients_by_index)), visible_clause()).options(lazyload(Report.items))
     if kind:
         stmt = stmt.where(Report.kind == kind)
     rows, paging = page(stmt, Report.issued_at, Report.id, args)
@@ -84,11 +85,10 @@ def list_reports(patients_by_index, kind, args):
 
 def summary(report, patient_id, hospital_name):
     """A report as a list shows it."""
-    flagged = [item for item in report.items if item.flag not in (None, "N")]
     return {**{name: getattr(report, name) for name in (
-        "id", "hospital_id", "kind", "title", "status", "issued_at", "mutually_recognised", "version")},
+        "id", "hospital_id", "kind", "title", "status", "issued_at", "mutually_recognised", "version",
+        "abnormal_count", "critical")},
         "patient_id": patient_id, "hospital_name": hospital_name, "preliminary": report.status in PRELIMINARY,
-        "abnormal_count": len(flagged), "critical": any(item.critical for item in report.items),
         "amended": report.version > 1}
 
 

@@ -76,11 +76,16 @@ def _store_items(hospital, person_index, report, items):
                                                     Observation.source_id.not_in(keep) if keep else sa.true()))
     stored = {o.source_id: o for o in db.session.scalars(sa.select(Observation).where(
         Observation.hospital_id == hospital.id, Observation.source_id.in_(keep)))} if keep else {}
+    rows = []
     for position, item in enumerate(items):
         row = stored.get(item.source_id) or Observation(hospital_id=hospital.id, source_id=item.source_id)
         row.person_index, row.report_id, row.position = person_index, report.id, position
         _fill_observation(row, item)
         db.session.add(row)
+        rows.append(row)
+    # Kept on the report so a list of reports never loads their results (see results.queries.summary).
+    report.abnormal_count = sum(1 for row in rows if row.flag not in (None, "N"))
+    report.critical = any(row.critical for row in rows)
     db.session.flush()
 
 
