@@ -80,10 +80,11 @@ def _register_blueprints(app):
     from .kiosk.routes import blp as kiosk
     from .records.routes import blp as records_blp
     from .results.routes import blp as results_blp
+    from .results.staff_routes import blp as nurse_station_results
     from .wechat.routes import blp as wechat
     for blueprint in (accounts, staff, directory, booking, billing, inpatient, nurse_station, results_blp,
                       records_blp, integration, integration_inpatient, integration_fhir, integration_hl7, wechat,
-                      kiosk, integration_records):
+                      kiosk, integration_records, nurse_station_results):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     if app.config["WECHATPAY_MODE"] == "sandbox":
         from .billing.sandbox_routes import blp as sandbox

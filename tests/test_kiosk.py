@@ -126,3 +126,4 @@ def test_reports_listed_and_printed_for_the_session_patient_only(app, client, ma
     assert logged == [("kiosk", kiosk.device_id, "kiosk", "report_list"), ("kiosk", kiosk.device_id, "kiosk",
                                                                           "report_print"),
                       ("kiosk", kiosk.device_id, "kiosk", "report_print")]
+
