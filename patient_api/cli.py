@@ -13,6 +13,7 @@ jobs = AppGroup("jobs", help="Run a periodic job once, now.")
 staff_cli = AppGroup("staff", help="Hospital staff accounts.")
 kiosk_cli = AppGroup("kiosk", help="Hospital kiosks (自助机).")
 outbox_cli = AppGroup("outbox", help="Messages to hospitals and WeChat: dead letters and retries.")
+wechat_cli = AppGroup("wechat", help="WeChat official account settings.")
 
 
 @demo.command("load")
@@ -183,5 +184,7 @@ def worker(no_cron):
 def register(app):
     """Attach the command groups to the app."""
     from .billing.reconcile import reconcile_command
-    for command in (demo, hospital, jobs, kiosk_cli, outbox_cli, staff_cli, worker, reconcile_command):
+    from .wechat.menu import menu_cli
+    wechat_cli.add_command(menu_cli)
+    for command in (demo, hospital, jobs, kiosk_cli, outbox_cli, staff_cli, wechat_cli, worker, reconcile_command):
         app.cli.add_command(command)

@@ -72,6 +72,27 @@ def offer_waitlist():
         return run()
 
 
+def deliver_wechat_messages():
+    """Drain the outbox of WeChat template/subscribe messages."""
+    from .wechat.messages import deliver
+    with _app_context():
+        return deliver()
+
+
+def remind_visits():
+    """Queue tomorrow's visit reminders (once per appointment)."""
+    from .wechat.jobs import remind_visits as run
+    with _app_context():
+        return run()
+
+
+def warn_low_deposits():
+    """Queue deposit.low for stays below their hospital's mark (once per stay per day)."""
+    from .wechat.jobs import warn_low_deposits as run
+    with _app_context():
+        return run()
+
+
 def deliver_sandbox_notifications():
     """Sandbox mode: post the queued, signed WeChat Pay notifications to our own endpoint."""
     from .billing.sandbox_routes import deliver
@@ -82,7 +103,8 @@ def deliver_sandbox_notifications():
 
 PERIODIC = [(deliver_sandbox_notifications, 2), (sweep_holds, 30), (mark_no_shows, 600),
             (purge_idempotency_keys, 3600), (query_payments, 5), (submit_refunds, 10),
-            (deliver_hospital_webhooks, 10), (offer_waitlist, 10)]
+            (deliver_hospital_webhooks, 10), (offer_waitlist, 10),
+            (deliver_wechat_messages, 5), (remind_visits, 3600), (warn_low_deposits, 3600)]
 
 
 def _run_cron(redis_url):

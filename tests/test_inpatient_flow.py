@@ -95,7 +95,8 @@ def test_surplus_is_refunded_across_both_deposits(app, client, make):
             assert ledger.balances(bill.id).get("resident", 0) == 0
         assert sum(p.refunded_fen for p in db.session.scalars(sa.select(Payment))) == 500_000 - result["self_pay_fen"]
         events = db.session.execute(sa.select(OutboxMessage.event).filter_by(channel="wechat_message")).scalars().all()
-        assert events == ["inpatient.settled"]
+        # Two deposits paid, the stay settled, the surplus of each deposit refunded.
+        assert sorted(events) == ["inpatient.settled"] + ["payment.received"] * 2 + ["refund.done"] * 2
         actions = db.session.scalars(sa.select(AuditEntry.action).filter_by(actor_type="staff")
                                      .where(AuditEntry.action.not_like("staff.%")).order_by(AuditEntry.id)).all()
         # Successful actions only: a refused one changed nothing and its transaction rolls back.
@@ -148,7 +149,7 @@ def test_balance_due_is_paid_by_qr_at_the_bed(app, client, make):
         deposit_bill = db.session.get(Bill, deposit["bill"]["id"])
         assert ledger.balances(deposit_bill.id)["hospital_receivable"] == 0  # all of it went into the settlement
         events = db.session.execute(sa.select(OutboxMessage.event).filter_by(channel="wechat_message")).scalars().all()
-        assert events == ["inpatient.balance_due", "inpatient.settled"]
+        assert sorted(events) == ["inpatient.balance_due", "inpatient.settled", "payment.received"]
     in_db(app, check)
 
 

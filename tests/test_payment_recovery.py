@@ -81,7 +81,8 @@ def test_cancel_of_a_paid_appointment_refunds_it_through_the_worker(app, client,
         bill = db.session.get(Bill, appointment["bill_id"])
         assert bill.status == "refunded" and ledger.derived_status(bill.id) == "refunded"
         assert ledger.balances(bill.id) == {"resident": 0, "hospital_receivable": 0, "wechat_clearing": 0}
-        assert sorted(db.session.scalars(sa.select(OutboxMessage.event))) == ["bill.paid", "bill.refunded"]
+        assert sorted(db.session.scalars(sa.select(OutboxMessage.event))) == [
+            "bill.paid", "bill.refunded", "booking.confirmed", "refund.done"]
     reversed_receipt = client.get(f"/api/v1/bills/{appointment['bill_id']}/invoice", headers=headers).json
     assert reversed_receipt["status"] == "reversed" and reversed_receipt["reversal"]["number"] != receipt["number"]
     with app.app_context():

@@ -23,7 +23,7 @@ def upgrade():
     sa.Column('at', sa.DateTime(), nullable=False),
     sa.Column('actor_type', sa.String(length=12), nullable=False),
     sa.Column('actor_id', sa.String(length=64), nullable=False),
-    sa.Column('channel', sa.String(length=12), nullable=False),
+    sa.Column('channel', sa.String(length=20), nullable=False),
     sa.Column('patient_id', sa.String(length=32), nullable=True),
     sa.Column('person_index', sa.String(length=64), nullable=False),
     sa.Column('resource_type', sa.String(length=30), nullable=False),

@@ -1,6 +1,7 @@
 """Sign-in and 就诊人 management."""
 from flask import current_app
 from flask.views import MethodView
+from wechatpy.oauth import WeChatOAuth
 
 from ..common.auth import BEARER_DOC, bearer_token, current_account_id, end_session, resident_required
 from ..common.blueprint import Blueprint
@@ -9,7 +10,22 @@ from ..errors import NotFound
 from . import services
 from .schemas import DevLoginIn, PatientIn, PatientListOut, PatientOut, TokenOut, WechatLoginIn
 
+OAUTH_TIMEOUT = (3, 10)
 blp = Blueprint("accounts", __name__, description="Resident sign-in and patients (就诊人)")
+
+
+class _TimedOAuth(WeChatOAuth):
+    """wechatpy's OAuth client with a timeout: it sets none, and a hung WeChat call would hold a worker."""
+
+    def _request(self, method, url_or_endpoint, **kwargs):
+        kwargs.setdefault("timeout", OAUTH_TIMEOUT)
+        return super()._request(method, url_or_endpoint, **kwargs)
+
+
+def _oauth(config):
+    oauth = _TimedOAuth(config["WECHAT_APPID"], config["WECHAT_SECRET"], redirect_uri="")
+    oauth.API_BASE_URL = config["WECHAT_API_BASE"].rstrip("/") + "/"
+    return oauth
 
 
 def _token(pair):
@@ -33,11 +49,8 @@ class WechatLogin(MethodView):
     @blp.arguments(WechatLoginIn())
     @blp.response(200, TokenOut)
     def post(self, body):
-        """Exchange a WeChat OAuth code for a session."""
-        from wechatpy.oauth import WeChatOAuth
-        config = current_app.config
-        oauth = WeChatOAuth(config["WECHAT_APPID"], config["WECHAT_SECRET"], redirect_uri="")
-        return _token(services.sign_in_with_wechat_code(body["code"], oauth))
+        """Exchange a WeChat OAuth code for a session (snsapi_base, or snsapi_userinfo for the unionid)."""
+        return _token(services.sign_in_with_wechat_code(body["code"], _oauth(current_app.config)))
 
 
 @blp.route("/auth/logout")

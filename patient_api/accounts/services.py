@@ -1,4 +1,6 @@
 """Accounts, sign-in and patients (就诊人) with family links."""
+import logging
+
 import phonenumbers
 from flask import current_app
 from sqlalchemy import func, select
@@ -11,6 +13,8 @@ from ..errors import ApiError, Conflict, Invalid, NotFound, Unauthorized
 from ..extensions import db
 from .identity import parse_resident_id
 from .models import Account, Patient, PatientLink
+
+log = logging.getLogger(__name__)
 
 
 def account_for_openid(openid, unionid=None):
@@ -47,7 +51,20 @@ def sign_in_with_wechat_code(code, oauth):
         raise ApiError("微信服务暂时不可用，请稍后再试", code="wechat_unavailable", status=502) from exc
     if not result.get("openid"):
         raise Unauthorized("微信授权已失效，请重新进入", code="wechat_code_invalid")
-    return sign_in(result["openid"], result.get("unionid"))
+    unionid = result.get("unionid")
+    if "snsapi_userinfo" in (result.get("scope") or ""):
+        unionid = _userinfo_unionid(oauth, result) or unionid
+    return sign_in(result["openid"], unionid)
+
+
+def _userinfo_unionid(oauth, token):
+    """The unionid from /sns/userinfo; nickname, avatar and the rest are dropped unread (we store none)."""
+    try:
+        info = oauth.get_user_info(token["openid"], token["access_token"])
+    except Exception as exc:  # the openid already signs the resident in; unionid can come next time
+        log.warning("wechat userinfo unavailable (%s); signing in by openid", type(exc).__name__)
+        return None
+    return info.get("unionid") if info.get("openid") == token["openid"] else None
 
 
 def normalise_phone(raw):

@@ -16,6 +16,7 @@ from ..common.locking import lock_row
 from ..errors import ApiError, Conflict
 from ..extensions import db
 from ..integration.webhooks import notify_hospital
+from ..wechat import events as wechat_events
 from . import invoices, kinds, ledger
 from .gateway import pay_gateway
 from .models import Bill, Payment
@@ -123,6 +124,7 @@ def _settle_bill(payment, instant):
                                                         "out_trade_no": payment.out_trade_no,
                                                         "amount_fen": bill.total_fen, "kind": bill.kind})
         kind.on_paid(bill, payment, instant)
+        wechat_events.bill_paid(bill, payment, instant)
         db.session.flush()
         if kind.receipt:  # last: the receipt number comes from a counter row that stays locked until commit
             invoices.issue(bill, payment, instant)

@@ -10,6 +10,7 @@ from ..common.locking import lock_row
 from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..integration.webhooks import notify_hospital
+from ..wechat import events as wechat_events
 from . import invoices, ledger
 from .models import Bill, Payment, Refund
 from .payments import NotificationRejected
@@ -53,6 +54,7 @@ def mark_result(out_refund_no, status, refund_id=None, instant=None):
     bill = db.session.get(Bill, payment.bill_id)
     if status == "SUCCESS":
         refund.status, refund.refund_id, refund.succeeded_at = "succeeded", refund_id, instant
+        wechat_events.refund_succeeded(bill, refund, instant)
         if payment.overpaid:  # the bill itself is untouched: its own payment stands
             ledger.overpayment_refunded(bill, refund)
             db.session.flush()

@@ -105,7 +105,7 @@ class AccessLogEntry(db.Model):
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     actor_type: Mapped[str] = mapped_column(sa.String(12))  # resident | staff | hospital | kiosk
     actor_id: Mapped[str] = mapped_column(sa.String(64))
-    channel: Mapped[str] = mapped_column(sa.String(12))  # wechat | kiosk | nurse_station | integration
+    channel: Mapped[str] = mapped_column(sa.String(20))  # wechat | kiosk | nurse_station | integration
     patient_id: Mapped[str | None] = mapped_column(sa.String(32))
     person_index: Mapped[str] = mapped_column(sa.String(64))
     resource_type: Mapped[str] = mapped_column(sa.String(30))

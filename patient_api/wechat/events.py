@@ -1,0 +1,49 @@
+"""Producers' side of WeChat messages: queue an event for every account linked to a patient.
+
+Called inside the producer's transaction; the outbox sends only if that transaction commits.
+"""
+import sqlalchemy as sa
+
+from ..accounts.models import PatientLink
+from ..common import outbox
+from ..extensions import db
+
+CHANNEL = "wechat_message"
+# Bills whose payment already has its own message (the discharge settlement says inpatient.settled).
+OWN_MESSAGE = ("inpatient_settlement",)
+
+
+def tell_accounts(patient_id, event, payload):
+    """Queue `event` to every account linked to the patient (self and family proxies); returns how many."""
+    accounts = db.session.scalars(sa.select(PatientLink.account_id).filter_by(patient_id=patient_id)
+                                  .order_by(PatientLink.created_at)).all()
+    for account_id in accounts:
+        outbox.enqueue(CHANNEL, account_id, event, {"patient_id": patient_id, **payload})
+    return len(accounts)
+
+
+def booked(appointment):
+    """booking.confirmed for an appointment that needed no payment (free clinic, free revisit)."""
+    if appointment.status == "booked":
+        tell_accounts(appointment.patient_id, "booking.confirmed",
+                      {"appointment_id": appointment.id, "fee_fen": appointment.fee_fen})
+
+
+def bill_paid(bill, payment, instant):
+    """A paid registration fee confirms the booking; any other bill is a payment received."""
+    if bill.kind in OWN_MESSAGE:
+        return
+    if bill.kind == "registration":
+        tell_accounts(bill.patient_id, "booking.confirmed", {
+            "appointment_id": bill.appointment_id, "bill_id": bill.id, "fee_fen": payment.amount_fen})
+        return
+    tell_accounts(bill.patient_id, "payment.received", {
+        "bill_id": bill.id, "amount_fen": payment.amount_fen, "total_fen": bill.total_fen,
+        "paid_at": instant.isoformat()})
+
+
+def refund_succeeded(bill, refund, instant):
+    """refund.done once WeChat confirmed the money went back."""
+    tell_accounts(bill.patient_id, "refund.done", {
+        "bill_id": bill.id, "refund_id": refund.id, "amount_fen": refund.amount_fen,
+        "reason": refund.reason or "", "refunded_at": instant.isoformat()})

@@ -1,0 +1,105 @@
+"""What a message can say: the outbox payload and the rows it names, formatted for WeChat and masked.
+
+Payload keys ending in `_fen` become amounts in 元 (`amount_fen` → `amount`), keys ending in `_at`
+become Asia/Shanghai times (`paid_at` → `paid_time`); ids pull in the hospital, department, doctor,
+visit time, ward and the patient's masked name.
+"""
+from datetime import datetime
+from decimal import Decimal
+
+from ..accounts.models import Patient
+from ..billing.models import Bill
+from ..booking.models import Appointment
+from ..common.clock import to_local
+from ..common.masking import mask_name
+from ..directory.models import Department, Hospital, Schedule
+from ..extensions import db
+from ..inpatient.models import Admission
+from ..results.models import Report
+
+BILL_KINDS = {"registration": "挂号费", "outpatient": "门诊缴费", "inpatient_deposit": "住院预交金",
+              "inpatient_settlement": "出院结算"}
+REPORT_KINDS = {"lab": "检验报告", "imaging": "检查报告", "outpatient": "门诊病历", "inpatient": "出院小结"}
+
+
+def yuan(fen):
+    """12.00元 from 1200 fen (exact: Decimal, never float)."""
+    return f"{Decimal(int(fen)) / 100:.2f}元"
+
+
+def local_time(instant):
+    """2026-05-02 08:30 in Asia/Shanghai."""
+    if isinstance(instant, str):
+        instant = datetime.fromisoformat(instant)
+    return to_local(instant).strftime("%Y-%m-%d %H:%M")
+
+
+def gather(payload):
+    """All facts about one message; missing rows simply leave their facts out."""
+    facts = {}
+    for key, value in payload.items():
+        if value is None:
+            continue
+        facts[key] = value
+        if key.endswith("_fen"):
+            facts[key[:-4]] = yuan(value)
+        elif key.endswith("_at"):
+            facts[key[:-3] + "_time"] = local_time(value)
+    for key, add in (("appointment_id", _appointment), ("bill_id", _bill), ("admission_id", _admission),
+                     ("report_id", _report)):
+        if payload.get(key):
+            add(facts, payload[key])
+    if facts.get("patient_id") and "patient" not in facts:
+        name = db.session.scalar(db.select(Patient.name).where(Patient.id == facts["patient_id"]))
+        if name:
+            facts["patient"] = mask_name(name)
+    return facts
+
+
+def _hospital(facts, hospital_id):
+    facts.setdefault("hospital", db.session.scalar(db.select(Hospital.name).where(Hospital.id == hospital_id)))
+
+
+def _appointment(facts, appointment_id):
+    appointment = db.session.get(Appointment, appointment_id)
+    if appointment is None:
+        return
+    schedule = db.session.get(Schedule, appointment.schedule_id)
+    _hospital(facts, appointment.hospital_id)
+    facts.setdefault("patient_id", appointment.patient_id)
+    facts.setdefault("department", db.session.scalar(db.select(Department.name)
+                                                     .where(Department.id == appointment.department_id)))
+    facts.setdefault("doctor", f"{schedule.doctor.name} {schedule.doctor.title}")
+    facts.setdefault("visit_time", local_time(appointment.visit_start))
+    facts.setdefault("visit_date", str(appointment.visit_date))
+    facts.setdefault("queue_no", f"{appointment.queue_no}号")
+
+
+def _bill(facts, bill_id):
+    bill = db.session.get(Bill, bill_id)
+    if bill is None:
+        return
+    _hospital(facts, bill.hospital_id)
+    facts.setdefault("patient_id", bill.patient_id)
+    facts.setdefault("bill_item", BILL_KINDS.get(bill.kind, "医疗费用"))
+    if bill.department:
+        facts.setdefault("department", bill.department)
+
+
+def _admission(facts, admission_id):
+    admission = db.session.get(Admission, admission_id)
+    if admission is None:
+        return
+    _hospital(facts, admission.hospital_id)
+    facts.setdefault("patient_id", admission.patient_id)
+    facts.setdefault("ward", f"{admission.ward_name or admission.ward_code} {admission.bed_no}床")
+
+
+def _report(facts, report_id):
+    report = db.session.get(Report, report_id)
+    if report is None:
+        return
+    _hospital(facts, report.hospital_id)
+    facts.setdefault("report_title", report.title)
+    facts.setdefault("report_kind", REPORT_KINDS.get(report.kind, "报告"))
+    facts.setdefault("issued_time", local_time(report.issued_at))

@@ -1,0 +1,93 @@
+"""Which WeChat template each event uses and how its `data` and `url` are filled.
+
+Template ids belong to the official account, so they come only from config (WECHAT_TEMPLATES, JSON):
+{"booking.confirmed": {"template_id": "...", "fields": {...}, "page": "...", "kind": "template"}} or just
+{"booking.confirmed": "<template id>"}. Fields default to the layouts below, written in WeChat's
+keyword types (thing ≤ 20 characters, character_string ≤ 32, time, amount, phrase ≤ 5).
+An event without a template id is not sent.
+"""
+import json
+from dataclasses import dataclass
+
+from flask import current_app
+
+_VISIT = "/appointments/{appointment_id}"
+_STAY = "/admissions/{admission_id}"
+_REPORT = {"thing1": "{patient}", "thing2": "{report_title}", "thing3": "{hospital}", "time4": "{issued_time}"}
+DEFAULTS = {
+    "booking.confirmed": (_VISIT, {"thing1": "{patient}", "thing2": "{hospital}", "thing3": "{department} {doctor}",
+                                   "time4": "{visit_time}", "character_string5": "{queue_no}"}),
+    "visit.reminder": (_VISIT, {"thing1": "{patient}", "thing2": "{hospital} {department}", "time3": "{visit_time}",
+                                "character_string4": "{queue_no}", "thing5": "请按时到院签到，过时作废"}),
+    "report.ready": ("/reports/{report_id}", {**_REPORT, "thing5": "{report_kind}已出，请查看"}),
+    "report.amended": ("/reports/{report_id}", {**_REPORT, "thing5": "{report_kind}已更正，请查看"}),
+    "payment.received": ("/bills/{bill_id}", {"thing1": "{patient}", "thing2": "{hospital}", "thing3": "{bill_item}",
+                                              "amount4": "{amount}", "time5": "{paid_time}"}),
+    "refund.done": ("/bills/{bill_id}", {"thing1": "{patient}", "thing2": "{hospital}", "amount3": "{amount}",
+                                         "thing4": "{reason}", "time5": "{refunded_time}"}),
+    "waitlist.offer": (_VISIT, {"thing1": "{patient}", "thing2": "{hospital} {department}", "time3": "{visit_time}",
+                                "time4": "{hold_expires_time}", "thing5": "候补成功，请在支付时限内缴费"}),
+    "deposit.low": (_STAY, {"thing1": "{patient}", "thing2": "{hospital} {ward}", "amount3": "{available}",
+                            "amount4": "{low_deposit}", "thing5": "预交金余额不足，请及时缴纳"}),
+    "inpatient.balance_due": (_STAY, {"thing1": "{patient}", "thing2": "{hospital}", "amount3": "{balance_due}",
+                                      "thing4": "出院结算待缴费，请尽快支付"}),
+    "inpatient.settled": (_STAY, {"thing1": "{patient}", "thing2": "{hospital}", "amount3": "{refund}",
+                                  "thing4": "出院结算已完成，余额原路退回"}),
+}
+# WeChat rejects a value longer than its keyword type allows (errcode 47003), so values are cut to fit.
+LIMITS = {"thing": 20, "character_string": 32, "number": 32, "letter": 32, "symbol": 5, "phrase": 5,
+          "name": 10, "phone_number": 17, "car_number": 8}
+
+
+@dataclass(frozen=True)
+class Template:
+    """One event's message: WeChat template id, keyword → format string, H5 page, template or subscribe."""
+
+    event: str
+    template_id: str
+    fields: dict
+    page: str
+    kind: str = "template"  # template: /cgi-bin/message/template/send; subscribe: /cgi-bin/message/subscribe/bizsend
+
+
+class _Blank(dict):
+    """Format values: a fact that is missing renders as nothing rather than failing the message."""
+
+    def __missing__(self, key):
+        return ""
+
+
+def configured():
+    """WECHAT_TEMPLATES as a dict (it may be given as JSON text or, in tests, as a dict)."""
+    raw = current_app.config.get("WECHAT_TEMPLATES") or {}
+    return json.loads(raw) if isinstance(raw, str) else raw
+
+
+def template_for(event):
+    """The event's Template, or None when no template id is configured for it."""
+    entry = configured().get(event)
+    if isinstance(entry, str):
+        entry = {"template_id": entry}
+    if not entry or not entry.get("template_id"):
+        return None
+    page, fields = DEFAULTS.get(event, ("/", {}))
+    return Template(event, entry["template_id"], entry.get("fields") or fields, entry.get("page") or page,
+                    entry.get("kind", "template"))
+
+
+def clip(keyword, value):
+    """Cut a value to its keyword type's limit (thing1 → 20 characters); blank becomes "-" (WeChat wants text)."""
+    value = " ".join(value.split()) or "-"
+    kind = keyword.rstrip("0123456789")
+    limit = LIMITS.get(kind)
+    if limit and len(value) > limit:
+        value = value[:limit - 1] + "…"
+    return value
+
+
+def render(template, facts):
+    """(data, url): WeChat's {"keyword": {"value": ...}} and the H5 page the message opens."""
+    values = _Blank(facts)
+    data = {keyword: {"value": clip(keyword, fmt.format_map(values))} for keyword, fmt in template.fields.items()}
+    url = current_app.config["WECHAT_H5_BASE_URL"].rstrip("/") + template.page.format_map(values)
+    return data, url
