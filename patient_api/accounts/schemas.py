@@ -1,7 +1,7 @@
 """Request and response bodies for sign-in and patients."""
 import re
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, validate
 
 from ..common.masking import mask_id_number, mask_name, mask_phone
 from ..common.schemas import StrictSchema, Text
@@ -9,6 +9,21 @@ from .identity import InvalidIdNumber, parse_resident_id
 from .models import RELATIONS
 
 NAME = re.compile(r"^[\u4e00-\u9fffA-Za-z·• .'-]{1,30}$")
+
+
+class IdNumber(Text):
+    """A resident ID number: checksum, birth date and region checked (the Chinese reason is the error)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Length(1, 32), **kwargs)  # also documents the length in OpenAPI
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            parse_resident_id(text)
+        except InvalidIdNumber as exc:
+            raise ValidationError(str(exc)) from None
+        return text
 
 
 class DevLoginIn(StrictSchema):
@@ -34,17 +49,9 @@ class PatientIn(StrictSchema):
     """A 就诊人 to add."""
 
     name = Text(required=True, validate=validate.Regexp(NAME, error="姓名格式不正确"))
-    id_number = Text(required=True, validate=validate.Length(1, 32))
+    id_number = IdNumber(required=True)
     phone = Text(load_default=None, allow_none=True, validate=validate.Length(1, 20))
     relation = Text(required=True, validate=validate.OneOf(RELATIONS))
-
-    @validates("id_number")
-    def check_id_number(self, value, **_):
-        """Checksum, birth date and region of the resident ID number."""
-        try:
-            parse_resident_id(value)
-        except InvalidIdNumber as exc:
-            raise ValidationError(str(exc)) from None
 
 
 class PatientOut(Schema):

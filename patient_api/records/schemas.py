@@ -1,7 +1,7 @@
 """Bodies of the health-record endpoints: record summary, timeline, entries, vitals, access log, contracts."""
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..accounts.identity import InvalidIdNumber, parse_resident_id
+from ..accounts.schemas import IdNumber
 from ..common.clock import LOCAL
 from ..common.schemas import LocalDateTime, StrictSchema, Text
 from ..results.schemas import PageOut, PageQuery
@@ -176,15 +176,7 @@ class AccessLogList(PageOut):
 class ContractPatient(StrictSchema):
     """Whose contract: the resident ID number."""
 
-    id_number = Text(required=True, validate=validate.Length(1, 32))
-
-    @validates("id_number")
-    def check_id_number(self, value, **_):
-        """Checksum, birth date and region of the resident ID number."""
-        try:
-            parse_resident_id(value)
-        except InvalidIdNumber as exc:
-            raise ValidationError(str(exc)) from None
+    id_number = IdNumber(required=True)
 
 
 class ContractIn(StrictSchema):
