@@ -194,6 +194,9 @@ def test_hospital_read_of_an_unregistered_person_is_logged_by_person(world):
     assert world.client.get("/api/v1/integration/reports/EARLY-1", headers=world.hospital("H1")).json[
         "patient_id"] is None
     assert [(r[0], r[3]) for r in world.log()] == [("hospital", None)]
+    registered = world.person(n=n)  # once added, the earlier read shows in the resident's access log
+    log = world.get(f"/api/v1/patients/{registered.patient_id}/access-log", registered.headers)["items"]
+    assert [(e["actor_type"], e["actor"], e["resource_type"]) for e in log] == [("hospital", "测试医院H1", "report")]
 
 
 def test_refused_reads_leave_no_row_even_when_time_passes(world, owner):

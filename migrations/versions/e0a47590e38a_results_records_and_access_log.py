@@ -32,7 +32,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_access_log'))
     )
     with op.batch_alter_table('access_log', schema=None) as batch_op:
-        batch_op.create_index('ix_access_log_patient', ['patient_id', 'at'], unique=False)
+        batch_op.create_index('ix_access_log_person', ['person_index', 'at'], unique=False)
 
     op.create_table('encounters',
     sa.Column('id', sa.String(length=32), nullable=False),
@@ -235,7 +235,7 @@ def downgrade():
 
     op.drop_table('encounters')
     with op.batch_alter_table('access_log', schema=None) as batch_op:
-        batch_op.drop_index('ix_access_log_patient')
+        batch_op.drop_index('ix_access_log_person')
 
     op.drop_table('access_log')
     # ### end Alembic commands ###

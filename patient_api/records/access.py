@@ -67,8 +67,8 @@ def log_resident_read(account_id, patient, resource_type, resource_id):
 
 
 def access_log_query(patient):
-    """The patient's access-log rows (by patient id: that is what the log is indexed by)."""
-    return sa.select(AccessLogEntry).where(AccessLogEntry.patient_id == patient.id)
+    """Every read of the person's data, also those made before they registered (no patient id then)."""
+    return sa.select(AccessLogEntry).where(AccessLogEntry.person_index == patient.id_number_index)
 
 
 def render_log(entries, patient, account_id):

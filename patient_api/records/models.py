@@ -99,7 +99,8 @@ class AccessLogEntry(db.Model):
     """One read of a patient's report or record; rows are only ever inserted."""
 
     __tablename__ = "access_log"
-    __table_args__ = (sa.Index("ix_access_log_patient", "patient_id", "at"),)
+    # Read by person, so reads made before the patient registered (a hospital's read-back) show too.
+    __table_args__ = (sa.Index("ix_access_log_person", "person_index", "at"),)
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
