@@ -93,6 +93,13 @@ def warn_low_deposits():
         return run()
 
 
+def record_subscription(openid, subscribed, create_time):
+    """A follow or unfollow of the official account, queued by the callback."""
+    from .wechat.subscriptions import record
+    with _app_context():
+        return record(openid, subscribed, create_time)
+
+
 def deliver_sandbox_notifications():
     """Sandbox mode: post the queued, signed WeChat Pay notifications to our own endpoint."""
     from .billing.sandbox_routes import deliver

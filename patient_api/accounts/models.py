@@ -22,6 +22,8 @@ class Account(db.Model):
     unionid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    subscribed: Mapped[bool | None]  # follows the official account; None until a follow/unfollow event is seen
+    subscription_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Patient(db.Model):

@@ -18,7 +18,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
-from . import dedupe, replies
+from . import dedupe, replies, subscriptions
 
 log = logging.getLogger(__name__)
 MAX_SKEW_SECONDS = 300  # an older (or future) timestamp may be a captured request played again
@@ -114,6 +114,10 @@ def _claim(key):
         return True
 
 
+def _is_follow_change(message):
+    return getattr(message, "type", None) == "event" and getattr(message, "event", None) in ("subscribe", "unsubscribe")
+
+
 def handle(args, body):
     """POST from WeChat: the reply body (XML, encrypted in safe mode) or "success"; raises Refused."""
     xml, crypto = _read(args, body)
@@ -121,6 +125,8 @@ def handle(args, body):
     if not _claim(key):
         CALLBACKS.labels("duplicate").inc()
         return SUCCESS
+    if _is_follow_change(message):
+        subscriptions.queue_change(message.source, message.event == "subscribe", message.create_time.timestamp())
     try:
         answer = replies.reply_to(message)
         if answer is not None and crypto is not None:

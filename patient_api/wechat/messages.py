@@ -34,9 +34,12 @@ def request_for(message_id, account_id, event, payload_text):
     template = templates.template_for(event)
     if template is None:
         raise Skipped(f"no template configured for {event}")
-    openid = db.session.scalar(sa.select(Account.openid).where(Account.id == account_id))
+    openid, subscribed = db.session.execute(sa.select(Account.openid, Account.subscribed)
+                                            .where(Account.id == account_id)).first() or (None, None)
     if openid is None:
         raise Skipped("account no longer exists")
+    if subscribed is False and template.kind == "template":  # template messages need a follower (else 43004)
+        raise Skipped("account unfollowed the official account")
     data, url = templates.render(template, facts.gather(json.loads(payload_text)))
     body = {"touser": openid, "template_id": template.template_id, "data": data}
     if template.kind == "subscribe":
