@@ -114,6 +114,21 @@ def _claim(key):
         return True
 
 
+def _earlier_reply(key):
+    """What the first delivery was answered, for a retry whose answer WeChat never got."""
+    try:
+        return dedupe.reply_for(key)
+    except redis_lib.RedisError:
+        return None
+
+
+def _encrypted(reply, crypto, args):
+    """Safe mode answers encrypted; plaintext mode as is."""
+    if reply is None or crypto is None:
+        return reply
+    return crypto.encrypt_message(reply, _arg(args, "nonce"), str(int(time.time())))
+
+
 def _is_follow_change(message):
     return getattr(message, "type", None) == "event" and getattr(message, "event", None) in ("subscribe", "unsubscribe")
 
@@ -124,13 +139,15 @@ def handle(args, body):
     message, key = _parse(xml)
     if not _claim(key):
         CALLBACKS.labels("duplicate").inc()
-        return SUCCESS
+        return _encrypted(_earlier_reply(key), crypto, args) or SUCCESS
     if _is_follow_change(message):
         subscriptions.queue_change(message.source, message.event == "subscribe", message.create_time.timestamp())
     try:
         answer = replies.reply_to(message)
-        if answer is not None and crypto is not None:
-            answer = crypto.encrypt_message(answer, _arg(args, "nonce"), str(int(time.time())))
+        if answer is not None:
+            with suppress(redis_lib.RedisError):
+                dedupe.remember(key, answer)
+        answer = _encrypted(answer, crypto, args)
     except Exception:  # unreleased, WeChat's retries would be dropped as duplicates of a message never answered
         log.exception("wechat callback reply failed")
         with suppress(redis_lib.RedisError):

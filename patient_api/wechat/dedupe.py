@@ -26,6 +26,17 @@ def claim(key):
     return bool(redis.set(key, "1", nx=True, ex=KEEP_SECONDS))
 
 
+def remember(key, reply):
+    """Keep the reply under the claim: WeChat retries when our answer was lost, and the retry should get it too."""
+    redis.set(key, reply or "1", xx=True, keepttl=True)
+
+
+def reply_for(key):
+    """The reply given to the first delivery (None when there was none, or it is still being made)."""
+    value = redis.get(key)
+    return value.decode() if value and value != b"1" else None
+
+
 def release(key):
     """Forget a claim whose handling failed, so WeChat's next retry does the work."""
     redis.delete(key)
