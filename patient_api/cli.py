@@ -25,6 +25,19 @@ def demo_load(days):
     click.echo("demo data loaded")
 
 
+@demo.command("clinical")
+@click.option("--id-number", required=True, help="A resident ID number (the one you add as 就诊人 in the H5 pages).")
+@click.option("--name", required=True)
+def demo_clinical(id_number, name):
+    """Reports from three hospitals and an inpatient stay for one person (idempotent)."""
+    from .demo_clinical import load
+    from .errors import ApiError
+    try:
+        click.echo(load(id_number, name))
+    except (LookupError, ValueError, ApiError) as exc:
+        raise click.ClickException(getattr(exc, "message", str(exc))) from None
+
+
 @demo.command("rush-schedule")
 @click.option("--capacity", default=30, show_default=True)
 @click.option("--fee-fen", default=1200, show_default=True)

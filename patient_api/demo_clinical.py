@@ -1,0 +1,70 @@
+"""Demo clinical data for one person: results from three hospitals and, once registered, an inpatient stay."""
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from .accounts.models import Patient
+from .common import crypto
+from .common.clock import now, today_local
+from .directory.models import Hospital
+from .extensions import db
+from .inpatient import his
+from .results import store
+from .results.inputs import ObservationIn, ReportIn
+from .results.matching import index_for_id_number
+
+BLOOD = [("6690-2", "白细胞计数", "10*9/L", 3.5, 9.5, 11.2), ("718-7", "血红蛋白", "g/L", 130, 175, 142),
+         ("777-3", "血小板计数", "10*9/L", 125, 350, 231), ("2345-7", "葡萄糖", "mmol/L", 3.9, 6.1, 7.4)]
+DAY_LINES = [("CW001", "床位费（三人间）", "床位费", 1, 4500, "甲"), ("HL001", "一级护理", "护理费", 1, 3600, "甲"),
+             ("YP101", "注射用头孢曲松钠", "药品", 2, 8860, "乙"), ("YP102", "氯化钠注射液", "药品", 3, 520, "甲")]
+
+
+def _hospital(code):
+    hospital = db.session.scalars(sa.select(Hospital).filter_by(code=code)).first()
+    if hospital is None:
+        raise LookupError("run `flask --app wsgi demo load` first")
+    return hospital
+
+
+def _reports(person):
+    """A blood count (one value high), a chest CT and a discharge summary, from three hospitals."""
+    at = now()
+    blood = ReportIn(source_id="DEMO-LAB-1", source_format="fhir", kind="lab", title="血常规+血糖", status="final",
+                     issued_at=at - timedelta(days=2), department="心血管内科",
+                     items=[ObservationIn(source_id=f"DEMO-LAB-1-{code}", code=code, code_system="http://loinc.org",
+                                          name=name, value=f"{value:g}", value_num=value, unit=unit, ref_low=low,
+                                          ref_high=high) for code, name, unit, low, high, value in BLOOD])
+    ct = ReportIn(source_id="DEMO-CT-1", source_format="fhir", kind="imaging", title="胸部CT平扫", status="final",
+                  issued_at=at - timedelta(days=20), code="24627-2", findings="双肺纹理清晰，未见明显实变影。",
+                  impression="胸部CT平扫未见明显异常。")
+    summary = ReportIn(source_id="DEMO-DOC-1", source_format="fhir", kind="inpatient", title="出院小结",
+                       status="final", issued_at=at - timedelta(days=60),
+                       body="入院诊断：社区获得性肺炎。经抗感染治疗后好转出院。出院医嘱：按时服药，一周后复查血常规。")
+    return [store.save_report(_hospital(code), person, report)
+            for code, report in (("TAZXYY", blood), ("TAZYY", ct), ("DYWSY", summary))]
+
+
+def _stay(id_number, name):
+    """An open stay at 泰安市中心医院 with three days of charges (the patient must be registered)."""
+    hospital = _hospital("TAZXYY")
+    admission, _ = his.push_admission(hospital, {
+        "admission_no": "ZY-DEMO-1", "patient": {"id_number": id_number, "name": name}, "ward_code": "XNK1",
+        "ward_name": "心内科一病区", "department": "心血管内科", "bed_no": "12", "insurance_type": "employee",
+        "admitted_at": now() - timedelta(days=2)})
+    items = [{"source_id": f"DEMO-{day:%m%d}-{n}", "charge_date": day, "code": code, "name": item, "category": kind,
+              "quantity": quantity, "unit_price_fen": price, "insurance_class": klass}
+             for back in (2, 1, 0) for day in [today_local() - timedelta(days=back)]
+             for n, (code, item, kind, quantity, price, klass) in enumerate(DAY_LINES)]
+    his.push_charges(hospital, admission.admission_no, items)
+    return admission
+
+
+def load(id_number, name):
+    """Idempotent: results for the person, and a stay when they are registered; returns what was done."""
+    person = index_for_id_number(id_number)
+    done = {"reports": _reports(person)}
+    registered = db.session.scalars(sa.select(Patient.id).filter_by(
+        id_number_index=crypto.blind_index(id_number.strip().upper()))).first()
+    done["admission"] = _stay(id_number, name).id if registered else "skipped: add the patient first"
+    db.session.commit()
+    return done
