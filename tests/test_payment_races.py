@@ -34,19 +34,31 @@ def test_notification_and_hold_expiry_race_decides_each_ticket_once(app, client,
         db.session.execute(sa.update(Appointment).values(hold_expires_at=now() - timedelta(seconds=1)))
         db.session.commit()
     barriers = [threading.Barrier(2) for _ in entries]
+    delivered_done, expired_done = [threading.Event() for _ in entries], [threading.Event() for _ in entries]
+    # A third of the tickets let the payment go first, a third the expiry, a third race freely: both outcomes
+    # are certain to occur, and the free third shows the race itself decides each ticket once.
+    payment_first, expiry_first = (lambda i: i % 3 == 0), (lambda i: i % 3 == 1)
 
-    # Expiry is much quicker than a signed notification; a 0.5 s handicap on half of them lets both sides win.
     def deliver(i):
         barriers[i].wait()
-        return app.test_client().post(NOTIFY, data=wires[i][1], headers=wires[i][0]).status_code
+        if expiry_first(i):
+            expired_done[i].wait(timeout=30)
+        try:
+            return app.test_client().post(NOTIFY, data=wires[i][1], headers=wires[i][0]).status_code
+        finally:
+            delivered_done[i].set()
 
     def expire(i):
         barriers[i].wait()
-        time.sleep((i % 2) * 0.5)
-        with app.app_context():
-            freed = lifecycle.expire_hold(entries[i][0]["id"], now())
-            db.session.commit()
-            return freed
+        if payment_first(i):
+            delivered_done[i].wait(timeout=30)
+        try:
+            with app.app_context():
+                freed = lifecycle.expire_hold(entries[i][0]["id"], now())
+                db.session.commit()
+                return freed
+        finally:
+            expired_done[i].set()
 
     with ThreadPoolExecutor(max_workers=2 * orders) as pool:
         delivered = [pool.submit(deliver, i) for i in range(orders)]
@@ -54,6 +66,8 @@ def test_notification_and_hold_expiry_race_decides_each_ticket_once(app, client,
         statuses = [f.result() for f in delivered]
         freed = [f.result() for f in expired]
     assert statuses == [204] * orders
+    assert all(freed[i] for i in range(orders) if expiry_first(i))
+    assert not any(freed[i] for i in range(orders) if payment_first(i))
     with app.app_context():
         kept = 0
         for (appointment, order), was_freed in zip(entries, freed, strict=True):

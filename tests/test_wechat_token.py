@@ -134,7 +134,7 @@ PHASES = ("cold", "near_expiry", "expired")
 
 
 class FakeWeChat(BaseHTTPRequestHandler):
-    """GET /cgi-bin/token as WeChat answers it, 100 ms slow so that callers pile up."""
+    """GET /cgi-bin/token as WeChat answers it, held until every caller of the phase has piled up."""
 
     def do_GET(self):  # noqa: N802 (http.server's name)
         url = urlsplit(self.path)
@@ -148,7 +148,7 @@ class FakeWeChat(BaseHTTPRequestHandler):
             with self.server.lock:
                 self.server.fetches += 1
                 n = self.server.fetches
-            time.sleep(0.1)
+            self.server.hold(n)
             body = {"access_token": f"TOKEN-{n}", "expires_in": 7200}
         data = json.dumps(body).encode()
         self.send_response(200)
@@ -159,6 +159,19 @@ class FakeWeChat(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def arrived_key(phase):
+    """Redis counter of the callers that reached access_token() in one phase."""
+    return f"test:wechat-token:arrived:{phase}"
+
+
+def wait_for_callers(client, phase, bound=10.0):
+    """The fetch is in flight until all PROCESSES × CALLS callers have arrived (at most `bound` seconds), so
+    every one of them meets the refresh in progress: the strongest test of single flight."""
+    deadline = time.monotonic() + bound
+    while int(client.get(arrived_key(phase)) or 0) < PROCESSES * CALLS and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def redis_spec(client):
@@ -179,17 +192,18 @@ def hammer(spec, api_base, barrier, results):
     app = create_app({"ENV_NAME": "test", "TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://",
                       "REDIS_CLIENT": client, "WECHAT_API_BASE": api_base, "WECHAT_SECRET": "dev-wechat-secret"})
 
-    def one(gate):
+    def one(gate, phase):
         gate.wait()  # all CALLS threads call at the same moment
+        client.incr(arrived_key(phase))  # the fake WeChat holds its answer until every caller is here
         with app.app_context():
             return access_token()
     outcome = []
     with ThreadPoolExecutor(CALLS) as pool:
-        for _phase in PHASES:
+        for phase in PHASES:
             barrier.wait(timeout=120)
             gate = threading.Barrier(CALLS)
             tokens, errors = [], []
-            for future in [pool.submit(one, gate) for _ in range(CALLS)]:
+            for future in [pool.submit(one, gate, phase) for _ in range(CALLS)]:
                 try:
                     tokens.append(future.result(timeout=60))
                 except Exception as exc:  # reported to the parent, which asserts there are none
@@ -202,6 +216,7 @@ def hammer(spec, api_base, barrier, results):
 def test_four_processes_of_250_concurrent_calls_fetch_exactly_once_per_expiry(app, redis_client):
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeWeChat)
     server.lock, server.fetches, server.daemon_threads = threading.Lock(), 0, True
+    server.hold = lambda n: wait_for_callers(redis_client, PHASES[min(n, len(PHASES)) - 1])
     threading.Thread(target=server.serve_forever, daemon=True).start()
     spawn = multiprocessing.get_context("spawn")
     barrier, results = spawn.Barrier(PROCESSES + 1), spawn.Queue()
