@@ -111,7 +111,7 @@ def test_waiting_rules(app, client, make):
 
 
 def test_queue_closes_at_23_00_the_day_before(app, client, make):
-    schedule_id = make.schedule(capacity=1, days_ahead=1)
+    schedule_id = make.schedule(capacity=1, days_ahead=1, fee_fen=0)  # booked outright: no hold lapses meanwhile
     holder, holder_patient = make.resident()
     book(client, holder, schedule_id, holder_patient)
     headers, patient_id = make.resident()
@@ -138,6 +138,9 @@ def test_waiter_who_booked_elsewhere_is_skipped(app, client, make):
     assert (b_entry["status"], b_entry["reason"]) == ("lapsed", "already_booked")
     assert c_entry["status"] == "offered"  # a free clinic: the offer is a booking at once
     assert client.get(f"/api/v1/appointments/{c_entry['appointment_id']}", headers=c).json["status"] == "booked"
+    offers_sent = in_db(app, lambda: db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
+                                                       .filter_by(event="waitlist.offer")))
+    assert offers_sent == 0  # nothing to pay: the waiter hears booking.confirmed instead
 
 
 def test_parallel_offer_runs_give_each_freed_ticket_once_in_join_order(app, client, make):
@@ -197,3 +200,20 @@ def test_revisit_needs_an_attended_visit(app, client, make):
     headers, patient_id = make.resident()
     book(client, headers, make.schedule(days_ahead=1, fee_fen=1200), patient_id)  # booked, never attended
     assert book(client, headers, make.schedule(days_ahead=2, fee_fen=1200), patient_id).json["fee_fen"] == 1200
+
+
+def test_a_lapsed_hold_not_yet_swept_still_goes_to_the_waiter(app, client, make):
+    schedule_id = make.schedule(fee_fen=1200, capacity=1)
+    holder, holder_patient = make.resident()
+    book(client, holder, schedule_id, holder_patient)
+    (b, b_patient), (d, d_patient) = make.resident(), make.resident()
+    join(client, b, schedule_id, b_patient)
+    with app.app_context():  # the hold runs out; the sweeper has not been by yet, so `available` still says 0
+        db.session.execute(sa.update(Appointment).values(hold_expires_at=now() - timedelta(seconds=1)))
+        db.session.commit()
+    assert book(client, d, schedule_id, d_patient).json["code"] == "sold_out"
+    assert run_offers(app)["offered"] == 1
+    assert client.get(WAIT, headers=b).json["items"][0]["status"] == "offered"
+    events = in_db(app, lambda: db.session.scalars(sa.select(OutboxMessage.event)
+                                                   .filter_by(event="waitlist.offer")).all())
+    assert events == ["waitlist.offer"]

@@ -7,13 +7,13 @@ import logging
 
 from sqlalchemy import select, update
 
-from ..common import outbox
 from ..common.clock import now
 from ..common.locking import lock_row
 from ..directory.models import Schedule
 from ..errors import ApiError
 from ..extensions import db
-from . import services
+from ..wechat import events as wechat_events
+from . import lifecycle, services
 from .models import Appointment, WaitlistEntry
 from .waitlist import first_open_day
 
@@ -25,6 +25,7 @@ def run(instant=None):
     """Close lapsed queues, settle earlier offers, then offer what is free; returns counts."""
     instant = instant or now()
     counts = {"closed": _close_queues(instant), "settled": _settle_offers(), "offered": 0, "lapsed": 0}
+    _return_lapsed_holds(instant)
     schedule_ids = db.session.scalars(select(Schedule.id).join(
         WaitlistEntry, WaitlistEntry.schedule_id == Schedule.id).where(
         WaitlistEntry.status == "waiting", Schedule.available > 0).distinct()).all()
@@ -32,6 +33,18 @@ def run(instant=None):
     for schedule_id in schedule_ids:
         _offer_schedule(schedule_id, instant, counts)
     return counts
+
+
+def _return_lapsed_holds(instant):
+    """Where people wait, lapsed holds go back now rather than at the next sweep, so they can be offered."""
+    waited = select(WaitlistEntry.schedule_id).where(WaitlistEntry.status == "waiting")
+    lapsed = db.session.scalars(select(Appointment.id).where(
+        Appointment.status == "pending_payment", Appointment.hold_expires_at <= instant,
+        Appointment.schedule_id.in_(waited))).all()
+    db.session.commit()
+    for appointment_id in lapsed:
+        lifecycle.expire_hold(appointment_id, instant, skip_locked=True)
+        db.session.commit()
 
 
 def _offer_schedule(schedule_id, instant, counts):
@@ -62,10 +75,7 @@ def _offer_schedule(schedule_id, instant, counts):
             counts["lapsed"] += 1
         else:
             entry.status, entry.appointment_id, entry.offered_at = "offered", appointment.id, instant
-            outbox.enqueue("wechat_message", entry.account_id, "waitlist.offer", {
-                "waitlist_id": entry.id, "appointment_id": appointment.id, "patient_id": entry.patient_id,
-                "bill_id": appointment.bill_id, "hold_expires_at": appointment.hold_expires_at.isoformat()
-                if appointment.hold_expires_at else None})
+            wechat_events.waitlist_offered(entry, appointment)
             counts["offered"] += 1
         db.session.commit()
 

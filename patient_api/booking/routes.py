@@ -68,7 +68,7 @@ class Waitlist(MethodView):
     @blp.response(200, WaitlistList)
     def get(self):
         """候补: the account's waitlist entries with their place in the queue."""
-        return {"items": waitlist.entries_for(current_account_id())}
+        return {"items": waitlist.with_positions(waitlist.entries_for(current_account_id()))}
 
     @resident_required
     @idempotent(current_account_id)
@@ -77,7 +77,8 @@ class Waitlist(MethodView):
     @blp.response(201, WaitlistOut)
     def post(self, body):
         """Wait for a sold-out schedule; a freed ticket is offered as a 15-minute hold (409 tickets_available)."""
-        return waitlist.join(current_account_id(), body["patient_id"], body["schedule_id"])
+        entry = waitlist.join(current_account_id(), body["patient_id"], body["schedule_id"])
+        return waitlist.with_positions([entry])[0]
 
 
 @blp.route("/waitlist/<id:entry_id>")
@@ -87,4 +88,4 @@ class WaitlistItem(MethodView):
     @blp.response(200, WaitlistOut)
     def delete(self, entry_id):
         """Stop waiting (409 once a ticket was offered: cancel that appointment instead)."""
-        return waitlist.leave(waitlist.entry_for(current_account_id(), entry_id))
+        return waitlist.with_positions([waitlist.leave(waitlist.entry_for(current_account_id(), entry_id))])[0]

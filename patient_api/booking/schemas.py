@@ -3,7 +3,6 @@ from marshmallow import Schema, fields, validate
 
 from ..common.clock import now
 from ..common.schemas import LocalDateTime, StrictSchema, Text
-from . import waitlist
 from .lifecycle import effective_status
 from .models import STATUSES, WAITLIST_STATUSES
 
@@ -64,7 +63,7 @@ class WaitlistOut(Schema):
     schedule_id = fields.String(required=True)
     patient_id = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(WAITLIST_STATUSES))
-    position = fields.Function(lambda entry: waitlist.position(entry), allow_none=True)
+    position = fields.Integer(allow_none=True)  # set by waitlist.with_positions
     appointment_id = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
     created_at = LocalDateTime(required=True)

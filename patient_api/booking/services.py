@@ -33,7 +33,8 @@ def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, vi
     if schedule is None:
         raise NotFound("未找到该排班", code="schedule_not_found")
     _check_open(schedule, instant)
-    if not waitlisted and waitlist.reserved(schedule):
+    if not waitlisted and waitlist.reserved(schedule, instant):
+        shedding.mark_sold_out(schedule.id)  # to the public it is sold out: shed the next attempts in Redis
         raise Conflict("号源已约满", code="sold_out")
     lock_row(Patient, patient_id)  # one patient's attempts run one at a time; other patients don't wait
     lifecycle.expire_patient_holds(patient_id, instant)

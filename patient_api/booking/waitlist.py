@@ -1,13 +1,14 @@
 """候补 (waitlist): join a sold-out schedule, leave it, list it; freed tickets are kept for waiters first."""
 from datetime import time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import PatientLink
 from ..accounts.services import link_for
 from ..common.clock import local_dt, now, to_local
-from ..directory.models import Schedule
+from ..common.locking import lock_row
+from ..directory.models import Schedule, Ticket
 from ..errors import Conflict, NotFound
 from ..extensions import db
 from .models import ACTIVE, WAITLIST_OPEN, Appointment, WaitlistEntry
@@ -33,9 +34,18 @@ def waiting_count(schedule_id):
         WaitlistEntry.schedule_id == schedule_id, WaitlistEntry.status == "waiting"))
 
 
-def reserved(schedule):
-    """True when every free ticket is spoken for by a waiter, so the public sees the schedule sold out."""
-    return schedule.available > 0 and schedule.available <= waiting_count(schedule.id)
+def reserved(schedule, instant):
+    """True when every claimable ticket (free, or a hold that ran out) is spoken for by a waiter.
+
+    Counting lapsed holds matters: they are most freed tickets, and the sweeper may not have returned them yet.
+    """
+    waiting = waiting_count(schedule.id)
+    if not waiting:
+        return False
+    claimable = db.session.scalar(select(func.count()).select_from(Ticket).where(
+        Ticket.schedule_id == schedule.id, Ticket.window_end > instant,
+        or_(Ticket.status == "free", (Ticket.status == "held") & (Ticket.hold_expires_at <= instant))))
+    return claimable <= waiting
 
 
 def join(account_id, patient_id, schedule_id, instant=None):
@@ -47,7 +57,7 @@ def join(account_id, patient_id, schedule_id, instant=None):
         raise NotFound("未找到该排班", code="schedule_not_found")
     if schedule.status_at(instant) != "open" or instant >= cutoff(schedule.date):
         raise Conflict("该排班已不能候补", code="waitlist_closed")
-    if schedule.available > waiting_count(schedule.id):
+    if schedule.available > waiting_count(schedule.id):  # lapsed holds aside: they will come back by themselves
         raise Conflict("还有号源，请直接预约", code="tickets_available")
     if db.session.scalar(select(Appointment.id).where(
             Appointment.patient_id == patient_id, Appointment.department_id == schedule.department_id,
@@ -83,17 +93,33 @@ def entry_for(account_id, entry_id):
     return entry
 
 
-def position(entry):
-    """1-based place in the queue while waiting, else None."""
-    if entry.status != "waiting":
-        return None
-    return 1 + db.session.scalar(select(func.count()).select_from(WaitlistEntry).where(
-        WaitlistEntry.schedule_id == entry.schedule_id, WaitlistEntry.status == "waiting",
-        WaitlistEntry.created_at < entry.created_at))
+def with_positions(entries):
+    """The entries, each with `position` set (None unless waiting), for the response."""
+    places = positions(entries)
+    for entry in entries:
+        entry.position = places.get(entry.id)
+    return entries
+
+
+def positions(entries):
+    """{entry id: 1-based place in its queue} for the waiting ones, in one query (offers go in this order)."""
+    schedule_ids = {e.schedule_id for e in entries if e.status == "waiting"}
+    if not schedule_ids:
+        return {}
+    queue = db.session.execute(select(WaitlistEntry.id, WaitlistEntry.schedule_id).where(
+        WaitlistEntry.schedule_id.in_(schedule_ids), WaitlistEntry.status == "waiting")
+        .order_by(WaitlistEntry.schedule_id, WaitlistEntry.created_at, WaitlistEntry.id)).all()
+    places, seen = {}, {}
+    for entry_id, schedule_id in queue:
+        seen[schedule_id] = seen.get(schedule_id, 0) + 1
+        places[entry_id] = seen[schedule_id]
+    return places
 
 
 def leave(entry, instant=None):
     """Stop waiting; an offered hold is an appointment now and is cancelled like one."""
+    lock_row(WaitlistEntry, entry.id)  # the worker may be offering it right now: decide after it
+    db.session.refresh(entry)
     if entry.status != "waiting":
         raise Conflict("该候补当前不能取消（如已分配号源，请取消对应预约）", code="waitlist_not_cancellable")
     entry.status, entry.closed_at = "cancelled", instant or now()

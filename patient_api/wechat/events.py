@@ -47,3 +47,11 @@ def refund_succeeded(bill, refund, instant):
     tell_accounts(bill.patient_id, "refund.done", {
         "bill_id": bill.id, "refund_id": refund.id, "amount_fen": refund.amount_fen,
         "reason": refund.reason or "", "refunded_at": instant.isoformat()})
+
+
+def waitlist_offered(entry, appointment):
+    """waitlist.offer to the waiter's account when the offer is a hold to pay; a free one is a booking.confirmed."""
+    if appointment.status == "pending_payment":
+        outbox.enqueue(CHANNEL, entry.account_id, "waitlist.offer", {
+            "waitlist_id": entry.id, "appointment_id": appointment.id, "patient_id": entry.patient_id,
+            "bill_id": appointment.bill_id, "hold_expires_at": appointment.hold_expires_at.isoformat()})
