@@ -30,9 +30,9 @@ def store(hospital, plan, instant, counts):
 
 
 def _key(resource_type, value, person):
-    """What identifies an unchanged row: reports by content, records by content and person (as save_* decide)."""
+    """What identifies an unchanged row: content and person (as save_* decide)."""
     if resource_type in ("DiagnosticReport", "DocumentReference"):
-        return "report", value.source_id, content_hash(value)
+        return "report", value.source_id, content_hash(value), person
     if resource_type == "Encounter":
         return "encounter", value.source_id, content_hash(value), person
     return value.kind, value.source_id, content_hash(value), person
@@ -50,8 +50,8 @@ def _unchanged(hospital, plan):
             wanted["entry"].add(value.source_id)
     found = set()
     for ids in _chunks(wanted["report"]):
-        found.update(("report", source_id, digest) for source_id, digest in db.session.execute(
-            sa.select(Report.source_id, Report.content_hash).where(
+        found.update(("report", *row) for row in db.session.execute(
+            sa.select(Report.source_id, Report.content_hash, Report.person_index).where(
                 Report.hospital_id == hospital.id, Report.source_id.in_(ids))))
     for ids in _chunks(wanted["encounter"]):
         found.update(("encounter", *row) for row in db.session.execute(

@@ -28,6 +28,7 @@ def instant(value):
     try:
         if isinstance(value, datetime):
             aware = value if value.tzinfo else value.replace(tzinfo=LOCAL)
+            aware.astimezone(LOCAL)  # every answer shows it in Asia/Shanghai: that must not overflow later
             return aware.astimezone(timezone.utc)
         return local_dt(day(value), time(0))
     except OverflowError:
@@ -39,7 +40,10 @@ def day(value):
     if value is None:
         return None
     if isinstance(value, datetime):
-        return instant(value).astimezone(LOCAL).date()
+        try:
+            return instant(value).astimezone(LOCAL).date()
+        except OverflowError:
+            raise OutOfRange(str(value)) from None
     if isinstance(value, date):
         return value
     parts = [int(part) for part in str(value).split("-")[:2]]  # fhir_core keeps "2026" and "2026-01" as text

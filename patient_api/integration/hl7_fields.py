@@ -43,6 +43,7 @@ def when(segment, n):
             raise ValueError(text)
         instant = hl7.parse_datetime(text)
         instant = instant if instant.tzinfo else instant.replace(tzinfo=LOCAL)
+        instant.astimezone(LOCAL)  # every answer shows it in Asia/Shanghai: that must not overflow later
         return instant.astimezone(timezone.utc)
     except (ValueError, OverflowError):
         raise Hl7Error("AE", 102, f"{segment.id}-{n} 不是有效的时间（YYYYMMDD[HHMM[SS]][±ZZZZ]）",

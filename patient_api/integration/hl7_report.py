@@ -1,4 +1,5 @@
 """ORU^R01 content as storage inputs: who a PID is about (PID-3), and each OBR with its OBX as a ReportIn."""
+from ..common.masking import mask_id_number
 from ..results.inputs import ObservationIn, ReportIn
 from ..results.matching import ID_NUMBER_SYSTEM, InvalidIdNumber, index_for_id_number, index_for_mrn, link_mrn
 from . import hl7_fields as fields
@@ -38,7 +39,7 @@ def person(hospital, pid, person_index, mrns):
     if person_index:
         for mrn in mrns:
             if not link_mrn(hospital, mrn, person_index):
-                raise Hl7Error("AE", 205, f"病案号 {mrn} 已关联其他居民", pid.at(3), "mrn_conflict")
+                raise Hl7Error("AE", 205, f"病案号 {mask_id_number(mrn)} 已关联其他居民", pid.at(3), "mrn_conflict")
         return person_index
     known = {index_for_mrn(hospital, mrn) for mrn in mrns} - {None}
     if not known:

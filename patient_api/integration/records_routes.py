@@ -21,7 +21,7 @@ from .auth import HOSPITAL_DOC, current_hospital, hospital_required
 
 blp = Blueprint("integration_records", __name__, description="Hospital systems: reports read-back and release, "
                                                               "family-doctor contracts")
-SOURCE_ID = "<string(maxlength=128):source_id>"  # the sender's own report id, as it was pushed
+SOURCE_ID = "<path:source_id>"  # the sender's own report id, as it was pushed
 
 
 def own_report(source_id):

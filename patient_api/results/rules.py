@@ -14,9 +14,9 @@ FINAL = ("final", "amended", "corrected", "appended")
 
 
 def flag_of(given, value_num, low, high):
-    """The sender's interpretation when it gave one, else computed from the range; None when unknowable."""
-    if given:
-        return INTERPRETATION.get(given.upper())
+    """The sender's interpretation when we know its code, else computed from the range; None when unknowable."""
+    if given and given.upper() in INTERPRETATION:
+        return INTERPRETATION[given.upper()]
     if value_num is None or (low is None and high is None):
         return None
     if low is not None and value_num < low:

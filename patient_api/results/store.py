@@ -40,8 +40,8 @@ def save_report(hospital, person_index, report_in, instant=None):
             return "created"
     lock_row(Report, existing.id)
     db.session.refresh(existing)
-    if existing.content_hash == digest:
-        return "skipped"
+    if existing.content_hash == digest and existing.person_index == person_index:
+        return "skipped"  # a re-send; the same content for another person is HIS correcting the subject
     was_visible = rules.visible(existing, instant)
     db.session.add(ReportVersion(report_id=existing.id, version=existing.version, status=existing.status,
                                  snapshot=json.dumps(snapshot(existing), ensure_ascii=False, default=str),
