@@ -201,8 +201,17 @@ def test_abandoned_top_up_does_not_block(app, client, stay):
     refused(stay.h.deposit(stay.family, stay.id, 10_000), 409, "deposit_cap_exceeded")
     with app.app_context():
         assert jobs.query_payments(instant=now() + timedelta(minutes=31)) == {"closed": 1}
-    assert stay.h.deposit(stay.family, stay.id, 950_000).status_code == 201
+    assert stay.h.deposit(stay.family, stay.id, 940_000).status_code == 201
     assert deposit_bills(app, stay.id) == {"paid": 1, "closed": 1, "paying": 1}
+
+
+def test_the_same_top_up_again_pays_the_open_bill(app, client, stay):
+    """A retry of the same amount (say WeChat failed the first time) reuses the open deposit bill."""
+    first = stay.h.deposit(stay.family, stay.id, 50_000).json
+    again = stay.h.deposit(stay.family, stay.id, 50_000).json
+    assert again["bill"]["id"] == first["bill"]["id"]
+    assert again["payment"]["payment_id"] == first["payment"]["payment_id"]
+    assert deposit_bills(app, stay.id) == {"paid": 1, "paying": 1}
 
 
 @pytest.mark.parametrize("amount", [0, -100, 100.5, 10_000.0, "10000", True, 100_000_001, None])

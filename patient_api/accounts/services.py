@@ -102,9 +102,9 @@ def add_patient(account_id, name, id_number, phone, relation):
     count = db.session.scalar(select(func.count()).select_from(PatientLink).filter_by(account_id=account_id))
     if count >= current_app.config["MAX_PATIENTS_PER_ACCOUNT"]:
         raise Conflict("每个账户最多添加5位就诊人", code="patient_limit_reached")
-    patient = _patient_by_id_number(resident.number)
+    patient = patient_by_id_number(resident.number)
     if patient is None:
-        patient = _create_patient(name, resident, phone)
+        patient = create_patient(name, resident, phone)
     elif patient.name != name:
         # Knowing someone's ID number alone must not open their records.
         raise Invalid("姓名与身份证号不匹配", code="patient_identity_mismatch",
@@ -117,11 +117,12 @@ def add_patient(account_id, name, id_number, phone, relation):
     return link
 
 
-def _patient_by_id_number(number):
+def patient_by_id_number(number):
+    """The patient with that (normalised) ID number, or None."""
     return db.session.scalars(select(Patient).filter_by(id_number_index=crypto.blind_index(number))).first()
 
 
-def _create_patient(name, resident, phone):
+def create_patient(name, resident, phone):
     """Insert a patient; if another account inserted the same person a moment ago, use theirs."""
     try:
         with db.session.begin_nested():
@@ -132,7 +133,7 @@ def _create_patient(name, resident, phone):
             db.session.add(patient)
         return patient
     except IntegrityError:
-        return _patient_by_id_number(resident.number)
+        return patient_by_id_number(resident.number)
 
 
 def remove_patient(account_id, patient_id):

@@ -26,6 +26,11 @@ def create_deposit_bill(admission, amount_fen, instant=None):
     db.session.refresh(admission)
     if admission.status not in OPEN_FOR_DEPOSITS:
         raise Conflict("该住院已结算，不能再缴预交金", code="admission_closed")
+    retried = db.session.scalars(sa.select(Bill).where(
+        Bill.admission_id == admission.id, Bill.kind == DEPOSIT, Bill.total_fen == amount_fen,
+        Bill.status.in_(("unpaid", "paying")))).first()
+    if retried is not None:  # the same top-up again (e.g. WeChat failed the first time): pay that bill
+        return retried
     _drop_abandoned(admission.id)
     held = sum(p.amount_fen - p.refunded_fen for p in deposit_payments(admission.id))
     cap = db.session.get(Hospital, admission.hospital_id).deposit_cap_fen

@@ -8,11 +8,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from ..accounts.models import Patient
-from ..common import audit, crypto
+from ..common import audit
 from ..common.clock import now, to_local, today_local
 from ..common.locking import lock_row
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
+from ..results.matching import index_for_id_number
 from .models import OPEN_FOR_CHARGES, Admission, Charge
 from .money import charges_total_fen
 
@@ -23,7 +24,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 def _patient(ref):
     """The registered patient with that ID number and name; 422 when there is none."""
     patient = db.session.scalars(sa.select(Patient).filter_by(
-        id_number_index=crypto.blind_index(ref["id_number"].strip().upper()))).first()
+        id_number_index=index_for_id_number(ref["id_number"]))).first()
     if patient is None or patient.name != ref["name"].strip():
         raise Invalid("未找到该患者（需先在公众号添加就诊人，且姓名与身份证号一致）", code="unknown_patient",
                       errors={"patient": ["unknown patient"]})

@@ -1,6 +1,7 @@
 """Bodies of the inpatient endpoints: HIS pushes, the family's view, the nurse station."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..accounts.schemas import IdNumber
 from ..billing.invoices import InvoiceOut
 from ..billing.models import PAYMENT_METHODS
 from ..billing.schemas import BillOut, PayOut
@@ -16,7 +17,7 @@ CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,32}$")
 class NamedPatientRef(StrictSchema):
     """Who is admitted: resident ID number and name, both must match the registered patient."""
 
-    id_number = Text(required=True, validate=validate.Length(1, 32))
+    id_number = IdNumber(required=True)
     name = Text(required=True, validate=validate.Length(1, 50))
 
 
@@ -197,6 +198,6 @@ class SettlementOut(FiguresOut):
 
 
 class BedsidePayIn(StrictSchema):
-    """The balance due: a Native QR on the tablet, or a JSAPI order for a family member's phone."""
+    """The balance due at the bed: a Native QR on the tablet (the family's phone pays via /bills/{id}/payments)."""
 
-    method = Text(load_default="wechat_native", validate=validate.OneOf(PAYMENT_METHODS))
+    method = Text(load_default="wechat_native", validate=validate.OneOf(("wechat_native",)))

@@ -7,7 +7,7 @@ from ..accounts.models import Patient
 from ..billing import payments
 from ..billing.models import Bill
 from ..billing.schemas import BillList, PayOut
-from ..booking import lifecycle, services
+from ..booking import lifecycle, services, shedding
 from ..booking.models import ACTIVE, Appointment
 from ..booking.schemas import AppointmentList, AppointmentOut
 from ..common import audit
@@ -78,6 +78,7 @@ class KioskAppointments(MethodView):
     def post(self, body):
         """Book for the session's patient (same rules as the official account)."""
         patient_id = sessions.current_patient_id()
+        shedding.admit(f"kiosk:{g.kiosk.id}", body["schedule_id"])  # same rate limit and sold-out flag as WeChat
         return services.book(None, patient_id, body["schedule_id"], via=f"kiosk:{g.kiosk.id}")
 
 

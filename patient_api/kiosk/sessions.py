@@ -1,17 +1,10 @@
 """A kiosk session serves one patient, identified by a card read, on the kiosk that read the card."""
 from flask import current_app, g
-from sqlalchemy import select
 
 from ..accounts.identity import InvalidIdNumber, parse_resident_id
-from ..accounts.models import Patient
-from ..accounts.services import _create_patient
-from ..common import audit, auth, crypto
+from ..accounts.services import create_patient, patient_by_id_number
+from ..common import audit, auth
 from ..errors import Invalid, NotFound, Unauthorized
-from ..extensions import db
-
-
-def _by_number(number):
-    return db.session.scalars(select(Patient).filter_by(id_number_index=crypto.blind_index(number))).first()
 
 
 def identify(body):
@@ -21,13 +14,13 @@ def identify(body):
     except InvalidIdNumber as exc:
         field = "id_number" if body["method"] == "id_card" else "ssn"
         raise Invalid(str(exc), errors={field: [str(exc)]}) from None
-    patient = _by_number(resident.number)
+    patient = patient_by_id_number(resident.number)
     if body["method"] == "insurance_card":  # 社会保障号码 is the ID number; the card carries no name to enrol with
         if patient is None:
             raise NotFound("未找到建档信息，请先刷身份证建档", code="patient_not_found")
         return patient
     if patient is None:
-        return _create_patient(body["name"], resident, None)
+        return create_patient(body["name"], resident, None)
     if patient.name != body["name"]:
         raise Invalid("姓名与身份证号不匹配", code="patient_identity_mismatch", errors={"name": ["mismatch"]})
     return patient

@@ -5,12 +5,12 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from ..accounts.models import Patient, PatientLink
+from ..accounts.models import Patient
 from ..billing.insurance import InsuranceInputError, hospital_level_rank
-from ..common import outbox
 from ..common.clock import now
 from ..common.locking import lock_row
 from ..extensions import db
+from ..wechat import events as wechat_events
 from . import rules
 from .inputs import content_hash
 from .models import Observation, Report, ReportVersion
@@ -128,13 +128,9 @@ def _announce(report, instant, event="report.ready"):
     """report.ready (or report.amended) to every account linked to the patient, once the report is visible."""
     if not rules.visible(report, instant):
         return
-    patients = db.session.scalars(sa.select(Patient.id).filter_by(id_number_index=report.person_index)).all()
-    accounts = db.session.scalars(sa.select(PatientLink.account_id).where(PatientLink.patient_id.in_(patients))
-                                  ).all() if patients else []
-    for account_id in accounts:
-        outbox.enqueue("wechat_message", account_id, event, {
-            "report_id": report.id, "patient_id": patients[0], "kind": report.kind, "title": report.title,
-            "status": report.status})
+    for patient_id in db.session.scalars(sa.select(Patient.id).filter_by(id_number_index=report.person_index)).all():
+        wechat_events.tell_accounts(patient_id, event, {
+            "report_id": report.id, "kind": report.kind, "title": report.title, "status": report.status})
 
 
 def snapshot_item(row):
