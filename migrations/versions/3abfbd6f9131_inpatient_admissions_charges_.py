@@ -36,6 +36,7 @@ def upgrade():
     sa.Column('reviewed_at', sa.DateTime(), nullable=True),
     sa.Column('reviewed_by', sa.String(length=32), nullable=True),
     sa.Column('settled_at', sa.DateTime(), nullable=True),
+    sa.Column('low_deposit_warned_on', sa.Date(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['hospital_id'], ['hospitals.id'], name=op.f('fk_admissions_hospital_id_hospitals')),
     sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_admissions_patient_id_patients')),

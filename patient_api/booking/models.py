@@ -44,6 +44,7 @@ class Appointment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     checked_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # visit.reminder queued (once, in the DB)
     free_revisit_of: Mapped[str | None] = mapped_column(sa.String(32))  # 一次挂号三日免费: the paid visit it rides on
 
     @property

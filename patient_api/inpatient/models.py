@@ -42,6 +42,7 @@ class Admission(db.Model):
     reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reviewed_by: Mapped[str | None] = mapped_column(sa.String(32))
     settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    low_deposit_warned_on: Mapped[date | None] = mapped_column(sa.Date)  # local day deposit.low was last queued
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
     @property
