@@ -35,6 +35,7 @@ def create_app(config=None):
         "bearerAuth": {"type": "http", "scheme": "bearer"},
         "hospitalKey": {"type": "http", "scheme": "bearer", "description": "per-hospital integration key"}}}})
     register_id_converter(app, api)
+    _register_bill_kinds()
     _register_blueprints(app)
     errors.register(app)
     _register_request_cycle(app)
@@ -63,8 +64,12 @@ def _tune_sqlite():
         cursor.close()
 
 
+def _register_bill_kinds():
+    """Inpatient bill kinds register their payment hooks on import; every process (web, worker, CLI) needs them."""
+    from .inpatient import deposits, settlement  # noqa: F401
+
+
 def _register_blueprints(app):
-    from . import records, results  # noqa: F401  (their tables exist before their routes do)
     from .accounts.routes import blp as accounts
     from .accounts.staff_routes import blp as staff
     from .billing.routes import blp as billing

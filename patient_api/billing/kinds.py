@@ -16,6 +16,7 @@ class BillKind:
     applied: Callable = lambda bill: ()  # bill -> [(deposit bill id, fen)] consumed by its payment
     on_paid: Callable = lambda bill, payment, instant: None
     receipt: bool = True  # a 医疗收费电子票据 is issued once paid (deposits get none: they are not charges)
+    paid_message: bool = True  # payment.received to the family (the discharge settlement sends its own message)
 
 
 _KINDS: dict[str, BillKind] = {}

@@ -160,7 +160,8 @@ def _completed(bill, payment, instant):
         "self_pay_fen": settlement.self_pay_fen, "refund_fen": settlement.refund_fen})
 
 
-kinds.register(SETTLEMENT, description="泰安健康-出院结算", split=_split, applied=_applied, on_paid=_completed)
+kinds.register(SETTLEMENT, description="泰安健康-出院结算", split=_split, applied=_applied, on_paid=_completed,
+               paid_message=False)
 
 
 def _tell_family(admission, event, settlement):

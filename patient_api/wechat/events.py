@@ -5,12 +5,11 @@ Called inside the producer's transaction; the outbox sends only if that transact
 import sqlalchemy as sa
 
 from ..accounts.models import PatientLink
+from ..billing import kinds
 from ..common import outbox
 from ..extensions import db
 
 CHANNEL = "wechat_message"
-# Bills whose payment already has its own message (the discharge settlement says inpatient.settled).
-OWN_MESSAGE = ("inpatient_settlement",)
 
 
 def tell_accounts(patient_id, event, payload):
@@ -31,7 +30,7 @@ def booked(appointment):
 
 def bill_paid(bill, payment, instant):
     """A paid registration fee confirms the booking; any other bill is a payment received."""
-    if bill.kind in OWN_MESSAGE:
+    if not kinds.of(bill.kind).paid_message:
         return
     if bill.kind == "registration":
         tell_accounts(bill.patient_id, "booking.confirmed", {
