@@ -9,6 +9,7 @@ from .common import observability
 from .common.blueprint import register_id_converter
 from .config import config_from_env
 from .extensions import api, db, migrate, redis
+from .webapps import register_webapps
 
 log = logging.getLogger("patient_api")
 
@@ -40,6 +41,7 @@ def create_app(config=None):
     errors.register(app)
     _register_request_cycle(app)
     _register_ops(app)
+    register_webapps(app)
     _register_cli(app)
     return app
 

@@ -1,0 +1,130 @@
+// 首页's “what needs attention” feed, from the APIs that exist: the next visit, unpaid bills, waitlist
+// offers and family (proxy) requests. Each source may fail or not exist yet on this backend
+// (link_status and /me/patients/{id}/links are newer): a missing optional source is skipped, a failing
+// core one (appointments, bills) makes the feed show its error with 重试.
+import { api } from './api'
+import { money, relationLabel, timeWindow, visitDay } from './format'
+
+const UPCOMING = new Set(['booked', 'checked_in', 'pending_payment'])
+
+function optional(promise) {
+  return promise.catch((err) => (err.status === 404 || err.status === 405 ? null : Promise.reject(err)))
+}
+
+async function placeNames(appointment) {
+  try {
+    const [{ items: hospitals }, { items: departments }] = await Promise.all([
+      api.get('/hospitals'),
+      api.get(`/hospitals/${appointment.hospital_id}/departments`),
+    ])
+    const hospital = hospitals.find((h) => h.id === appointment.hospital_id)
+    const department = departments.find((d) => d.id === appointment.department_id)
+    return [hospital?.name, department?.name].filter(Boolean).join(' ')
+  } catch {
+    return '' // the time and number still tell the resident what they need
+  }
+}
+
+function who(patients, patientId) {
+  const patient = patients.find((p) => p.id === patientId)
+  if (!patient) return ''
+  return patient.relation === 'self' ? `${patient.name}（本人）` : `${relationLabel(patient)} ${patient.name}`
+}
+
+async function nextVisit(appointments, patients, now) {
+  const upcoming = appointments
+    .filter((a) => UPCOMING.has(a.status) && new Date(a.visit_end) > now)
+    .sort((a, b) => new Date(a.visit_start) - new Date(b.visit_start))
+  const next = upcoming[0]
+  if (!next) return null
+  const place = await placeNames(next)
+  return {
+    key: `visit-${next.id}`,
+    kind: 'visit',
+    badge: next.status === 'pending_payment' ? '待支付' : '下次就诊',
+    title: `${visitDay(next.visit_start)} ${timeWindow(next.visit_start, next.visit_end)}`,
+    lines: [place, `第 ${next.queue_no} 号 · ${who(patients, next.patient_id)}`].filter(Boolean),
+    to: { name: 'appointment', params: { id: next.id } },
+    action: '查看预约',
+  }
+}
+
+function unpaid(bills) {
+  if (!bills.length) return null
+  const total = bills.reduce((sum, bill) => sum + bill.total_fen, 0)
+  return {
+    key: 'bills',
+    kind: 'bill',
+    badge: '待缴费',
+    title: `${bills.length} 笔待缴费用，共 ${money(total)}`,
+    lines: ['请在规定时间内完成支付，超时将自动取消'],
+    to: { name: 'bills' },
+    action: '去支付',
+  }
+}
+
+function offers(entries, patients) {
+  return entries
+    .filter((e) => e.status === 'offered' && e.appointment_id)
+    .map((e) => ({
+      key: `offer-${e.id}`,
+      kind: 'offer',
+      badge: '候补成功',
+      title: '候补的号源已为您保留',
+      lines: [`${who(patients, e.patient_id)}，请尽快支付以确认预约`],
+      to: { name: 'appointment', params: { id: e.appointment_id } },
+      action: '查看并支付',
+    }))
+}
+
+function linkCards(patients, requests) {
+  const cards = []
+  for (const p of patients) {
+    if (p.link_status === 'pending') {
+      cards.push({
+        key: `pending-${p.id}`,
+        kind: 'proxy',
+        badge: '等待同意',
+        title: `等待 ${p.name} 同意您代为办理`,
+        lines: ['对方同意后，您可以为其查看报告和病历'],
+        to: { name: 'patients' },
+        action: '查看',
+      })
+    }
+  }
+  if (requests > 0) {
+    cards.push({
+      key: 'requests',
+      kind: 'proxy',
+      badge: '待确认',
+      title: `有 ${requests} 位家人申请代您办理`,
+      lines: ['请确认是否同意，您可以随时撤销授权'],
+      to: { name: 'patients' },
+      action: '去确认',
+    })
+  }
+  return cards
+}
+
+async function proxyRequests(patients) {
+  const mine = patients.filter((p) => p.relation === 'self' && p.link_status === 'verified')
+  const answers = await Promise.all(mine.map((p) => optional(api.get(`/me/patients/${p.id}/links`)).catch(() => null)))
+  return answers.reduce((n, answer) => n + (answer?.items || []).filter((l) => l.status === 'pending').length, 0)
+}
+
+/** The feed's cards, most urgent first. */
+export async function loadFeed(patients, now = new Date()) {
+  const [appointments, bills, waitlist] = await Promise.all([
+    api.get('/appointments'),
+    api.get('/bills', { status: 'unpaid' }),
+    optional(api.get('/waitlist')),
+  ])
+  const requests = await proxyRequests(patients)
+  const visit = await nextVisit(appointments.items, patients, now)
+  return [
+    ...offers(waitlist?.items || [], patients),
+    unpaid(bills.items),
+    visit,
+    ...linkCards(patients, requests),
+  ].filter(Boolean)
+}

@@ -1,0 +1,48 @@
+// How the app writes people, money and time (UX.md "Words"): 11月30日 周一 上午, 08:30–09:00, ¥12.00.
+const WEEKDAYS = ['周日', '周一', '周二', '周三', '周四', '周五', '周六']
+const RELATIONS = { self: '本人', spouse: '配偶', other: '亲友' }
+const BY_GENDER = { parent: ['父亲', '母亲', '父母'], child: ['儿子', '女儿', '子女'] }
+
+/** 本人, 父亲, 女儿, 配偶 … for a 就诊人 (relation and gender as the API gives them). */
+export function relationLabel(patient) {
+  if (!patient) return ''
+  const gendered = BY_GENDER[patient.relation]
+  if (gendered) return patient.gender === 'male' ? gendered[0] : patient.gender === 'female' ? gendered[1] : gendered[2]
+  return RELATIONS[patient.relation] || '亲友'
+}
+
+/** ¥12.00 from fen. */
+export function money(fen) {
+  return `¥${(Number(fen || 0) / 100).toFixed(2)}`
+}
+
+// The API sends times with their +08:00 offset; residents read them in China time whatever the phone says.
+function chinaParts(iso) {
+  const date = new Date(iso)
+  const shifted = new Date(date.getTime() + 8 * 3600 * 1000)
+  return {
+    month: shifted.getUTCMonth() + 1,
+    day: shifted.getUTCDate(),
+    weekday: WEEKDAYS[shifted.getUTCDay()],
+    hour: shifted.getUTCHours(),
+    minute: shifted.getUTCMinutes(),
+  }
+}
+
+function pad(n) {
+  return String(n).padStart(2, '0')
+}
+
+/** 11月30日 周一 上午 */
+export function visitDay(iso) {
+  const p = chinaParts(iso)
+  const period = p.hour < 12 ? '上午' : p.hour < 18 ? '下午' : '晚上'
+  return `${p.month}月${p.day}日 ${p.weekday} ${period}`
+}
+
+/** 08:30–09:00 */
+export function timeWindow(startIso, endIso) {
+  const a = chinaParts(startIso)
+  const b = chinaParts(endIso)
+  return `${pad(a.hour)}:${pad(a.minute)}–${pad(b.hour)}:${pad(b.minute)}`
+}

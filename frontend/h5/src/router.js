@@ -1,0 +1,62 @@
+// Every screen of the residents' app is one entry in ROUTES (history mode under /h5/).
+//
+// To add a screen: write views/Thing.vue and replace its line here (or add one). `meta`:
+//   title     the page title (WeChat shows it in its top bar)
+//   public    reachable without signing in
+//   tab       show the bottom tabbar (首页, 我的)
+// Screens not built yet point at ComingSoon (即将开放) so every tile and menu link already works.
+// The official account's menu and messages link to /booking, /reports, /bills and /inpatient
+// (patient_api/wechat/replies.py): keep those paths.
+import { createRouter, createWebHistory } from 'vue-router'
+import { clearSession, session, signInWithWechatCode } from './session'
+import { takeOAuthCode } from './wechat'
+import Home from './views/Home.vue'
+
+const ComingSoon = () => import('./views/ComingSoon.vue')
+
+export const ROUTES = [
+  { path: '/', name: 'home', component: Home, meta: { title: '居民健康服务', tab: true } },
+  { path: '/me', name: 'me', component: () => import('./views/Mine.vue'), meta: { title: '我的', tab: true } },
+  { path: '/login', name: 'login', component: () => import('./views/SignIn.vue'), meta: { title: '登录', public: true } },
+  { path: '/booking', name: 'booking', component: ComingSoon, meta: { title: '预约挂号' } },
+  { path: '/appointments', name: 'appointments', component: ComingSoon, meta: { title: '我的预约' } },
+  { path: '/appointments/:id', name: 'appointment', component: ComingSoon, meta: { title: '预约详情' } },
+  { path: '/bills', name: 'bills', component: ComingSoon, meta: { title: '门诊缴费' } },
+  { path: '/bills/:id', name: 'bill', component: ComingSoon, meta: { title: '缴费详情' } },
+  { path: '/reports', name: 'reports', component: ComingSoon, meta: { title: '检查检验报告' } },
+  { path: '/record', name: 'record', component: ComingSoon, meta: { title: '健康档案' } },
+  { path: '/inpatient', name: 'inpatient', component: ComingSoon, meta: { title: '住院服务' } },
+  { path: '/patients', name: 'patients', component: ComingSoon, meta: { title: '就诊人管理' } },
+  { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue'), meta: { title: '页面不存在', public: true } },
+]
+
+export const router = createRouter({
+  history: createWebHistory('/h5/'),
+  routes: ROUTES,
+  scrollBehavior: (to, from, saved) => saved || { top: 0 },
+})
+
+router.beforeEach(async (to) => {
+  // Back from WeChat's OAuth page (?code=&state=): sign in, then show the page without the code.
+  const code = takeOAuthCode(to.query)
+  if (code) {
+    const query = { ...to.query }
+    delete query.code
+    delete query.state
+    try {
+      clearSession()
+      await signInWithWechatCode(code)
+      return { path: to.path, query, hash: to.hash, replace: true }
+    } catch (err) {
+      return { name: 'login', query: { redirect: to.path, failed: err.message || '登录失败' }, replace: true }
+    }
+  }
+  if (!to.meta.public && !session.token) {
+    return { name: 'login', query: to.fullPath === '/' ? {} : { redirect: to.fullPath }, replace: true }
+  }
+  return true
+})
+
+router.afterEach((to) => {
+  document.title = to.meta.title || '居民健康服务'
+})
