@@ -26,9 +26,10 @@ class Appointments(MethodView):
     @blp.arguments(BookIn())
     @blp.response(201, AppointmentOut)
     def post(self, body):
-        """Book the next free ticket of a schedule; `pending_payment` until the fee is paid."""
+        """Book the next free ticket of a schedule, or one of the window `slot_start`; `pending_payment` until paid."""
         shedding.admit(current_account_id(), body["schedule_id"])
-        return services.book(current_account_id(), body["patient_id"], body["schedule_id"])
+        return services.book(current_account_id(), body["patient_id"], body["schedule_id"],
+                             slot_start=body["slot_start"])
 
 
 @blp.route("/appointments/<id:appointment_id>")

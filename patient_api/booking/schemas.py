@@ -1,7 +1,7 @@
 """Booking request and response bodies."""
 from marshmallow import Schema, fields, validate
 
-from ..common.clock import now
+from ..common.clock import LOCAL, now
 from ..common.schemas import LocalDateTime, StrictSchema, Text
 from .lifecycle import effective_status
 from .models import STATUSES, WAITLIST_STATUSES
@@ -9,11 +9,23 @@ from .models import STATUSES, WAITLIST_STATUSES
 ID = validate.Length(1, 40)
 
 
+def slot_start_field():
+    """The optional time window (分时段) to book; shared by the WeChat and kiosk booking bodies."""
+    return fields.AwareDateTime(
+        load_default=None, allow_none=True, default_timezone=LOCAL,
+        metadata={"description": "分时段: a window's `start` from GET /schedules/{id}/slots (ISO 8601 with offset, "
+                                 "e.g. 2026-11-23T08:30:00+08:00; without an offset, Asia/Shanghai). Omitted or "
+                                 "null: the next free ticket. Not a window of the schedule → 422 `invalid_slot` "
+                                 "(errors.slot_start); window already over → 409 `slot_past`; no ticket left "
+                                 "in it → 409 `slot_full`."})
+
+
 class BookIn(StrictSchema):
-    """What to book for whom."""
+    """What to book for whom, and optionally in which time window."""
 
     schedule_id = Text(required=True, validate=ID)
     patient_id = Text(required=True, validate=ID)
+    slot_start = slot_start_field()
 
 
 class AppointmentQuery(StrictSchema):

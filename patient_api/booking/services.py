@@ -11,16 +11,18 @@ from ..billing.services import create_registration_bill
 from ..common.clock import now, to_local
 from ..common.ids import new_id
 from ..common.locking import lock_row
-from ..directory.models import Schedule
-from ..errors import ApiError, Conflict, Forbidden, NotFound
+from ..directory.models import Schedule, Ticket
+from ..errors import ApiError, Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..wechat import events as wechat_events
 from . import lifecycle, revisit, shedding, tickets, waitlist
 from .models import ACTIVE, Appointment
 
 
-def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, via="wechat"):
+def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, via="wechat", slot_start=None):
     """Hold (fee > 0) or book (free clinic, free revisit) the next ticket of a schedule for a linked patient.
+
+    With `slot_start` (a window's `start` from /schedules/{id}/slots) the ticket comes from that window only.
 
     Callers shed load first with shedding.admit(); this function alone keeps every rule. Freed tickets
     belong to the waitlist first: only the worker's offers (`waitlisted`) may take them while people wait.
@@ -33,6 +35,8 @@ def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, vi
     if schedule is None:
         raise NotFound("未找到该排班", code="schedule_not_found")
     _check_open(schedule, instant)
+    if slot_start is not None:
+        _check_slot(schedule, slot_start, instant)
     if not waitlisted and waitlist.reserved(schedule, instant):
         shedding.mark_sold_out(schedule.id)  # to the public it is sold out: shed the next attempts in Redis
         raise Conflict("号源已约满", code="sold_out")
@@ -44,10 +48,9 @@ def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, vi
     revisit_of = revisit.paid_visit_covering(patient_id, schedule) if schedule.fee_fen else None
     fee_fen = 0 if revisit_of else schedule.fee_fen
     hold_until = instant + timedelta(minutes=current_app.config["HOLD_MINUTES"]) if fee_fen else None
-    ticket = tickets.claim(schedule, appointment_id, instant, hold_until)
+    ticket = tickets.claim(schedule, appointment_id, instant, hold_until, window_start=slot_start)
     if ticket is None:
-        shedding.mark_sold_out(schedule.id)
-        raise Conflict("号源已约满", code="sold_out")
+        raise _nothing_to_claim(schedule, slot_start, instant)
     appointment = Appointment(
         id=appointment_id, account_id=account_id, patient_id=patient_id, schedule_id=schedule.id,
         ticket_id=ticket.id, hospital_id=schedule.hospital_id, department_id=schedule.department_id,
@@ -73,6 +76,30 @@ def _check_open(schedule, instant):
         raise Conflict(f"该号源将于{opens}开放预约", code="not_released")
     if status in ("closed", "stopped"):
         raise Conflict("该排班已停止预约", code="schedule_closed")
+
+
+def _check_slot(schedule, slot_start, instant):
+    """422 unless `slot_start` starts one of the schedule's windows; 409 slot_past once that window is over."""
+    window_end = db.session.scalar(select(Ticket.window_end).where(
+        Ticket.schedule_id == schedule.id, Ticket.window_start == slot_start).limit(1))
+    if window_end is None:
+        raise Invalid("所选时段不属于该排班，请重新选择时段", code="invalid_slot",
+                      errors={"slot_start": ["不是该排班的时段，请使用分时段列表中的开始时间"]})
+    if window_end <= instant:
+        raise Conflict("该时段已结束，请选择其他时段", code="slot_past")
+
+
+def _nothing_to_claim(schedule, slot_start, instant):
+    """The 409 for a failed claim; sets the Redis sold-out flag only when no window has a ticket left."""
+    # A full window says nothing about the others: flagging the schedule then would shed bookings that could succeed.
+    whole_schedule_gone = slot_start is None or not tickets.claimable_count(schedule.id, instant)
+    if whole_schedule_gone:
+        shedding.mark_sold_out(schedule.id)
+    if slot_start is None:
+        return Conflict("号源已约满", code="sold_out")
+    if whole_schedule_gone:
+        return Conflict("该时段已约满，本排班其他时段也已约满", code="slot_full")
+    return Conflict("该时段已约满，请选择其他时段", code="slot_full")
 
 
 def _check_limits(patient_id, schedule):

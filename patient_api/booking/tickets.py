@@ -1,5 +1,5 @@
 """Claiming and releasing tickets: the only code that changes a ticket or a schedule's `available`."""
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from ..billing.services import close_unpaid_bill
 from ..directory.models import Schedule, Ticket
@@ -10,16 +10,28 @@ from .models import Appointment
 MAX_SQLITE_RETRIES = 50
 
 
-def claim(schedule, appointment_id, instant, hold_until):
+def _claimable(schedule_id, instant):
+    """Tickets of the schedule that can still be taken: free or a lapsed hold, in a window not yet over."""
+    return (Ticket.schedule_id == schedule_id, Ticket.window_end > instant,
+            or_(Ticket.status == "free", (Ticket.status == "held") & (Ticket.hold_expires_at <= instant)))
+
+
+def claimable_count(schedule_id, instant):
+    """How many tickets a claim could take right now (lapsed holds included)."""
+    return db.session.scalar(select(func.count()).select_from(Ticket).where(*_claimable(schedule_id, instant)))
+
+
+def claim(schedule, appointment_id, instant, hold_until, window_start=None):
     """Take the first free ticket (or one whose hold expired) for `appointment_id`; None if sold out.
 
+    With `window_start`, only a ticket of that time window (分时段) is taken; None if that window is full.
     PostgreSQL: FOR UPDATE SKIP LOCKED lets concurrent claimers take different rows without waiting.
     SQLite: no row locks; the conditional UPDATE below is what makes a claim atomic.
     """
-    claimable = or_(Ticket.status == "free", (Ticket.status == "held") & (Ticket.hold_expires_at <= instant))
-    query = (select(Ticket.id, Ticket.status, Ticket.appointment_id)
-             .where(Ticket.schedule_id == schedule.id, Ticket.window_end > instant, claimable)
-             .order_by(Ticket.seq).limit(1).with_for_update(skip_locked=True))
+    query = select(Ticket.id, Ticket.status, Ticket.appointment_id).where(*_claimable(schedule.id, instant))
+    if window_start is not None:
+        query = query.where(Ticket.window_start == window_start)
+    query = query.order_by(Ticket.seq).limit(1).with_for_update(skip_locked=True)
     for _ in range(MAX_SQLITE_RETRIES):
         row = db.session.execute(query).first()
         if row is None:

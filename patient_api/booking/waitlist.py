@@ -1,16 +1,17 @@
 """候补 (waitlist): join a sold-out schedule, leave it, list it; freed tickets are kept for waiters first."""
 from datetime import time, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import PatientLink
 from ..accounts.services import link_for
 from ..common.clock import local_dt, now, to_local
 from ..common.locking import lock_row
-from ..directory.models import Schedule, Ticket
+from ..directory.models import Schedule
 from ..errors import Conflict, NotFound
 from ..extensions import db
+from . import tickets
 from .models import ACTIVE, WAITLIST_OPEN, Appointment, WaitlistEntry
 
 MAX_OPEN_PER_PATIENT = 3
@@ -42,10 +43,7 @@ def reserved(schedule, instant):
     waiting = waiting_count(schedule.id)
     if not waiting:
         return False
-    claimable = db.session.scalar(select(func.count()).select_from(Ticket).where(
-        Ticket.schedule_id == schedule.id, Ticket.window_end > instant,
-        or_(Ticket.status == "free", (Ticket.status == "held") & (Ticket.hold_expires_at <= instant))))
-    return claimable <= waiting
+    return tickets.claimable_count(schedule.id, instant) <= waiting
 
 
 def join(account_id, patient_id, schedule_id, instant=None):

@@ -62,5 +62,5 @@ def get_schedule(schedule_id):
 @blp.get("/schedules/<id:schedule_id>/slots")
 @blp.response(200, SlotList)
 def list_slots(schedule_id):
-    """The time windows (分时段) of a session and what is left in each."""
+    """The time windows (分时段) of a session, what is left in each and whether it can be booked (open|full|past)."""
     return {"items": services.slots(schedule_id)}

@@ -64,13 +64,18 @@ class ScheduleOut(Schema):
     status = fields.String(required=True, validate=validate.OneOf(("open", "not_released", "closed", "stopped")))
 
 
+SLOT_STATUSES = ("open", "full", "past")
+
+
 class SlotOut(Schema):
-    """One time window of a schedule."""
+    """One time window of a schedule; book it with `slot_start` = `start`."""
 
     start = LocalDateTime(required=True)
     end = LocalDateTime(required=True)
     capacity = fields.Integer(required=True)
     available = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(SLOT_STATUSES), metadata={
+        "description": "open: has free tickets; full: none free now (a lapsed hold may come back); past: window over"})
 
 
 class ScheduleQuery(StrictSchema):

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from ..common.clock import today_local
+from ..common.clock import now, today_local
 from ..errors import NotFound
 from ..extensions import db
 from .models import Department, Doctor, Hospital, Schedule, Ticket
@@ -52,12 +52,21 @@ def schedules(hospital_id=None, department_id=None, doctor_id=None, date=None):
     return db.session.scalars(query).all()
 
 
-def slots(schedule_id):
-    """Time windows (分时段) of a schedule with how many tickets each still has."""
+def slots(schedule_id, instant=None):
+    """Time windows (分时段) of a schedule with how many tickets each still has and its status (open|full|past)."""
+    instant = instant or now()
     schedule = get(Schedule, schedule_id, "schedule_not_found")
     free = func.sum(func.cast(Ticket.status == "free", db.Integer))
     rows = db.session.execute(
         select(Ticket.window_start, Ticket.window_end, func.count(), free)
         .where(Ticket.schedule_id == schedule.id)
         .group_by(Ticket.window_start, Ticket.window_end).order_by(Ticket.window_start)).all()
-    return [{"start": s, "end": e, "capacity": total, "available": int(avail or 0)} for s, e, total, avail in rows]
+    return [{"start": s, "end": e, "capacity": total, "available": int(avail or 0),
+             "status": slot_status(e, int(avail or 0), instant)} for s, e, total, avail in rows]
+
+
+def slot_status(window_end, available, instant):
+    """past once the window is over (booking refuses it), full with no free ticket, else open."""
+    if window_end <= instant:
+        return "past"
+    return "open" if available > 0 else "full"

@@ -79,7 +79,8 @@ class KioskAppointments(MethodView):
         """Book for the session's patient (same rules as the official account)."""
         patient_id = sessions.current_patient_id()
         shedding.admit(f"kiosk:{g.kiosk.id}", body["schedule_id"])  # same rate limit and sold-out flag as WeChat
-        return services.book(None, patient_id, body["schedule_id"], via=f"kiosk:{g.kiosk.id}")
+        return services.book(None, patient_id, body["schedule_id"], via=f"kiosk:{g.kiosk.id}",
+                             slot_start=body["slot_start"])
 
 
 @blp.route("/kiosk/appointments/<id:appointment_id>/check-in")

@@ -1,6 +1,7 @@
 """Kiosk request and response bodies."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..booking.schemas import slot_start_field
 from ..common.schemas import StrictSchema, Text
 
 
@@ -39,9 +40,10 @@ class KioskSessionOut(Schema):
 
 
 class KioskBookIn(StrictSchema):
-    """Book a schedule for the session's patient."""
+    """Book a schedule for the session's patient, optionally in one time window."""
 
     schedule_id = Text(required=True, validate=validate.Length(1, 40))
+    slot_start = slot_start_field()
 
 
 class PrintQuery(StrictSchema):
