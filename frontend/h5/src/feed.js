@@ -2,6 +2,9 @@
 // offers and family (proxy) requests. Each source may fail or not exist yet on this backend
 // (link_status and /me/patients/{id}/links are newer): a missing optional source is skipped, a failing
 // core one (appointments, bills) makes the feed show its error with 重试.
+//
+// A card: { key, kind (visit|bill|offer|proxy), badge, title, lines, to, action }. `title` and each of
+// `lines` is a string, or an array of parts that are each kept on one line (a time window never splits).
 import { api } from './api'
 import { money, relationLabel, timeWindow, visitDay } from './format'
 
@@ -19,9 +22,9 @@ async function placeNames(appointment) {
     ])
     const hospital = hospitals.find((h) => h.id === appointment.hospital_id)
     const department = departments.find((d) => d.id === appointment.department_id)
-    return [hospital?.name, department?.name].filter(Boolean).join(' ')
+    return [hospital?.name, department?.name].filter(Boolean)
   } catch {
-    return '' // the time and number still tell the resident what they need
+    return [] // the time and number still tell the resident what they need
   }
 }
 
@@ -42,8 +45,8 @@ async function nextVisit(appointments, patients, now) {
     key: `visit-${next.id}`,
     kind: 'visit',
     badge: next.status === 'pending_payment' ? '待支付' : '下次就诊',
-    title: `${visitDay(next.visit_start)} ${timeWindow(next.visit_start, next.visit_end)}`,
-    lines: [place, `第 ${next.queue_no} 号 · ${who(patients, next.patient_id)}`].filter(Boolean),
+    title: [visitDay(next.visit_start), timeWindow(next.visit_start, next.visit_end)],
+    lines: [place, [`第 ${next.queue_no} 号 ·`, who(patients, next.patient_id)]].filter((line) => line.length),
     to: { name: 'appointment', params: { id: next.id } },
     action: '查看预约',
   }

