@@ -79,10 +79,11 @@ ELDER_CHECK = """() => {
     const visible = (el) => {
         const r = el.getBoundingClientRect()
         const s = getComputedStyle(el)
-        return r.width > 1 && r.height > 1 && s.visibility !== 'hidden' && s.display !== 'none' && !el.closest('[aria-hidden=true]')
+        return r.width > 1 && r.height > 1 && s.visibility !== 'hidden' && s.display !== 'none'
+            && !el.closest('[aria-hidden=true]')
     }
-    const describe = (el) => `${el.tagName.toLowerCase()}${el.className && typeof el.className === 'string'
-        ? '.' + el.className.trim().split(/\\s+/).join('.') : ''} "${(el.innerText || el.value || '').trim().slice(0, 20)}"`
+    const describe = (el) => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')}`
+        + ` "${(el.innerText || el.value || '').trim().slice(0, 20)}"`
     const problems = []
     const targets = 'button, a[href], input, [role=button], [role=tab], [role=switch], [role=link], .van-cell, .tile'
     for (const el of document.querySelectorAll(targets)) {
@@ -119,6 +120,26 @@ def no_horizontal_scroll(page):
     """Nothing sticks out sideways (the page never scrolls horizontally)."""
     widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px viewport"
+
+
+def enlarge_fonts(page, percent):
+    """The reader's font setting at `percent` (as WeChat's 字体大小 does), then reload the page."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Page.setFontSizes", {"fontSizes": {"standard": round(16 * percent / 100),
+                                                 "fixed": round(13 * percent / 100)}})
+    page.reload()
+    settle(page)
+
+
+def nothing_clipped(page):
+    """No control or card whose text spills out of it (scroll size beyond its box)."""
+    spills = page.evaluate("""() => [...document.querySelectorAll(
+            'button, a[href], [role=tab], [role=switch], .van-cell, .patient-bar, .feed-card, .card')]
+        .filter((el) => el.getClientRects().length && !el.closest('.sr-only'))
+        .filter((el) => el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1)
+        .map((el) => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} "${el.innerText.trim().slice(0, 20)}"`
+            + ` ${el.scrollWidth}×${el.scrollHeight} in ${el.clientWidth}×${el.clientHeight}`)""")
+    assert not spills, "text spills out of:\n" + "\n".join(spills)
 
 
 def screenshot(page, name, full_page=True):

@@ -7,7 +7,16 @@ import pytest
 from playwright.sync_api import expect
 
 from ..factories import chinese_name, resident_id
-from .helpers import check_axe, check_elder_sizes, no_horizontal_scroll, screenshot, settle, sign_in
+from .helpers import (
+    check_axe,
+    check_elder_sizes,
+    enlarge_fonts,
+    no_horizontal_scroll,
+    nothing_clipped,
+    screenshot,
+    settle,
+    sign_in,
+)
 
 _people = itertools.count(701, 2)  # odd: the ID numbers are men's (父亲)
 FIRST_SCREEN_BUDGET = 200 * 1024
@@ -185,6 +194,22 @@ def test_screens_fit_a_320_px_phone(make_page, family, elder):
         if elder:
             check_elder_sizes(page)
         screenshot(page, f"{name}-320{suffix}")
+
+
+@pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
+def test_layout_holds_when_the_font_is_enlarged(page, family, elder):
+    """WeChat's 字体大小 at its larger steps: everything still fits, nothing spills out of its box."""
+    sign_in(page, family)
+    if elder:
+        elder_switch(page).click()
+    suffix = "-elder" if elder else ""
+    enlarge_fonts(page, 150)
+    for path, name in (("/h5/", "home"), ("/h5/me", "mine")):
+        page.goto(path)
+        settle(page)
+        no_horizontal_scroll(page)
+        nothing_clipped(page)
+        screenshot(page, f"{name}-font-150{suffix}")
 
 
 @pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
