@@ -7,7 +7,7 @@ from sqlalchemy import event, text
 from . import errors
 from .common import observability
 from .common.blueprint import register_id_converter
-from .config import config_from_env
+from .config import config_from_env, generated_key
 from .extensions import api, db, migrate, redis
 from .webapps import register_webapps
 
@@ -24,7 +24,11 @@ def create_app(config=None):
     elif config is not None:
         app.config.from_object(config)
     if app.config["ENV_NAME"] == "production":
-        config_class.check()
+        config_class.check(app.config)
+    else:
+        for name in ("SECRET_KEY", "DATA_KEY"):  # development and tests never use a key written in the source
+            if not app.config.get(name):
+                app.config[name] = generated_key(name.lower())
     observability.setup_logging(app.config.get("LOG_LEVEL", "INFO"))
 
     db.init_app(app)
@@ -72,6 +76,7 @@ def _register_bill_kinds():
 
 
 def _register_blueprints(app):
+    from .accounts.identity_routes import blp as identity
     from .accounts.routes import blp as accounts
     from .accounts.staff_routes import blp as staff
     from .billing.routes import blp as billing
@@ -84,18 +89,22 @@ def _register_blueprints(app):
     from .integration.hl7_routes import blp as integration_hl7
     from .integration.records_routes import blp as integration_records
     from .integration.routes import blp as integration
+    from .kiosk.binding_routes import blp as kiosk_binding
     from .kiosk.routes import blp as kiosk
     from .records.routes import blp as records_blp
     from .results.routes import blp as results_blp
     from .results.staff_routes import blp as nurse_station_results
     from .wechat.routes import blp as wechat
-    for blueprint in (accounts, staff, directory, booking, billing, inpatient, nurse_station, results_blp,
+    for blueprint in (accounts, identity, staff, directory, booking, billing, inpatient, nurse_station, results_blp,
                       records_blp, integration, integration_inpatient, integration_fhir, integration_hl7, wechat,
-                      kiosk, integration_records, nurse_station_results):
+                      kiosk, kiosk_binding, integration_records, nurse_station_results):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
-    if app.config["WECHATPAY_MODE"] == "sandbox":
-        from .billing.sandbox_routes import blp as sandbox
+    if app.config["WECHATPAY_MODE"] == "sandbox" and app.config["ENV_NAME"] in ("development", "test"):
+        from .billing.sandbox_routes import blp as sandbox  # never outside development and tests
         api.register_blueprint(sandbox, url_prefix="/api/v1")
+    if app.config["ENV_NAME"] in ("development", "test"):
+        from .accounts.dev_routes import blp as dev_login
+        api.register_blueprint(dev_login, url_prefix="/api/v1")
 
 
 def _register_request_cycle(app):
@@ -144,10 +153,29 @@ def _register_ops(app):
         return jsonify(status="ok" if ready else "unavailable", checks=checks), 200 if ready else 503
 
     app.add_url_rule("/metrics", "metrics", observability.metrics_view)
+    if app.config["ENV_NAME"] == "production":
+        app.before_request(_ops_token_required)
 
     @app.get("/api/docs/assets/<path:filename>")
     def swagger_assets(filename):
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+
+OPS_PATHS = ("/metrics", "/api/docs")
+
+
+def _ops_token_required():
+    """Production: metrics and the Swagger UI answer only to PATIENT_API_OPS_TOKEN (and not at all without one)."""
+    import hmac
+
+    from flask import current_app, request
+    if not request.path.startswith(OPS_PATHS):
+        return None
+    expected = current_app.config.get("OPS_TOKEN")
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        return errors.envelope(404, "not_found", "未找到该资源")
+    return None
 
 
 def _register_cli(app):

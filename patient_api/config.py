@@ -1,11 +1,12 @@
 """Configuration classes; every value can come from the environment (PATIENT_API_*)."""
 import os
+import secrets
 from pathlib import Path
 
 INSTANCE_DIR = Path(os.environ.get("PATIENT_API_INSTANCE_DIR", Path.cwd() / "instance"))
-# Development-only fallbacks: ProdConfig refuses to start with any of these.
-DEV_SECRET = "dev-secret-not-for-production"
-DEV_DATA_KEY = "dev-data-key-not-for-production"
+# Development-only WeChat fallbacks: production refuses to start with any of these.
+DEV_WECHAT_SECRET = "dev-wechat-secret"
+DEV_WECHAT_TOKEN = "dev-wechat-token"
 
 
 def env(name, default=None):
@@ -36,9 +37,11 @@ class Config:
     """Base settings shared by every environment."""
 
     ENV_NAME = "base"
-    SECRET_KEY = env("SECRET_KEY", DEV_SECRET)
-    DATA_KEY = env("DATA_KEY", DEV_DATA_KEY)
+    # No default: development generates its own into instance/ (see generated_key), production must set them.
+    SECRET_KEY = env("SECRET_KEY")
+    DATA_KEY = env("DATA_KEY")
     DEV_LOGIN = env_bool("DEV_LOGIN")
+    OPS_TOKEN = env("OPS_TOKEN")  # production: /metrics and /api/docs need it as a Bearer token (off without it)
     SQLALCHEMY_DATABASE_URI = database_url()
     # hide_parameters: SQL errors in logs must not carry names or other personal data.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
@@ -48,8 +51,8 @@ class Config:
 
     # WeChat official account and WeChat Pay (used by auth now, payments later).
     WECHAT_APPID = env("WECHAT_APPID", "wx0000000000000000")
-    WECHAT_SECRET = env("WECHAT_SECRET", "dev-wechat-secret")
-    WECHAT_TOKEN = env("WECHAT_TOKEN", "dev-wechat-token")
+    WECHAT_SECRET = env("WECHAT_SECRET", DEV_WECHAT_SECRET)
+    WECHAT_TOKEN = env("WECHAT_TOKEN", DEV_WECHAT_TOKEN)
     WECHAT_ENCODING_AES_KEY = env("WECHAT_ENCODING_AES_KEY")
     # Where WeChat's API is (tests and the local sandbox point it elsewhere) and where our H5 pages live.
     WECHAT_API_BASE = env("WECHAT_API_BASE", "https://api.weixin.qq.com")
@@ -64,6 +67,25 @@ class Config:
     WECHATPAY_PUBLIC_KEY = env("WECHATPAY_PUBLIC_KEY")  # platform public key (public-key mode)
     WECHATPAY_PUBLIC_KEY_ID = env("WECHATPAY_PUBLIC_KEY_ID")
     WECHATPAY_NOTIFY_URL = env("WECHATPAY_NOTIFY_URL", "http://127.0.0.1:8000/api/v1/payments/wechatpay/notify")
+
+    # SMS one-time codes (实名认证): sandbox keeps messages in a table; tencent sends through Tencent Cloud SMS.
+    SMS_PROVIDER = env("SMS_PROVIDER", "sandbox")
+    SMS_SIGN_NAME = env("SMS_SIGN_NAME", "泰安健康")
+    SMS_TENCENT_SECRET_ID = env("SMS_TENCENT_SECRET_ID")
+    SMS_TENCENT_SECRET_KEY = env("SMS_TENCENT_SECRET_KEY")
+    SMS_TENCENT_SDK_APP_ID = env("SMS_TENCENT_SDK_APP_ID")
+    SMS_TENCENT_SIGN_NAME = env("SMS_TENCENT_SIGN_NAME")
+    SMS_TENCENT_REGION = env("SMS_TENCENT_REGION", "ap-guangzhou")
+    SMS_TENCENT_TEMPLATES = env("SMS_TENCENT_TEMPLATES")  # JSON {"verification": "<template id>"}
+    SMS_TENCENT_ENDPOINT = env("SMS_TENCENT_ENDPOINT", "sms.tencentcloudapi.com")
+    VERIFY_CODE_SECONDS = env_int("VERIFY_CODE_SECONDS", 300)
+    SMS_RESEND_SECONDS = env_int("SMS_RESEND_SECONDS", 60)
+    SMS_PHONE_HOURLY = env_int("SMS_PHONE_HOURLY", 5)  # codes per phone (and per person) per hour
+    SMS_ACCOUNT_HOURLY = env_int("SMS_ACCOUNT_HOURLY", 10)
+    BINDING_CODE_SECONDS = env_int("BINDING_CODE_SECONDS", 300)
+    ADD_PATIENT_LIMIT = env_int("ADD_PATIENT_LIMIT", 10)  # 就诊人 adds per account per hour
+    ADD_PERSON_LIMIT = env_int("ADD_PERSON_LIMIT", 10)  # adds of one ID number across accounts per hour
+    VERIFY_ATTEMPT_LIMIT = env_int("VERIFY_ATTEMPT_LIMIT", 30)  # codes entered per account / per person per hour
 
     # Sessions.
     SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60)
@@ -121,17 +143,55 @@ class TestConfig(Config):
 
 
 class ProdConfig(Config):
-    """Production: refuses to start without real secrets."""
+    """Production: refuses to start with anything unsafe (see unsafe_settings)."""
 
     ENV_NAME = "production"
 
     @classmethod
-    def check(cls):
-        """Raise if a development secret would be used in production."""
-        missing = [name for name, dev in (("SECRET_KEY", DEV_SECRET), ("DATA_KEY", DEV_DATA_KEY))
-                   if getattr(cls, name) in (None, "", dev)]
-        if missing or not os.environ.get("DATABASE_URL") or not cls.REDIS_URL:
-            raise RuntimeError(f"production needs PATIENT_API_{missing} DATABASE_URL REDIS_URL set")
+    def check(cls, config=None):
+        """Raise RuntimeError naming every unsafe setting of `config` (the class's own values by default)."""
+        config = config or {name: getattr(cls, name) for name in dir(cls) if name.isupper()}
+        problems = unsafe_settings(config)
+        if problems:
+            raise RuntimeError("production refuses to start: " + "; ".join(problems))
+
+
+def unsafe_settings(config):
+    """What production must not run with: sandbox money or SMS, dev login, development or missing secrets."""
+    checks = [
+        (config.get("WECHATPAY_MODE") != "live", "PATIENT_API_WECHATPAY_MODE must be live (sandbox marks bills paid)"),
+        (bool(config.get("DEV_LOGIN")), "PATIENT_API_DEV_LOGIN must be off"),
+        (config.get("SMS_PROVIDER") != "tencent", "PATIENT_API_SMS_PROVIDER must be tencent (sandbox sends nothing)"),
+        (config.get("WECHAT_TOKEN") in (None, "", DEV_WECHAT_TOKEN), "PATIENT_API_WECHAT_TOKEN is the development one"),
+        (config.get("WECHAT_SECRET") in (None, "", DEV_WECHAT_SECRET),
+         "PATIENT_API_WECHAT_SECRET is the development one"),
+        (len(config.get("WECHAT_ENCODING_AES_KEY") or "") != 43,
+         "PATIENT_API_WECHAT_ENCODING_AES_KEY must be the account's 43-character key (safe mode)"),
+        (len(config.get("SECRET_KEY") or "") < 32, "PATIENT_API_SECRET_KEY must be set (32+ characters)"),
+        (len(config.get("DATA_KEY") or "") < 32, "PATIENT_API_DATA_KEY must be set (32+ characters)"),
+        (not str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"),
+         "DATABASE_URL must be PostgreSQL"),
+        (not config.get("REDIS_URL"), "REDIS_URL must be set (no embedded Redis in production)"),
+    ]
+    return [message for failed, message in checks if failed]
+
+
+def generated_key(name):
+    """A development key kept in instance/ (made on first use, never committed): no key is a constant in the source."""
+    path = INSTANCE_DIR / f"{name}.key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        try:  # O_EXCL: when several processes start at once, the first one's key is everybody's
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        except FileExistsError:
+            pass
+    for _ in range(50):  # a racing creator may not have written it yet
+        value = path.read_text().strip()
+        if value:
+            return value
+    raise RuntimeError(f"{path} is empty")
 
 
 CONFIGS = {"development": DevConfig, "test": TestConfig, "production": ProdConfig}

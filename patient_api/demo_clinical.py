@@ -3,8 +3,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from .accounts.models import Patient
+from .accounts import people
 from .common.clock import now, today_local
+from .common.masking import mask_phone
 from .directory.models import Hospital
 from .extensions import db
 from .inpatient import his
@@ -58,11 +59,15 @@ def _stay(id_number, name):
     return admission
 
 
-def load(id_number, name):
-    """Idempotent: results for the person, and a stay when they are registered; returns what was done."""
+DEMO_PHONE = "13800138000"
+
+
+def load(id_number, name, phone=DEMO_PHONE):
+    """Idempotent: results, a phone on file (to try 实名认证 by SMS) and a stay for the person; says what was done."""
     person = index_for_id_number(id_number)
     done = {"reports": _reports(person)}
-    registered = db.session.scalars(sa.select(Patient.id).filter_by(id_number_index=person)).first()
-    done["admission"] = _stay(id_number, name).id if registered else "skipped: add the patient first"
+    people.record_phone(person, phone, "demo", _hospital("TAZXYY").id)
+    done["phone_on_file"] = mask_phone(phone)
+    done["admission"] = _stay(id_number, name).id  # the hospital's push registers the person if needed
     db.session.commit()
     return done

@@ -100,6 +100,13 @@ def record_subscription(openid, subscribed, create_time):
         return record(openid, subscribed, create_time)
 
 
+def deliver_sms():
+    """Send queued text messages (verification codes): a resident is waiting, so this runs every 2 s."""
+    from . import sms
+    with _app_context():
+        return sms.deliver()
+
+
 def deliver_sandbox_notifications():
     """Sandbox mode: post the queued, signed WeChat Pay notifications to our own endpoint."""
     from .billing.sandbox_routes import deliver
@@ -108,7 +115,7 @@ def deliver_sandbox_notifications():
         return outbox.drain("wechatpay_sandbox", deliver)
 
 
-PERIODIC = [(deliver_sandbox_notifications, 2), (sweep_holds, 30), (mark_no_shows, 600),
+PERIODIC = [(deliver_sandbox_notifications, 2), (deliver_sms, 2), (sweep_holds, 30), (mark_no_shows, 600),
             (purge_idempotency_keys, 3600), (query_payments, 5), (submit_refunds, 10),
             (deliver_hospital_webhooks, 10), (offer_waitlist, 10),
             (deliver_wechat_messages, 5), (remind_visits, 3600), (warn_low_deposits, 3600)]

@@ -12,6 +12,7 @@ from patient_api import create_app
 from patient_api.extensions import db
 
 from .factories import Factory
+from .leakscan import SCANNED, ScanningClient
 
 PG_ADMIN = "postgresql+psycopg://{auth}@{host}/postgres"
 
@@ -80,9 +81,17 @@ def app(database_url, redis_client):
                       "SQLALCHEMY_DATABASE_URI": database_url, "SQLALCHEMY_ENGINE_OPTIONS": options,
                       "REDIS_CLIENT": redis_client, "REDIS_URL": None, "SECRET_KEY": "test-secret",
                       "DATA_KEY": "test-data-key (generated for tests only)"})
+    app.test_client_class = ScanningClient  # every answer is checked for identifiers that could be completed
     with app.app_context():
         upgrade()
     return app
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many answers the identifier scan read (each one failed its test if it leaked)."""
+    if SCANNED["bodies"]:
+        terminalreporter.write_line(f"identifier scan: {SCANNED['bodies']} response bodies, none with a full ID "
+                                    "number, a full mobile number or a completable masked ID")
 
 
 @pytest.fixture(autouse=True)

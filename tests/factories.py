@@ -58,10 +58,45 @@ class Factory:
         assert response.status_code == 201, response.json
         return response.json["id"]
 
-    def resident(self):
-        """A signed-in account with one patient: (headers, patient_id)."""
+    def resident(self, verified=False):
+        """A signed-in account with one patient (its link verified if asked): (headers, patient_id)."""
         headers = self.login()
-        return headers, self.patient(headers)
+        patient_id = self.patient(headers)
+        if verified:
+            self.verify(headers, patient_id)
+        return headers, patient_id
+
+    def phone_on_file(self, patient_id, phone=None):
+        """A mobile a hospital holds for the patient (as FHIR/HL7/HIS would send); returns it."""
+        from patient_api.accounts import people
+        from patient_api.accounts.models import Patient
+        phone = phone or f"139{next(_seq) % 100_000_000:08d}"
+        with self.app.app_context():
+            people.record_phone(db.session.get(Patient, patient_id).id_number_index, phone, "test")
+            db.session.commit()
+        return phone
+
+    def sms_code(self, phone):
+        """The last code the sandbox SMS provider sent to that phone."""
+        import re
+
+        from patient_api import sms
+        with self.app.app_context():
+            sms.deliver()
+            texts = [row.text for row in sms.inbox(phone)]
+        assert texts, f"no SMS to {phone[:3]}****"
+        return re.search(r"验证码为(\d{6})", texts[-1]).group(1)
+
+    def verify(self, headers, patient_id, phone=None):
+        """Verify the account's link by SMS code to a phone on file, through the API; returns the Patient body."""
+        phone = phone or self.phone_on_file(patient_id)
+        started = self.client.post(f"/api/v1/me/patients/{patient_id}/verification", json={"method": "sms"},
+                                   headers=headers)
+        assert started.status_code == 202, started.json
+        done = self.client.post(f"/api/v1/me/patients/{patient_id}/verification/confirm",
+                                json={"code": self.sms_code(phone)}, headers=headers)
+        assert done.status_code == 200, done.json
+        return done.json
 
     def schedule(self, fee_fen=1200, capacity=10, days_ahead=1, period="morning", released=True,
                  hospital_code="H1", department_code="NK", stopped=False):

@@ -22,11 +22,14 @@ class Hospital:
         self.app, self.client, self.make, self.code = app, client, make, code
         self.his = hospital_key(app, code)
 
-    def resident(self):
-        """A signed-in account with one patient: (headers, patient_id, {"id_number", "name"})."""
+    def resident(self, verified=True):
+        """A signed-in account with one patient, verified by SMS unless asked not to:
+        (headers, patient_id, {"id_number", "name"})."""
         n = next(_seq)
         headers = self.make.login()
         patient_id = self.make.patient(headers, n)
+        if verified:
+            self.make.verify(headers, patient_id)
         return headers, patient_id, {"id_number": resident_id(n), "name": chinese_name(n)}
 
     def staff(self, wards="W1", role="nurse", username=None):

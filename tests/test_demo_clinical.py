@@ -8,14 +8,16 @@ def run(app, *args):
     return result.output
 
 
-def test_demo_person_gets_reports_then_a_stay_once_registered(app, client, make):
+def test_demo_person_gets_reports_a_stay_and_a_phone_to_verify_with(app, client, make):
     run(app, "demo", "load", "--days", "1")
     number, name = resident_id(9101), chinese_name(9101)
-    assert "skipped: add the patient first" in run(app, "demo", "clinical", "--id-number", number, "--name", name)
+    output = run(app, "demo", "clinical", "--id-number", number, "--name", name)
+    assert "138****8000" in output and "adm_" in output  # the hospital's admission registers the person
+    run(app, "demo", "clinical", "--id-number", number, "--name", name)  # a second run changes nothing
     headers = make.login()
     patient_id = make.patient(headers, 9101)
-    run(app, "demo", "clinical", "--id-number", number, "--name", name)
-    run(app, "demo", "clinical", "--id-number", number, "--name", name)  # a second run changes nothing
+    assert client.get("/api/v1/admissions", headers=headers).json["code"] == "verification_required"
+    assert make.verify(headers, patient_id, phone="13800138000")["link_status"] == "verified"
     reports = client.get(f"/api/v1/reports?patient_id={patient_id}", headers=headers).json["items"]
     assert sorted(r["kind"] for r in reports) == ["imaging", "inpatient", "lab"]
     assert len({r["hospital_id"] for r in reports}) == 3

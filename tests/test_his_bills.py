@@ -23,7 +23,7 @@ def his_bill(id_number, order_no="MZ20261122001", **extra):
 
 @pytest.fixture
 def resident(app, client, make):
-    headers, patient_id = make.resident()
+    headers, patient_id = make.resident(verified=True)
     with app.app_context():
         from patient_api.accounts.models import Patient
         number = db.session.get(Patient, patient_id).id_number

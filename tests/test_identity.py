@@ -55,6 +55,6 @@ def test_encryption_round_trip_and_tamper(ctx):
 
 
 def test_masks():
-    assert mask_id_number("37090219600101123X") == "370902********123X"
+    assert mask_id_number("37090219600101123X") == "370***********123X"
     assert mask_phone("13800138000") == "138****8000"
     assert mask_name("张秀英") == "张*英" and mask_name("张三") == "张*" and mask_name("欧阳娜娜") == "欧**娜"

@@ -140,11 +140,16 @@ def test_another_account_gets_404_everywhere(app, client, stay):
 
 
 def test_family_member_of_the_same_patient_sees_the_admission(app, client, make, stay):
-    """A second account adding the same ID number and name is linked and sees the stay; others' stays stay hidden."""
+    """A second account adding the same person waits for their consent, then sees the stay; others' stays stay
+    hidden."""
     relative = make.login()
     added = client.post("/api/v1/me/patients", headers=relative, json={
         **stay.person, "phone": "13900139000", "relation": "child"})
-    assert (added.status_code, added.json["id"]) == (201, stay.patient_id)
+    assert (added.status_code, added.json["id"], added.json["link_status"]) == (201, stay.patient_id, "pending")
+    link_id = next(link["id"] for link in client.get(f"/api/v1/me/patients/{stay.patient_id}/links",
+                                                     headers=stay.family).json["items"] if not link["is_me"])
+    assert client.post(f"/api/v1/me/patients/{stay.patient_id}/links/{link_id}/approve",
+                       headers=stay.family).status_code == 200
     other_family, other_patient, other_person = stay.h.resident()
     other = stay.h.admit(other_person, ward="W1")
     for headers, expected in ((relative, stay.id), (stay.family, stay.id), (other_family, other["id"])):

@@ -78,9 +78,8 @@ def fresh(n, day=None):
 
 
 BAD_ADMISSIONS = {
-    "unknown_id_number": ({"patient": {"id_number": resident_id(4999, region="110101"), "name": "王无人"}},
-                          "unknown_patient", "patient"),
-    "name_mismatch": ({"patient": {"name": "王冒名"}}, "unknown_patient", "patient"),
+    "bad_id_number": ({"patient": {"id_number": "370902198601010000", "name": "王无人"}},
+                      "validation_error", "patient"),
     "admitted_at_text": ({"admitted_at": "yesterday morning"}, "validation_error", "admitted_at"),
     "admitted_at_no_such_day": ({"admitted_at": "2026-02-30T09:00:00+08:00"}, "validation_error", "admitted_at"),
     "admitted_at_future": ({"admitted_at": f"{today_local() + timedelta(days=2)}T09:30:00+08:00"},
@@ -99,6 +98,27 @@ def test_bad_admission_is_refused(app, client, stay, case):
     body.update({k: v for k, v in change.items() if k != "patient"})
     before = counts(app)
     assert list(refused(post(client, "", body, stay.h.his), 422, code)) == [field]
+    intact(app, stay, before)
+
+
+def test_the_hospital_registers_a_person_and_its_name_replaces_a_typed_one(app, client, stay):
+    """Not registered yet: the admission creates the patient from HIS's data; a resident's typed name gives way;
+    only a name read from the ID card's chip is kept against HIS (422)."""
+    from patient_api.accounts.models import Patient
+    newcomer = {"id_number": resident_id(4999, region="110101"), "name": "王无人", "phone": "13912344999"}
+    created = post(client, "", admission_body(newcomer, admission_no="ZY-NEW"), stay.h.his)
+    assert created.status_code == 201, created.json
+    assert in_db(app, lambda: db.session.scalars(sa.select(Patient.name_source).filter_by(
+        name="王无人")).one()) == "hospital"
+    headers, patient_id, person = stay.h.resident(verified=False)  # a resident typed the name
+    renamed = post(client, "", admission_body({**person, "name": "王正名"}, admission_no="ZY-REN"), stay.h.his)
+    assert renamed.status_code == 201 and in_db(app, lambda: db.session.get(Patient, patient_id).name) == "王正名"
+    with app.app_context():
+        db.session.execute(sa.update(Patient).where(Patient.id == patient_id).values(name_source="card"))
+        db.session.commit()
+    before = counts(app)
+    clash = post(client, "", admission_body({**person, "name": "王别名"}, admission_no="ZY-CLASH"), stay.h.his)
+    assert list(refused(clash, 422, "unknown_patient")) == ["patient"]
     intact(app, stay, before)
 
 

@@ -36,11 +36,12 @@ def test_walk_in_without_a_phone_is_enrolled_by_the_id_card(app, client, make):
     kiosk = Kiosk(app, client)
     opened = kiosk.card(method="id_card", id_number=resident_id(802), name=chinese_name(802))
     assert opened.status_code == 201
-    assert in_db(app, lambda: db.session.get(Patient, opened.json["patient"]["id"]).phone_enc) is None
+    assert in_db(app, lambda: db.session.get(Patient, opened.json["patient"]["id"]).name_source) == "card"
     unknown = kiosk.card(method="insurance_card", card_number="SD0009999", ssn=resident_id(803))
     assert (unknown.status_code, unknown.json["code"]) == (404, "patient_not_found")
-    wrong_name = kiosk.card(method="id_card", id_number=resident_id(802), name="王五")
-    assert (wrong_name.status_code, wrong_name.json["code"]) == (422, "patient_identity_mismatch")
+    renamed = kiosk.card(method="id_card", id_number=resident_id(802), name="王五")  # the chip is authoritative
+    assert renamed.status_code == 201 and renamed.json["patient"]["id"] == opened.json["patient"]["id"]
+    assert in_db(app, lambda: db.session.get(Patient, opened.json["patient"]["id"]).name) == "王五"
     bad = kiosk.card(method="id_card", id_number="370902198601010000", name="王五")
     assert bad.status_code == 422 and "id_number" in bad.json["errors"]
     assert kiosk.card(method="insurance_card", ssn=resident_id(802)).json["errors"] == {

@@ -15,5 +15,5 @@ def test_migrated_schema_matches_the_models(app):
 def test_production_refuses_development_secrets(monkeypatch):
     from patient_api.config import ProdConfig
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    with pytest.raises(RuntimeError, match="production needs"):
+    with pytest.raises(RuntimeError, match="production refuses to start"):
         ProdConfig.check()

@@ -29,11 +29,12 @@ def residents(app, count, start=10_000):
             parsed = parse_resident_id(resident_id(n))
             account = Account(openid=f"race-{n}")
             patient = Patient(name=chinese_name(n), id_number_enc=crypto.encrypt(parsed.number),
-                              id_number_index=crypto.blind_index(parsed.number), phone_enc=None,
+                              id_number_index=crypto.blind_index(parsed.number),
                               gender=parsed.gender, birth_date=parsed.birth_date, region_code=parsed.region_code)
             db.session.add_all([account, patient])
             db.session.flush()
-            db.session.add(PatientLink(account_id=account.id, patient_id=patient.id, relation="self"))
+            db.session.add(PatientLink(account_id=account.id, patient_id=patient.id, relation="self",
+                                       claimed_name=patient.name))
             token, _ = auth.issue_session("resident", account.id)
             out.append(({"Authorization": f"Bearer {token}"}, patient.id, account.id))
         db.session.commit()

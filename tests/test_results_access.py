@@ -131,13 +131,17 @@ def test_family_proxy_reads_are_logged_with_their_own_account(world, owner):
     """A second account linked to the same patient reads as itself; the owner sees it as 家属账户."""
     proxy_headers = world.make.login("openid-proxy")
     assert world.make.patient(proxy_headers, n=owner.n, relation="child") == owner.patient_id
+    pending = world.get(f"/api/v1/me/patients/{owner.patient_id}/links", owner.headers)["items"][0]
+    approved = world.client.post(f"/api/v1/me/patients/{owner.patient_id}/links/{pending['id']}/approve",
+                                 headers=owner.headers)
+    assert approved.json["status"] == "verified"  # the owner consented to the proxy
     world.get(f"/api/v1/reports/{owner.report}", proxy_headers)
     world.get(f"/api/v1/patients/{owner.patient_id}/record", owner.headers)
     proxy_account = account_id(world, "openid-proxy")
     assert [(r[1], r[4]) for r in world.log()] == [(proxy_account, "report"), (owner.account, "record")]
     seen = world.get(f"/api/v1/patients/{owner.patient_id}/access-log", owner.headers)["items"]
     assert [(e["actor"], e["is_me"], e["resource_type"]) for e in seen] == [
-        ("本人账户", True, "record"), ("家属账户", False, "report")]
+        ("本人账户", True, "record"), ("家属账户（父母）", False, "report")]
     assert all(proxy_account not in str(e) and e["channel"] == "wechat" for e in seen)
     assert len(world.log()) == 2  # reading the log is not logged
 
@@ -180,7 +184,8 @@ def test_a_hospital_reads_back_and_releases_only_what_it_sent(app, world, owner)
     for _ in range(2):
         assert world.client.post("/api/v1/integration/reports/OWN-HELD/release", headers=h1).json["visible"]
     with app.app_context():
-        audits = db.session.execute(sa.select(AuditEntry.actor_id, AuditEntry.action, AuditEntry.resource)).all()
+        audits = db.session.execute(sa.select(AuditEntry.actor_id, AuditEntry.action, AuditEntry.resource)
+                                    .where(AuditEntry.actor_type == "hospital")).all()
         assert [tuple(a) for a in audits] == [(hospitals["H1"], "report.released", owner.held)]
         assert db.session.get(Report, owner.held).released_at is not None
     assert world.client.get("/api/v1/integration/reports/OWN-1", headers={}).status_code == 401

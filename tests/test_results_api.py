@@ -40,11 +40,14 @@ class World:
         self.app, self.client, self.make = app, client, make
         self.keys = {}
 
-    def person(self, headers=None, n=None):
-        """A patient added by an account (a new one unless headers are given): ids, headers, person index."""
+    def person(self, headers=None, n=None, verified=True):
+        """A patient added (and by default verified) by an account (a new one unless headers are given):
+        ids, headers, person index."""
         headers = headers or self.make.login()
         n = next(PEOPLE) if n is None else n
         patient_id = self.make.patient(headers, n=n)
+        if verified:
+            self.make.verify(headers, patient_id)
         return SimpleNamespace(headers=headers, patient_id=patient_id, n=n, index=self.index(n))
 
     def index(self, n):

@@ -62,11 +62,14 @@ def hits(wechat, path):
             for c in wechat.calls if urlsplit(c.request.url).path == path]
 
 
-def resident(make, name="张三英"):
-    """A signed-in account with one patient of that name: (headers, account_id, patient_id)."""
+def resident(make, name="张三英", verified=True):
+    """A signed-in account with one patient of that name (its link verified unless asked not to):
+    (headers, account_id, patient_id)."""
     openid = f"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o-{next(_seq)}"
     headers = make.login(openid)
     patient_id = make.patient(headers, name=name)
+    if verified:
+        make.verify(headers, patient_id)
     with make.app.app_context():
         return headers, db.session.scalar(sa.select(Account.id).filter_by(openid=openid)), patient_id
 
@@ -158,6 +161,9 @@ def cases(w):
         "inpatient.settled": ({"admission_id": w["admission_id"], "bill_id": None, "balance_due_fen": 0,
                                "refund_fen": 4550}, ["张*英", "测试医院H1", "45.50元", "出院结算已完成，余额原路退回"],
                               f"/admissions/{w['admission_id']}"),
+        "proxy.requested": ({"link_id": "lnk_1", "relation": "parent", **common},
+                            ["张*英", "家属申请代您办理就医业务", "请在就诊人管理中同意或拒绝"],
+                            f"/patients/{w['patient_id']}/links"),
     }
 
 
@@ -313,16 +319,23 @@ def test_a_paid_inpatient_deposit_is_a_payment_received(app, client, make, templ
     assert body["data"]["thing3"] == {"value": "住院预交金"} and body["data"]["amount4"] == {"value": "500.00元"}
 
 
-def test_tell_accounts_reaches_every_linked_account(app, make, ctx):
+def test_tell_accounts_reaches_verified_accounts_and_the_booker_only(app, make, ctx):
     _, first, patient_id = resident(make)
-    second = Account(openid="oUpF8uMuAJO_M2pxb1Q9zNjWeS6o-family")
-    db.session.add(second)
-    db.session.flush()
     from patient_api.accounts.models import PatientLink
-    db.session.add(PatientLink(account_id=second.id, patient_id=patient_id, relation="child"))
-    assert tell_accounts(patient_id, "report.ready", {"report_id": "rpt_1"}) == 2
+    accounts = {}
+    for status in ("verified", "claimed", "pending", "revoked"):
+        account = Account(openid=f"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o-{status}")
+        db.session.add(account)
+        db.session.flush()
+        db.session.add(PatientLink(account_id=account.id, patient_id=patient_id, relation="child", status=status,
+                                   claimed_name="张三英"))
+        accounts[status] = account.id
+    db.session.flush()
+    assert tell_accounts(patient_id, "report.ready", {"report_id": "rpt_1"}) == 2  # clinical news: verified only
+    assert tell_accounts(patient_id, "booking.confirmed", {}, booker=accounts["claimed"]) == 3
     db.session.commit()
-    assert sorted(row.destination for row in queued(app)) == sorted([first, second.id])
+    assert sorted(row.destination for row in queued(app, "report.ready")) == sorted([first, accounts["verified"]])
+    assert accounts["claimed"] in {row.destination for row in queued(app, "booking.confirmed")}
 
 
 # --- periodic jobs -----------------------------------------------------------------------------------------------

@@ -6,9 +6,8 @@ from wechatpy.oauth import WeChatOAuth
 from ..common.auth import BEARER_DOC, bearer_token, current_account_id, end_session, resident_required
 from ..common.blueprint import Blueprint
 from ..common.idempotency import idempotent
-from ..errors import NotFound
 from . import services
-from .schemas import DevLoginIn, PatientIn, PatientListOut, PatientOut, TokenOut, WechatLoginIn
+from .schemas import PatientIn, PatientListOut, PatientOut, TokenOut, WechatLoginIn
 
 OAUTH_TIMEOUT = (3, 10)
 blp = Blueprint("accounts", __name__, description="Resident sign-in and patients (就诊人)")
@@ -31,17 +30,6 @@ def _oauth(config):
 def _token(pair):
     token, ttl = pair
     return {"token": token, "expires_in": ttl}
-
-
-@blp.route("/auth/dev-login")
-class DevLogin(MethodView):
-    @blp.arguments(DevLoginIn())
-    @blp.response(200, TokenOut)
-    def post(self, body):
-        """Sign in as any openid; only when PATIENT_API_DEV_LOGIN=1."""
-        if not current_app.config["DEV_LOGIN"]:
-            raise NotFound()
-        return _token(services.sign_in(body["openid"]))
 
 
 @blp.route("/auth/wechat")

@@ -2,6 +2,7 @@
 import logging
 
 import phonenumbers
+import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -9,10 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from ..common import auth, crypto
 from ..common.clock import now
 from ..common.locking import lock_row
-from ..errors import ApiError, Conflict, Invalid, NotFound, Unauthorized
+from ..errors import ApiError, Conflict, Invalid, Unauthorized
 from ..extensions import db
+from . import limits, links, people, proxies
 from .identity import parse_resident_id
-from .models import Account, Patient, PatientLink
+from .models import ACTIVE_LINK, Account, PatientLink
 
 log = logging.getLogger(__name__)
 
@@ -81,59 +83,48 @@ def normalise_phone(raw):
 
 
 def linked_patients(account_id):
-    """The account's links, oldest first."""
-    return db.session.scalars(select(PatientLink).filter_by(account_id=account_id)
+    """The account's claimed, pending and verified links, oldest first."""
+    return db.session.scalars(select(PatientLink).where(PatientLink.account_id == account_id,
+                                                        PatientLink.status.in_(ACTIVE_LINK))
                               .order_by(PatientLink.created_at, PatientLink.id)).all()
 
 
 def link_for(account_id, patient_id):
-    """The account's link to that patient; 404 for anyone else's patient (existence is not revealed)."""
-    link = db.session.scalars(select(PatientLink).filter_by(account_id=account_id, patient_id=patient_id)).first()
-    if link is None:
-        raise NotFound("未找到该就诊人", code="patient_not_found")
-    return link
+    """The account's active link to that patient; 404 for anyone else's patient (existence is not revealed)."""
+    return links.active_link(account_id, patient_id)
 
 
-def add_patient(account_id, name, id_number, phone, relation):
-    """Add a 就诊人: a new patient, or a link to the existing one with that ID number (family proxy)."""
+def add_patient(account_id, name, id_number, phone, relation, instant=None):
+    """Add a 就诊人: a claim on the person with that ID number (new patient or an existing one).
+
+    The answer is the same whether or not the typed name matches the person's legal name (no name
+    oracle): the name is checked when the link is verified. A proxy of someone who verified themselves
+    waits for their consent (`pending`).
+    """
+    instant = instant or now()
     resident = parse_resident_id(id_number)
     phone = normalise_phone(phone)
+    limits.adding(account_id, resident.number)
     lock_row(Account, account_id)  # serialises this account's adds so the limit holds
-    count = db.session.scalar(select(func.count()).select_from(PatientLink).filter_by(account_id=account_id))
+    count = db.session.scalar(select(func.count()).select_from(PatientLink).where(
+        PatientLink.account_id == account_id, PatientLink.status.in_(ACTIVE_LINK)))
     if count >= current_app.config["MAX_PATIENTS_PER_ACCOUNT"]:
         raise Conflict("每个账户最多添加5位就诊人", code="patient_limit_reached")
-    patient = patient_by_id_number(resident.number)
-    if patient is None:
-        patient = create_patient(name, resident, phone)
-    elif patient.name != name:
-        # Knowing someone's ID number alone must not open their records.
-        raise Invalid("姓名与身份证号不匹配", code="patient_identity_mismatch",
-                      errors={"name": ["姓名与身份证号不匹配"]})
-    if db.session.scalars(select(PatientLink).filter_by(account_id=account_id, patient_id=patient.id)).first():
+    patient = people.patient_by_id_number(resident.number) or people.create_patient(name, resident, "claim")
+    link = links.link_of(account_id, patient.id)
+    if link is not None and link.active:
         raise Conflict("该就诊人已添加", code="patient_already_linked")
-    link = PatientLink(account_id=account_id, patient=patient, relation=relation)
-    db.session.add(link)
+    if link is None:
+        link = PatientLink(account_id=account_id, patient=patient)
+        db.session.add(link)
+    link.relation, link.claimed_name, link.phone_enc = relation, name, crypto.encrypt(phone)
+    link.verified_at = link.verified_method = None
+    link.failed_attempts = 0
+    link.move_to("pending" if links.self_accounts(patient.id) else "claimed", instant)
     db.session.flush()
+    if link.status == "pending":
+        proxies.requested(link)
     return link
-
-
-def patient_by_id_number(number):
-    """The patient with that (normalised) ID number, or None."""
-    return db.session.scalars(select(Patient).filter_by(id_number_index=crypto.blind_index(number))).first()
-
-
-def create_patient(name, resident, phone):
-    """Insert a patient; if another account inserted the same person a moment ago, use theirs."""
-    try:
-        with db.session.begin_nested():
-            patient = Patient(name=name, id_number_enc=crypto.encrypt(resident.number),
-                              id_number_index=crypto.blind_index(resident.number),
-                              phone_enc=crypto.encrypt(phone), gender=resident.gender,
-                              birth_date=resident.birth_date, region_code=resident.region_code)
-            db.session.add(patient)
-        return patient
-    except IntegrityError:
-        return patient_by_id_number(resident.number)
 
 
 def remove_patient(account_id, patient_id):
@@ -141,3 +132,6 @@ def remove_patient(account_id, patient_id):
     link = link_for(account_id, patient_id)
     db.session.delete(link)
     db.session.flush()
+    if not links.self_accounts(patient_id):  # nobody left to consent: waiting proxies verify like any claim
+        db.session.execute(sa.update(PatientLink).where(PatientLink.patient_id == patient_id,
+                                                        PatientLink.status == "pending").values(status="claimed"))

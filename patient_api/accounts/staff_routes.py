@@ -2,13 +2,16 @@
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from ..common import audit
+from ..common import audit, crypto
 from ..common.auth import BEARER_DOC, bearer_token, current_staff_id, end_session
 from ..common.blueprint import Blueprint
 from ..common.schemas import StrictSchema, Text
 from ..extensions import db
+from . import people
 from . import staff as staff_service
-from .schemas import TokenOut
+from .identity import parse_resident_id
+from .schemas import NAME, BindingCodeOut, IdNumber, TokenOut
+from .verification import issue_binding_code
 
 blp = Blueprint("staff", __name__, description="Hospital staff: nurses, cashiers, admins")
 
@@ -48,6 +51,29 @@ class StaffLogout(MethodView):
         """End this staff session."""
         audit.record("staff", current_staff_id(), "staff.logout")
         end_session(bearer_token())
+
+
+class BindingCodeIn(StrictSchema):
+    """The person whose ID card (or, for a child, 户口本 with the guardian present) the staff member checked."""
+
+    id_number = IdNumber(required=True)
+    name = Text(required=True, validate=validate.Regexp(NAME, error="姓名格式不正确"))
+
+
+@blp.route("/staff/binding-codes")
+class StaffBindingCodes(MethodView):
+    @blp.doc(**BEARER_DOC)
+    @blp.arguments(BindingCodeIn())
+    @blp.response(201, BindingCodeOut)
+    def post(self, body):
+        """Counter: after checking the physical card, a one-time code (5 minutes) the resident enters on the phone."""
+        staff_id = current_staff_id()
+        resident = parse_resident_id(body["id_number"])
+        person = crypto.blind_index(resident.number)
+        code, ttl = issue_binding_code(person, body["name"], "staff", staff_id)
+        patient = people.patient_by_index(person)
+        audit.record("staff", staff_id, "binding_code.issue", patient_id=patient.id if patient else None)
+        return {"binding_code": code, "expires_in": ttl}
 
 
 @blp.route("/staff/me")

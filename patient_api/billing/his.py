@@ -2,27 +2,35 @@
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..accounts.models import Patient
-from ..common import crypto
+from ..accounts import people
+from ..accounts.identity import InvalidIdNumber, parse_resident_id
 from ..common.locking import lock_row
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
+from ..results.matching import index_for_mrn
 from . import ledger
 from .models import Bill, BillItem, Payment
 from .refunds import request_refund
 from .services import close_unpaid_bill
 
 
-def _patient(ref):
-    """The registered resident the bill is for; 422 when nobody with that ID number has registered."""
+def _patient(hospital, ref):
+    """The person the bill is for (by ID number, or an MRN the hospital linked before); someone not registered
+    yet is created from the hospital's data when it sends the name. 422 unknown_patient otherwise."""
+    patient = None
     if ref.get("id_number"):
-        patient = db.session.scalars(select(Patient).filter_by(
-            id_number_index=crypto.blind_index(ref["id_number"].strip().upper()))).first()
-    else:
-        patient = None  # MRN links arrive with admissions and FHIR patients (later issues)
+        try:
+            resident = parse_resident_id(ref["id_number"])
+        except InvalidIdNumber as exc:
+            raise Invalid(str(exc), errors={"patient": {"id_number": [str(exc)]}}) from None
+        patient = people.from_hospital(resident, ref["name"]) if ref.get("name") else \
+            people.patient_by_id_number(resident.number)
+    elif index_for_mrn(hospital, ref["mrn"]):
+        patient = people.patient_by_index(index_for_mrn(hospital, ref["mrn"]))
     if patient is None:
-        raise Invalid("未找到该患者（需先在公众号添加就诊人）", code="unknown_patient",
+        raise Invalid("未找到该患者：首次推送未登记的患者时请提供身份证号和姓名", code="unknown_patient",
                       errors={"patient": ["unknown patient"]})
+    people.record_phone(patient.id_number_index, ref.get("phone"), "his_bill", hospital.id)
     return patient
 
 
@@ -31,7 +39,7 @@ def push_bill(hospital, body):
     existing = _by_order_no(hospital.id, body["order_no"])
     if existing is not None:
         return existing, False
-    patient = _patient(body["patient"])
+    patient = _patient(hospital, body["patient"])
     items = [BillItem(code=i["code"], name=i["name"], category=i["category"], quantity=i["quantity"],
                       unit_price_fen=i["unit_price_fen"], amount_fen=i["quantity"] * i["unit_price_fen"],
                       insurance_class=i["insurance_class"]) for i in body["items"]]

@@ -71,7 +71,7 @@ class BillInvoice(MethodView):
     @blp.response(200, invoices.InvoiceOut)
     def get(self, bill_id):
         """The electronic receipt (电子票据) of a paid bill; 404 invoice_not_found before payment."""
-        invoice = invoices.invoice_for_bill(services.bill_for(current_account_id(), bill_id).id)
+        invoice = invoices.invoice_for_bill(services.bill_for(current_account_id(), bill_id, clinical=True).id)
         if invoice is None:
             raise NotFound("该账单暂无电子票据", code="invoice_not_found")
         return invoices.render(invoice)

@@ -1,7 +1,8 @@
 """Bill life cycle shared by booking and HIS: create, close while unpaid, read for an account."""
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
-from ..accounts.models import PatientLink
+from ..accounts import links
+from ..booking.models import Appointment
 from ..common.clock import now
 from ..errors import NotFound
 from ..extensions import db
@@ -34,20 +35,32 @@ def close_unpaid_bill(bill_id):
     return closed
 
 
+def _own_registrations(account_id):
+    """SELECT of the appointments this account booked: their fees are its to pay even on a claimed link."""
+    return select(Appointment.id).where(Appointment.account_id == account_id,
+                                        Appointment.patient_id.in_(links.active_patient_ids(account_id)))
+
+
 def bills_for(account_id, status=None):
-    """Bills of every patient linked to the account, newest first."""
-    linked = select(PatientLink.patient_id).where(PatientLink.account_id == account_id)
-    query = select(Bill).where(Bill.patient_id.in_(linked))
+    """Bills of the account's verified patients, and the registration fees of its own bookings; newest first."""
+    query = select(Bill).where(or_(Bill.patient_id.in_(links.verified_patient_ids(account_id)),
+                                   Bill.appointment_id.in_(_own_registrations(account_id))))
     if status:
         query = query.where(Bill.status == status)
     return db.session.scalars(query.order_by(Bill.created_at.desc(), Bill.id).limit(200)).all()
 
 
-def bill_for(account_id, bill_id):
-    """One bill of a linked patient; 404 for anyone else's."""
+def bill_for(account_id, bill_id, clinical=False):
+    """One bill the account may see: any bill of a verified patient, or (unless `clinical`, e.g. a receipt)
+    the fee of its own booking; 403 verification_required for the rest of a claimed patient's, 404 otherwise."""
     bill = db.session.get(Bill, bill_id)
-    linked = bill is not None and db.session.scalars(select(PatientLink.id).filter_by(
-        account_id=account_id, patient_id=bill.patient_id)).first()
-    if not linked:
+    link = bill and links.link_of(account_id, bill.patient_id)
+    if link is None or not link.active:
         raise NotFound("未找到该账单", code="bill_not_found")
+    if link.verified:
+        return bill
+    own = bill.appointment_id is not None and db.session.scalar(
+        select(Appointment.account_id).where(Appointment.id == bill.appointment_id)) == account_id
+    if clinical or not own:
+        raise links.verification_required()
     return bill

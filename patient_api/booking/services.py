@@ -2,17 +2,17 @@
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ..accounts.models import Patient, PatientLink
-from ..accounts.services import link_for
+from ..accounts import links
+from ..accounts.models import Patient
 from ..billing.services import create_registration_bill
 from ..common.clock import now, to_local
 from ..common.ids import new_id
 from ..common.locking import lock_row
 from ..directory.models import Schedule, Ticket
-from ..errors import ApiError, Conflict, Forbidden, Invalid, NotFound
+from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..wechat import events as wechat_events
 from . import lifecycle, revisit, shedding, tickets, waitlist
@@ -30,7 +30,7 @@ def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, vi
     """
     instant = instant or now()
     if account_id is not None:
-        link_for(account_id, patient_id)
+        links.active_link(account_id, patient_id)
     schedule = db.session.get(Schedule, schedule_id)
     if schedule is None:
         raise NotFound("未找到该排班", code="schedule_not_found")
@@ -140,21 +140,22 @@ def check_restriction(patient_id, instant):
 
 
 def appointments_for(account_id, status=None):
-    """Appointments of every patient linked to the account, newest visit first."""
-    linked = select(PatientLink.patient_id).where(PatientLink.account_id == account_id)
-    query = select(Appointment).where(Appointment.patient_id.in_(linked))
+    """The account's own bookings, and every appointment of its verified patients; newest visit first."""
+    query = select(Appointment).where(or_(
+        Appointment.patient_id.in_(links.verified_patient_ids(account_id)),
+        (Appointment.account_id == account_id) & Appointment.patient_id.in_(links.active_patient_ids(account_id))))
     if status:
         query = query.where(Appointment.status == status)
     return db.session.scalars(query.order_by(Appointment.visit_start.desc(), Appointment.id).limit(200)).all()
 
 
 def appointment_for(account_id, appointment_id):
-    """One appointment of a linked patient; 404 for anyone else's."""
+    """One appointment: the account's own booking or any of a verified patient's; 403 verification_required for
+    another account's booking of a claimed patient, 404 without a link."""
     appointment = db.session.get(Appointment, appointment_id)
-    if appointment is None:
+    link = appointment and links.link_of(account_id, appointment.patient_id)
+    if link is None or not link.active:
         raise NotFound("未找到该预约", code="appointment_not_found")
-    try:
-        link_for(account_id, appointment.patient_id)
-    except ApiError:
-        raise NotFound("未找到该预约", code="appointment_not_found") from None
+    if not link.verified and appointment.account_id != account_id:
+        raise links.verification_required()
     return appointment

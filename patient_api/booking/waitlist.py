@@ -1,11 +1,10 @@
 """候补 (waitlist): join a sold-out schedule, leave it, list it; freed tickets are kept for waiters first."""
 from datetime import time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ..accounts.models import PatientLink
-from ..accounts.services import link_for
+from ..accounts import links
 from ..common.clock import local_dt, now, to_local
 from ..common.locking import lock_row
 from ..directory.models import Schedule
@@ -49,7 +48,7 @@ def reserved(schedule, instant):
 def join(account_id, patient_id, schedule_id, instant=None):
     """Join the waitlist of a sold-out schedule (409 tickets_available when one can simply book)."""
     instant = instant or now()
-    link_for(account_id, patient_id)
+    links.active_link(account_id, patient_id)
     schedule = db.session.get(Schedule, schedule_id)
     if schedule is None:
         raise NotFound("未找到该排班", code="schedule_not_found")
@@ -75,18 +74,18 @@ def join(account_id, patient_id, schedule_id, instant=None):
 
 
 def entries_for(account_id):
-    """The account's patients' waitlist entries, newest first."""
-    linked = select(PatientLink.patient_id).where(PatientLink.account_id == account_id)
-    return db.session.scalars(select(WaitlistEntry).where(WaitlistEntry.patient_id.in_(linked))
+    """The account's own waitlist entries, and those of its verified patients; newest first."""
+    return db.session.scalars(select(WaitlistEntry).where(or_(
+        WaitlistEntry.patient_id.in_(links.verified_patient_ids(account_id)),
+        (WaitlistEntry.account_id == account_id) & WaitlistEntry.patient_id.in_(links.active_patient_ids(account_id))))
                               .order_by(WaitlistEntry.created_at.desc()).limit(100)).all()
 
 
 def entry_for(account_id, entry_id):
     """One entry of a linked patient; 404 for anyone else's."""
     entry = db.session.get(WaitlistEntry, entry_id)
-    linked = entry is not None and db.session.scalar(select(PatientLink.id).filter_by(
-        account_id=account_id, patient_id=entry.patient_id))
-    if not linked:
+    link = entry and links.link_of(account_id, entry.patient_id)
+    if link is None or not link.active or not (link.verified or entry.account_id == account_id):
         raise NotFound("未找到该候补", code="waitlist_entry_not_found")
     return entry
 

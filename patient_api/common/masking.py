@@ -2,10 +2,10 @@
 
 
 def mask_id_number(value):
-    """370902********123X: region kept, birth date hidden, last four kept."""
+    """370***********123X: first three and last four only, so no birth date or county can complete it."""
     if not value:
         return value
-    return value[:6] + "*" * (len(value) - 10) + value[-4:] if len(value) > 10 else "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 10 else "*" * len(value)
 
 
 def mask_phone(value):

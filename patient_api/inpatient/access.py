@@ -1,7 +1,6 @@
 """Who may see an admission: residents through a patient link, staff through their hospital and wards."""
-from sqlalchemy import select
 
-from ..accounts.models import PatientLink
+from ..accounts import links
 from ..accounts.staff import Staff
 from ..common import audit
 from ..common.auth import current_staff_id
@@ -17,17 +16,14 @@ def _not_found():
     return NotFound("未找到该住院记录", code="admission_not_found")
 
 
-def linked_patient_ids(account_id):
-    """Patients the account may act for."""
-    return select(PatientLink.patient_id).where(PatientLink.account_id == account_id)
-
-
 def resident_admission(account_id, admission_id):
-    """An admission of a linked patient; 404 for anyone else's."""
+    """An admission of a verified patient; 403 verification_required unverified, 404 for anyone else's."""
     admission = db.session.get(Admission, admission_id)
-    if admission is None or not db.session.scalar(select(PatientLink.id).filter_by(
-            account_id=account_id, patient_id=admission.patient_id)):
+    link = admission and links.link_of(account_id, admission.patient_id)
+    if link is None or not link.active:
         raise _not_found()
+    if not link.verified:
+        raise links.verification_required()
     return admission
 
 

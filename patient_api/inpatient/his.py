@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from ..accounts.models import Patient
+from ..accounts import people
+from ..accounts.identity import parse_resident_id
 from ..common import audit
 from ..common.clock import now, to_local, today_local
 from ..common.locking import lock_row
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..results.matching import index_for_id_number
 from .models import OPEN_FOR_CHARGES, Admission, Charge
 from .money import charges_total_fen
 
@@ -21,13 +21,16 @@ MAX_ADMISSION_FEN = 1_000_000_000  # 1,000 万元: past this a push is a data er
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def _patient(ref):
-    """The registered patient with that ID number and name; 422 when there is none."""
-    patient = db.session.scalars(sa.select(Patient).filter_by(
-        id_number_index=index_for_id_number(ref["id_number"]))).first()
-    if patient is None or patient.name != ref["name"].strip():
-        raise Invalid("未找到该患者（需先在公众号添加就诊人，且姓名与身份证号一致）", code="unknown_patient",
-                      errors={"patient": ["unknown patient"]})
+def _patient(hospital, ref):
+    """The patient with that ID number, created from the hospital's data when not registered yet (the hospital's
+    name replaces a resident's typing); 422 only when it contradicts the name read from the person's ID card."""
+    resident = parse_resident_id(ref["id_number"])
+    known = people.patient_by_id_number(resident.number)
+    if known is not None and known.name_source == "card" and known.name != ref["name"].strip():
+        raise Invalid("姓名与身份证登记的不一致，请核对后重新推送", code="unknown_patient",
+                      errors={"patient": ["姓名与身份证号不一致"]})
+    patient = people.from_hospital(resident, ref["name"])
+    people.record_phone(patient.id_number_index, ref.get("phone"), "his_admission", hospital.id)
     return patient
 
 
@@ -45,7 +48,7 @@ def push_admission(hospital, body, instant=None):
     instant = instant or now()
     if body["admitted_at"] > instant + CLOCK_SKEW:
         raise Invalid("入院时间不能晚于当前时间", errors={"admitted_at": ["in the future"]})
-    patient = _patient(body["patient"])
+    patient = _patient(hospital, body["patient"])
     existing = db.session.scalars(sa.select(Admission).filter_by(
         hospital_id=hospital.id, admission_no=body["admission_no"])).first()
     if existing is not None:

@@ -1,13 +1,13 @@
 """The family's view of a stay: admissions, the 一日清单, deposit top-ups, the settlement and its receipt."""
 from flask.views import MethodView
 
+from ..accounts.links import clinical_patients
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
 from ..common.idempotency import idempotent
 from ..errors import NotFound
-from ..extensions import db
 from . import deposits, settlement, views
-from .access import linked_patient_ids, resident_admission
+from .access import resident_admission
 from .schemas import (
     AdmissionList,
     AdmissionOut,
@@ -30,12 +30,7 @@ class Admissions(MethodView):
     @blp.response(200, AdmissionList)
     def get(self, query):
         """Admissions of the account's patients (or of one of them)."""
-        patient_ids = db.session.scalars(linked_patient_ids(current_account_id())).all()
-        if query.get("patient_id"):
-            if query["patient_id"] not in patient_ids:
-                raise NotFound("未找到该就诊人", code="patient_not_found")
-            patient_ids = [query["patient_id"]]
-        return {"items": views.for_patients(patient_ids)}
+        return {"items": views.for_patients(clinical_patients(current_account_id(), query.get("patient_id")))}
 
 
 @blp.route("/admissions/<id:admission_id>")

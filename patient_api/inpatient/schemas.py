@@ -15,10 +15,12 @@ CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
 class NamedPatientRef(StrictSchema):
-    """Who is admitted: resident ID number and name, both must match the registered patient."""
+    """Who is admitted: resident ID number and the name on the hospital's record (created if not registered yet)."""
 
     id_number = IdNumber(required=True)
     name = Text(required=True, validate=validate.Length(1, 50))
+    phone = Text(load_default=None, allow_none=True, validate=validate.Length(1, 20),
+                 metadata={"description": "the patient's mobile on the hospital's record (used for 实名认证 codes)"})
 
 
 class AdmissionIn(StrictSchema):

@@ -5,6 +5,8 @@ the first write (and the request is one transaction anyway). Re-sending a bundle
 because every resource is keyed by a stable source id: a business identifier (system|value), else
 Type/id, else the entry's fullUrl.
 """
+from ..accounts import people
+from ..accounts.identity import parse_resident_id
 from ..common import audit
 from ..common.clock import now
 from . import fhir_observations, fhir_parse, fhir_records, fhir_results, fhir_store
@@ -43,6 +45,9 @@ def ingest(hospital, raw, instant=None):
 
     counts = Counts(ignored=len(entries) - len(supported))
     subjects.save_links()
+    for entry in supported:
+        if entry.type == "Patient" and entry.person is not None:
+            _learn_person(hospital, entry, instant)
     for linked in patients:
         counts.add("Patient", "created" if linked else "skipped")
     fhir_store.store(hospital, plan, instant, counts)
@@ -50,6 +55,20 @@ def ingest(hospital, raw, instant=None):
     audit.record("hospital", hospital.id, "fhir.ingest", entries=len(entries),
                  **{key: result[key] for key in ("created", "updated", "skipped", "ignored")})
     return result
+
+
+def _learn_person(hospital, entry, instant):
+    """What the hospital's Patient says about the person: mobiles on file (for 实名认证) and the legal name (the
+    patient is registered from it when the resident has not added themselves yet)."""
+    for telecom in entry.resource.telecom or []:
+        if telecom.system in (None, "phone", "sms") and telecom.value:
+            people.record_phone(entry.person, telecom.value, "fhir", hospital.id, instant)
+    name = next(iter(entry.resource.name or []), None)
+    text = name and (name.text or ((name.family or "") + "".join(name.given or []))).strip()[:50]
+    if text and getattr(entry, "id_number", None):
+        people.from_hospital(parse_resident_id(entry.id_number), text)
+    elif text and people.patient_by_index(entry.person):
+        people.adopt_name(people.patient_by_index(entry.person), text, "hospital")
 
 
 def _source_id(entry, problems):

@@ -84,6 +84,7 @@ class Subjects:
         for position, ident in enumerate(identifiers):
             if ident.system == matching.ID_NUMBER_SYSTEM:
                 entry.person = self.id_index(ident.value, f"{entry.path}.identifier[{position}].value")
+                entry.id_number = ident.value if entry.person else None
                 break
         mrns = [(position, ident.value) for position, ident in enumerate(identifiers) if is_mrn(ident)]
         for position, mrn in mrns:

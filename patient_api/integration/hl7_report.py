@@ -34,6 +34,16 @@ def identity(pid):
     return next(iter(people), None), mrns
 
 
+def phones(pid):
+    """PID-13 numbers as the sender wrote them (XTN.12 unformatted, else XTN.1, else area + local number)."""
+    found = []
+    for rep in range(1, len(pid.reps(13)) + 1):
+        number = pid.get(13, 12, rep) or pid.get(13, 1, rep) or (pid.get(13, 6, rep) + pid.get(13, 7, rep))
+        if number:
+            found.append(number)
+    return found
+
+
 def person(hospital, pid, person_index, mrns):
     """Who the results are about: the ID number (and its MRNs are learnt), else an MRN learnt before."""
     if person_index:

@@ -5,6 +5,7 @@ a message answered AE or AR leaves nothing behind but its audit row.
 """
 import logging
 
+from ..accounts import people
 from ..common import audit
 from ..common.locking import lock_row
 from ..directory.models import Hospital
@@ -76,6 +77,8 @@ def _store(hospital, msh, patients):
               "results": sum(len(report.items) for *_, reports in read for report in reports)}
     for pid, person_index, mrns, reports in read:
         person = hl7_report.person(hospital, pid, person_index, mrns)
+        for number in hl7_report.phones(pid):  # a mobile on file lets the person verify by SMS code
+            people.record_phone(person, number, "hl7v2", hospital.id)
         for report in reports:
             counts[save_report(hospital, person, report)] += 1
     return counts

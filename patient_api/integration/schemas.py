@@ -13,6 +13,10 @@ class PatientRef(StrictSchema):
 
     id_number = Text(validate=validate.Length(1, 32))
     mrn = Text(validate=validate.Length(1, 40))
+    name = Text(validate=validate.Length(1, 50),
+                metadata={"description": "needed when the person has not registered yet: the patient is created"})
+    phone = Text(load_default=None, allow_none=True, validate=validate.Length(1, 20),
+                 metadata={"description": "the patient's mobile on the hospital's record (used for 实名认证 codes)"})
 
     @validates_schema
     def one_of(self, data, **_):

@@ -2,13 +2,14 @@
 from flask import current_app, g
 
 from ..accounts.identity import InvalidIdNumber, parse_resident_id
-from ..accounts.services import create_patient, patient_by_id_number
+from ..accounts.people import from_hospital, patient_by_id_number
 from ..common import audit, auth
 from ..errors import Invalid, NotFound, Unauthorized
 
 
 def identify(body):
-    """The patient behind an ID card read (created on first use: the chip is authoritative) or an insurance card."""
+    """The patient behind an ID card read (created on first use; the chip's name is the legal name) or an insurance
+    card."""
     try:
         resident = parse_resident_id(body.get("id_number") or body.get("ssn"))
     except InvalidIdNumber as exc:
@@ -19,31 +20,32 @@ def identify(body):
         if patient is None:
             raise NotFound("未找到建档信息，请先刷身份证建档", code="patient_not_found")
         return patient
-    if patient is None:
-        return create_patient(body["name"], resident, None)
-    if patient.name != body["name"]:
-        raise Invalid("姓名与身份证号不匹配", code="patient_identity_mismatch", errors={"name": ["mismatch"]})
-    return patient
+    return from_hospital(resident, body["name"], source="card")  # the chip's name is the legal name
 
 
 def open_session(device, body):
     """Start a session for the card's patient on this kiosk; returns (token, idle seconds, patient)."""
     patient = identify(body)
     idle = current_app.config["KIOSK_SESSION_IDLE_SECONDS"]
-    token, _ = auth.issue_session("kiosk", f"{device.id}:{patient.id}", idle=idle)
+    token, _ = auth.issue_session("kiosk", f"{device.id}:{patient.id}:{body['method']}", idle=idle)
     audit.record("kiosk", device.id, "kiosk.session_open", patient_id=patient.id, method=body["method"])
     return token, idle, patient
 
 
-def current_patient_id():
-    """The session's patient; 401 without a live session opened on this same kiosk."""
+def current_session():
+    """(patient id, card read method) of the session; 401 without a live session opened on this same kiosk."""
     token = auth.bearer_token()
     if not token:
         raise Unauthorized("请先刷卡", code="kiosk_session_required")
-    device_id, _, patient_id = auth.resolve_session(token, "kiosk").partition(":")
+    device_id, patient_id, method = (auth.resolve_session(token, "kiosk").split(":") + [""])[:3]
     if device_id != g.kiosk.id:  # a token lifted from one kiosk is useless on another
         raise Unauthorized("登录已过期，请重新刷卡", code="session_expired")
-    return patient_id
+    return patient_id, method
+
+
+def current_patient_id():
+    """The session's patient; 401 without a live session opened on this same kiosk."""
+    return current_session()[0]
 
 
 def end():

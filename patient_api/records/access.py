@@ -2,7 +2,9 @@
 import sqlalchemy as sa
 from flask import g
 
+from ..accounts import links
 from ..accounts.models import Patient, PatientLink
+from ..accounts.proxies import proxy_label
 from ..accounts.staff import Staff
 from ..errors import NotFound
 from ..extensions import db
@@ -14,9 +16,7 @@ from .models import AccessLogEntry
 RESIDENT_CHANNEL = "wechat"  # resident tokens are issued to the WeChat H5 pages; kiosks get their own sessions
 
 
-def patient_not_found():
-    """The same answer for a patient that does not exist and one the caller is not linked to."""
-    return NotFound("未找到该就诊人", code="patient_not_found")
+patient_not_found = links.patient_not_found
 
 
 def report_not_found():
@@ -25,30 +25,29 @@ def report_not_found():
 
 
 def linked_patients(account_id):
-    """The patients the account may act for, oldest link first."""
+    """The patients whose clinical data the account may read (verified links), oldest link first."""
     return db.session.scalars(sa.select(Patient).join(PatientLink, PatientLink.patient_id == Patient.id)
-                              .where(PatientLink.account_id == account_id)
+                              .where(PatientLink.account_id == account_id, PatientLink.status == "verified")
                               .order_by(PatientLink.created_at, PatientLink.id)).all()
 
 
 def linked_patient(account_id, patient_id):
-    """One patient the account is linked to; 404 patient_not_found for anyone else."""
-    patient = db.session.scalars(sa.select(Patient).join(PatientLink, PatientLink.patient_id == Patient.id)
-                                 .where(PatientLink.account_id == account_id, Patient.id == patient_id)).first()
-    if patient is None:
-        raise patient_not_found()
-    return patient
+    """A patient the account verified its link to; 403 verification_required unverified, 404 for anyone else."""
+    return links.verified_link(account_id, patient_id).patient
 
 
 def resident_report(account_id, report_id):
-    """(report, patient) for a visible report of a linked patient; 404 report_not_found otherwise."""
+    """(report, patient) for a visible report of a verified patient; 404 report_not_found when not theirs."""
     report = db.session.get(Report, report_id)
-    patient = report and db.session.scalars(
-        sa.select(Patient).join(PatientLink, PatientLink.patient_id == Patient.id)
-        .where(PatientLink.account_id == account_id, Patient.id_number_index == report.person_index)).first()
-    if patient is None or not rules.visible(report):
+    link = report and db.session.scalars(
+        sa.select(PatientLink).join(Patient, PatientLink.patient_id == Patient.id)
+        .where(PatientLink.account_id == account_id, PatientLink.status.in_(links.ACTIVE_LINK),
+               Patient.id_number_index == report.person_index)).first()
+    if link is None or not rules.visible(report):
         raise report_not_found()
-    return report, patient
+    if not link.verified:
+        raise links.verification_required()
+    return report, link.patient
 
 
 def log_read(actor_type, actor_id, channel, person_index, resource_type, resource_id, patient_id=None):
@@ -73,8 +72,9 @@ def access_log_query(patient):
 
 def render_log(entries, patient, account_id):
     """Rows as the resident reads them: who by label, never another account's id."""
-    relations = dict(db.session.execute(sa.select(PatientLink.account_id, PatientLink.relation).where(
-        PatientLink.patient_id == patient.id)).all())
+    relations = {account: relation if status in links.ACTIVE_LINK else None for account, relation, status in
+                 db.session.execute(sa.select(PatientLink.account_id, PatientLink.relation, PatientLink.status)
+                                    .where(PatientLink.patient_id == patient.id)).all()}
     hospitals = hospital_names(e.actor_id for e in entries if e.actor_type == "hospital")
     staff = {s.id: s for s in db.session.scalars(sa.select(Staff).where(
         Staff.id.in_({e.actor_id for e in entries if e.actor_type == "staff"})))}
@@ -82,8 +82,7 @@ def render_log(entries, patient, account_id):
 
     def actor(entry):
         if entry.actor_type == "resident":
-            relation = relations.get(entry.actor_id)
-            return {None: "已解除关联的账户", "self": "本人账户"}.get(relation, "家属账户")
+            return proxy_label(relations.get(entry.actor_id))
         if entry.actor_type == "hospital":
             return hospitals.get(entry.actor_id, "医院")
         if entry.actor_type == "staff" and entry.actor_id in staff:

@@ -1,9 +1,12 @@
 """Lab and imaging reports, documents, trends (resident view); every successful read is access-logged."""
 from flask.views import MethodView
 
+from ..accounts.links import clinical_patients
+from ..accounts.models import Patient
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
-from ..records.access import linked_patient, linked_patients, log_resident_read, patient_not_found, resident_report
+from ..extensions import db
+from ..records.access import linked_patient, log_resident_read, resident_report
 from . import queries
 from .schemas import ReportDetail, ReportHistory, ReportList, ReportQuery, TrendOut, TrendQuery
 
@@ -19,11 +22,7 @@ class Reports(MethodView):
     def get(self, query):
         """Visible reports of the account's patients (or of one), newest first, paged."""
         account_id = current_account_id()
-        patients = linked_patients(account_id)
-        if query.get("patient_id"):
-            patients = [p for p in patients if p.id == query["patient_id"]]
-            if not patients:
-                raise patient_not_found()
+        patients = [db.session.get(Patient, pid) for pid in clinical_patients(account_id, query.get("patient_id"))]
         items, paging = queries.list_reports({p.id_number_index: p.id for p in patients}, query.get("kind"), query)
         # One row per patient whose reports were shown (always one when a patient was asked for).
         shown = {item["patient_id"] for item in items} | ({query["patient_id"]} if query.get("patient_id") else set())

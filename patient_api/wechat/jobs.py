@@ -33,9 +33,9 @@ def remind_visits(instant=None):
     claimed = db.session.execute(sa.update(Appointment).where(
         Appointment.visit_date == local.date() + timedelta(days=1), Appointment.status == "booked",
         Appointment.reminded_at.is_(None)).values(reminded_at=instant)
-        .returning(Appointment.id, Appointment.patient_id)).all()
-    for appointment_id, patient_id in claimed:
-        tell_accounts(patient_id, "visit.reminder", {"appointment_id": appointment_id})
+        .returning(Appointment.id, Appointment.patient_id, Appointment.account_id)).all()
+    for appointment_id, patient_id, booker in claimed:
+        tell_accounts(patient_id, "visit.reminder", {"appointment_id": appointment_id}, booker)
     db.session.commit()
     return len(claimed)
 

@@ -31,6 +31,8 @@ DEFAULTS = {
                             "amount4": "{low_deposit}", "thing5": "预交金余额不足，请及时缴纳"}),
     "inpatient.balance_due": (_STAY, {"thing1": "{patient}", "thing2": "{hospital}", "amount3": "{balance_due}",
                                       "thing4": "出院结算待缴费，请尽快支付"}),
+    "proxy.requested": ("/patients/{patient_id}/links", {"thing1": "{patient}", "thing2": "家属申请代您办理就医业务",
+                                                          "thing3": "请在就诊人管理中同意或拒绝"}),
     "inpatient.settled": (_STAY, {"thing1": "{patient}", "thing2": "{hospital}", "amount3": "{refund}",
                                   "thing4": "出院结算已完成，余额原路退回"}),
 }

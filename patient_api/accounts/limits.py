@@ -1,0 +1,41 @@
+"""Rate limits on claiming people and on verification attempts (429 rate_limited with Retry-After).
+
+These Redis counters slow guessing down; the hard limits on codes (tries per code, sends per hour) are
+counted in the database, so they hold even when Redis is lost.
+"""
+import logging
+
+import redis as redis_lib
+from flask import current_app
+
+from ..common import crypto, ratelimit
+from ..extensions import redis
+
+log = logging.getLogger(__name__)
+
+
+def _hit(rules):
+    """Count one attempt against each (name, subject, limit, window) rule in one round trip."""
+    try:
+        with redis.pipeline(transaction=False) as pipe:
+            windows = [ratelimit.queue_hit(pipe, name, subject, seconds) for name, subject, _, seconds in rules]
+            replies = pipe.execute()
+    except redis_lib.RedisError:
+        log.warning("identity rate limits skipped: redis unavailable")
+        return
+    for (_, _, limit, seconds), window, count in zip(rules, windows, replies[::2], strict=True):
+        ratelimit.check(count, window, limit, seconds)
+
+
+def adding(account_id, id_number):
+    """Adding a 就诊人: per account, and per ID number across accounts (slows a name- or number-guessing run)."""
+    config = current_app.config
+    _hit([("add-patient", account_id, config["ADD_PATIENT_LIMIT"], 3600),
+          ("add-person", crypto.blind_index(id_number), config["ADD_PERSON_LIMIT"], 3600)])
+
+
+def confirming(account_id, person_index):
+    """Entering a code: per account and per person, on top of the five tries each code allows."""
+    config = current_app.config
+    _hit([("verify-account", account_id, config["VERIFY_ATTEMPT_LIMIT"], 3600),
+          ("verify-person", person_index, config["VERIFY_ATTEMPT_LIMIT"], 3600)])

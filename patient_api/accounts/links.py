@@ -1,0 +1,89 @@
+"""Who may act for a patient: the one place every feature asks before showing or changing a patient's data.
+
+A `claimed` (or `pending`) link may book, join the waitlist and pay what this account created; everything
+clinical — reports, trends, record, vitals, access log, stays, HIS bills and receipts — needs `verified`.
+"""
+import sqlalchemy as sa
+
+from ..errors import Forbidden, NotFound
+from ..extensions import db
+from .models import ACTIVE_LINK, PatientLink
+
+VERIFY_HINT = ("请先完成实名验证：在“就诊人管理”中选择该就诊人，用医院登记的手机号接收验证码，"
+               "或到医院自助机、窗口刷身份证获取绑定码")
+
+
+def patient_not_found():
+    """The same answer for a patient that does not exist and one the caller may not act for."""
+    return NotFound("未找到该就诊人", code="patient_not_found")
+
+
+def verification_required():
+    """403 for a claimed or pending link asking for clinical data: says how to verify."""
+    return Forbidden(VERIFY_HINT, code="verification_required")
+
+
+def link_of(account_id, patient_id):
+    """The account's link to the patient in any state, or None."""
+    return db.session.scalars(sa.select(PatientLink).filter_by(account_id=account_id, patient_id=patient_id)).first()
+
+
+def active_link(account_id, patient_id):
+    """A claimed, pending or verified link; 404 patient_not_found otherwise (existence is not revealed)."""
+    link = link_of(account_id, patient_id)
+    if link is None or not link.active:
+        raise patient_not_found()
+    return link
+
+
+def verified_link(account_id, patient_id):
+    """A verified link; 403 verification_required for an unverified one, 404 for no (or an ended) link."""
+    link = active_link(account_id, patient_id)
+    if not link.verified:
+        raise verification_required()
+    return link
+
+
+def check_clinical(account_id, patient_id):
+    """Raise unless the account may read this patient's clinical data (404 without a link, 403 unverified)."""
+    verified_link(account_id, patient_id)
+
+
+def clinical_patients(account_id, patient_id=None):
+    """Ids of the patients whose clinical data a list may show: the one asked for (403/404 as verified_link),
+    else every verified one — and 403 when the account acts for people but has verified none of them."""
+    if patient_id:
+        return [verified_link(account_id, patient_id).patient_id]
+    rows = db.session.execute(sa.select(PatientLink.patient_id, PatientLink.status).where(
+        PatientLink.account_id == account_id, PatientLink.status.in_(ACTIVE_LINK))
+        .order_by(PatientLink.created_at, PatientLink.id)).all()
+    verified = [pid for pid, status in rows if status == "verified"]
+    if rows and not verified:
+        raise verification_required()
+    return verified
+
+
+def active_patient_ids(account_id):
+    """SELECT of the patients the account may act for (book, pay its own bills)."""
+    return sa.select(PatientLink.patient_id).where(PatientLink.account_id == account_id,
+                                                   PatientLink.status.in_(ACTIVE_LINK))
+
+
+def verified_patient_ids(account_id):
+    """SELECT of the patients whose clinical data the account may read."""
+    return sa.select(PatientLink.patient_id).where(PatientLink.account_id == account_id,
+                                                   PatientLink.status == "verified")
+
+
+def verified_accounts(patient_id):
+    """Accounts with a verified link to the patient (self first, then by age): who is told clinical news."""
+    return db.session.scalars(sa.select(PatientLink.account_id).where(
+        PatientLink.patient_id == patient_id, PatientLink.status == "verified")
+        .order_by((PatientLink.relation != "self"), PatientLink.created_at)).all()
+
+
+def self_accounts(patient_id):
+    """Accounts where the person verified themselves: who decides on proxies."""
+    return db.session.scalars(sa.select(PatientLink.account_id).where(
+        PatientLink.patient_id == patient_id, PatientLink.status == "verified", PatientLink.relation == "self")
+        .order_by(PatientLink.created_at)).all()
