@@ -258,3 +258,16 @@ def test_adding_answers_the_same_for_a_right_and_a_wrong_name(app, client, make)
     assert {k for k in right} == {k for k in wrong}
     assert (right["link_status"], wrong["link_status"]) == ("claimed", "claimed")
     assert right["id"] == wrong["id"] and right["id_number"] == wrong["id_number"]
+
+
+def test_when_the_person_leaves_waiting_proxies_can_verify_themselves(app, client, make):
+    n = 7007
+    person_with_results(app, client, n, phone="13912340007")
+    me = make.login()
+    own = add(client, me, n, chinese_name(n))
+    make.verify(me, own["id"], phone="13912340007")
+    son = make.login()
+    assert add(client, son, n, chinese_name(n), relation="parent")["link_status"] == "pending"
+    assert client.delete(f"/api/v1/me/patients/{own['id']}", headers=me).status_code == 204
+    assert client.get("/api/v1/me/patients", headers=son).json["items"][0]["link_status"] == "claimed"
+    assert make.verify(son, own["id"], phone="13912340007")["link_status"] == "verified"

@@ -2,9 +2,8 @@
 import logging
 
 import phonenumbers
-import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..common import auth, crypto
@@ -133,5 +132,5 @@ def remove_patient(account_id, patient_id):
     db.session.delete(link)
     db.session.flush()
     if not links.self_accounts(patient_id):  # nobody left to consent: waiting proxies verify like any claim
-        db.session.execute(sa.update(PatientLink).where(PatientLink.patient_id == patient_id,
+        db.session.execute(update(PatientLink).where(PatientLink.patient_id == patient_id,
                                                         PatientLink.status == "pending").values(status="claimed"))
