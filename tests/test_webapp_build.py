@@ -5,8 +5,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
-from patient_api import create_app
 from patient_api.webapps import serve_webapp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +117,8 @@ def test_serving_is_reusable_for_the_other_apps(tmp_path):
     (tmp_path / "assets").mkdir()
     (tmp_path / "index.html").write_text("<!doctype html><title>kiosk</title>" + " " * 600, encoding="utf-8")
     (tmp_path / "assets" / "app-abc123.js").write_text("console.log(1)", encoding="utf-8")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "REDIS_URL": None})
+    # A bare Flask app: another create_app() would rebind the shared extensions (Redis) away from the suite's.
+    app = Flask(__name__)
     serve_webapp(app, "kiosk", root=tmp_path)
     client = app.test_client()
     page = client.get("/kiosk/checkin/step-2", headers={"Accept-Encoding": "gzip"})
@@ -130,10 +131,10 @@ def test_serving_is_reusable_for_the_other_apps(tmp_path):
     ({"DEV_LOGIN": True, "WECHATPAY_MODE": "sandbox"}, {"dev_login": True, "sandbox_pay": True}),
     ({"DEV_LOGIN": False, "WECHATPAY_MODE": "live"}, {"dev_login": False, "sandbox_pay": False}),
 ])
-def test_app_config_says_what_the_backend_offers(settings, expected):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "REDIS_URL": None, "WECHAT_APPID": "wx123", **settings})
-    body = app.test_client().get("/api/v1/app-config").json
-    assert body == {**expected, "wechat_appid": "wx123"}
+def test_app_config_says_what_the_backend_offers(app, client, monkeypatch, settings, expected):
+    for name, value in {**settings, "WECHAT_APPID": "wx123"}.items():
+        monkeypatch.setitem(app.config, name, value)
+    assert client.get("/api/v1/app-config").json == {**expected, "wechat_appid": "wx123"}
 
 
 def test_auth_session_names_the_signed_in_account(client, make):
