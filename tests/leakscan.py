@@ -8,7 +8,9 @@ from stdnum.cn import ric
 FULL_ID = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])")
 FULL_MOBILE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 SCANNED = {"bodies": 0}
-TEXT_TYPES = ("application/json", "text/", "application/hl7-v2", "application/problem+json")
+# Answers the API writes (JSON, HL7 ACKs, print HTML); the web apps' scripts and styles are not data.
+TEXT_TYPES = ("application/json", "application/problem+json", "text/plain", "text/html", "application/hl7-v2",
+              "x-application/hl7-v2+er7")
 
 
 def problems(text):
@@ -43,8 +45,8 @@ class ScanningClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         response = super().open(*args, **kwargs)
-        if response.mimetype and response.mimetype.startswith(TEXT_TYPES) and not response.is_streamed:
+        if response.mimetype and response.mimetype.startswith(TEXT_TYPES):
             SCANNED["bodies"] += 1
-            found = problems(response.get_data(as_text=True))
+            found = problems(response.get_data().decode(response.mimetype_params.get("charset", "utf-8"), "replace"))
             assert not found, f"{response.request.path} answered with {found}"
         return response
