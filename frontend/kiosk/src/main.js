@@ -1,0 +1,14 @@
+import { createApp } from 'vue'
+import '@shared/theme.css'
+import './kiosk.css'
+import App from './App.vue'
+import { onSessionLost } from './api'
+import { provisionFromUrl } from './device'
+import { router } from './router'
+import { endVisit, onVisitEnd } from './visit'
+
+onVisitEnd(() => router.replace({ name: 'attract' }))
+onSessionLost(() => endVisit('lost'))
+
+// A provisioning link (#provision=…) is traded, and taken out of the address, before any screen shows.
+provisionFromUrl().finally(() => createApp(App).use(router).mount('#app'))
