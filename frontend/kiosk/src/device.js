@@ -18,11 +18,18 @@ function stored() {
 
 export const device = reactive({ credentials: stored(), problem: '' })
 
-/** Trade a provisioning link in the address (if any) for the credentials; the token leaves the URL first. */
-export async function provisionFromUrl() {
+// The token leaves the address bar as soon as this module runs, before the router reads the URL (main.js imports
+// this module first).
+const pending = (() => {
   const match = /(?:^#|&)provision=([A-Za-z0-9_-]+)/.exec(window.location.hash)
+  if (match) history.replaceState(null, '', window.location.pathname)
+  return match
+})()
+
+/** Trade a provisioning link that opened this page (if any) for the credentials. */
+export async function provisionFromUrl() {
+  const match = pending
   if (!match) return
-  history.replaceState(null, '', window.location.pathname)
   try {
     const response = await fetch(apiPath('/kiosk/provisioning'), {
       method: 'POST',

@@ -1,9 +1,9 @@
+import { provisionFromUrl } from './device' // first: takes the provisioning token out of the URL
 import { createApp } from 'vue'
 import '@shared/theme.css'
 import './kiosk.css'
 import App from './App.vue'
 import { onSessionLost } from './api'
-import { provisionFromUrl } from './device'
 import { router } from './router'
 import { endVisit, onVisitEnd } from './visit'
 

@@ -5,7 +5,7 @@ import { loadMe, session } from './session'
 export const router = createRouter({
   history: createWebHistory('/staff/'),
   routes: [
-    { path: '/', name: 'home', redirect: () => ({ name: 'ward', params: { ward: session.me?.wards?.[0] || '-' } }) },
+    { path: '/', name: 'home', component: () => import('./views/NotFound.vue'), meta: { title: '护士站' } },
     { path: '/login', name: 'login', component: () => import('./views/SignIn.vue'), meta: { title: '登录', public: true } },
     { path: '/wards/:ward', name: 'ward', component: () => import('./views/WardBoard.vue'), meta: { title: '病区床位' } },
     { path: '/admissions/:id', name: 'admission', component: () => import('./views/Admission.vue'), meta: { title: '住院详情' } },
@@ -26,6 +26,8 @@ router.beforeEach(async (to) => {
       return { name: 'login', query: { redirect: to.fullPath }, replace: true }
     }
   }
+  // The nurse's first ward (an admin without wards types the ward code into the address).
+  if (to.name === 'home') return { name: 'ward', params: { ward: session.me.wards[0] || '-' }, replace: true }
   return true
 })
 
