@@ -71,7 +71,8 @@ def small_targets(page, minimum):
         .map((el) => [el.tagName === 'INPUT' && el.closest('.van-cell') || el, el])  // a field's cell is its target
         .map(([target, el]) => [el, target.getBoundingClientRect()])
         .filter(([, r]) => r.height < minimum - 0.5 || r.width < minimum - 0.5)
-        .map(([el, r]) => `${Math.round(r.width)}×${Math.round(r.height)} ${el.tagName} "${el.innerText.trim().slice(0, 20)}"`)
+        .map(([el, r]) => `${Math.round(r.width)}×${Math.round(r.height)} ${el.tagName}`
+            + ` "${el.innerText.trim().slice(0, 20)}"`)
     """, minimum)
 
 

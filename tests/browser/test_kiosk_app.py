@@ -133,7 +133,8 @@ def test_a_visit_books_pays_checks_in_prints_binds_and_leaves_nothing(kiosk_page
     page.get_by_role("link", name="返回业务选择").click()
     page.get_by_role("link", name=re.compile("报告打印")).click()
     no_loading(page)
-    page.evaluate("() => { window.__printed = []; addEventListener('kioskbridge:print', (e) => __printed.push(e.detail.html)) }")
+    page.evaluate("() => { window.__printed = []; "
+                  "addEventListener('kioskbridge:print', (e) => __printed.push(e.detail.html)) }")
     page.get_by_role("button", name="打印小票").first.click()
     expect(page.get_by_text(re.compile("已发送到打印机"))).to_be_visible()
     printed = page.evaluate("() => window.__printed")

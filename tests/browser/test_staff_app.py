@@ -1,4 +1,4 @@
-"""The nurse station (/staff/) on a ward tablet in Chromium: sign-in, bed board, review, settle, refunds, QR, receipt."""
+"""The nurse station (/staff/) on a ward tablet in Chromium: sign-in, beds, review, settle, refunds, QR, receipt."""
 import re
 
 from playwright.sync_api import expect

@@ -3,7 +3,7 @@ export const STATUS_NAMES = {
   admitted: '在院',
   discharge_ordered: '已开出院医嘱',
   reviewed: '已出院审核',
-  awaiting_payment: '待补缴',
+  awaiting_payment: '已结算，待家属补缴',
   settled: '已结算',
 }
 export const INSURANCE_NAMES = { employee: '职工医保', resident: '居民医保', self_pay: '自费' }
