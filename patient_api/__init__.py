@@ -90,6 +90,7 @@ def _register_blueprints(app):
     from .integration.records_routes import blp as integration_records
     from .integration.routes import blp as integration
     from .kiosk.binding_routes import blp as kiosk_binding
+    from .kiosk.provisioning import blp as kiosk_provisioning
     from .kiosk.routes import blp as kiosk
     from .records.routes import blp as records_blp
     from .results.routes import blp as results_blp
@@ -97,7 +98,7 @@ def _register_blueprints(app):
     from .wechat.routes import blp as wechat
     for blueprint in (accounts, identity, staff, directory, booking, billing, inpatient, nurse_station, results_blp,
                       records_blp, integration, integration_inpatient, integration_fhir, integration_hl7, wechat,
-                      kiosk, kiosk_binding, integration_records, nurse_station_results):
+                      kiosk, kiosk_binding, kiosk_provisioning, integration_records, nurse_station_results):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     if app.config["WECHATPAY_MODE"] == "sandbox" and app.config["ENV_NAME"] in ("development", "test"):
         from .billing.sandbox_routes import blp as sandbox  # never outside development and tests

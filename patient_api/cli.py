@@ -95,11 +95,17 @@ def set_deposits(code, cap_fen, low_fen):
 @kiosk_cli.command("register")
 @click.option("--hospital", "hospital_code", required=True)
 @click.option("--name", required=True, help="Where it stands, e.g. 门诊大厅1号机.")
-def kiosk_register(hospital_code, name):
-    """Register a kiosk; prints its device id and secret once (the secret signs every request)."""
+@click.option("--base-url", default=None,
+              help="How the kiosk reaches this service (default PATIENT_API_PUBLIC_BASE_URL).")
+def kiosk_register(hospital_code, name, base_url):
+    """Register a kiosk; prints a one-time provisioning link (15 minutes), then its device id and secret once."""
+    from .kiosk.provisioning import default_base_url, issue
     from .kiosk.signing import register
     device, secret = register(_hospital(hospital_code), name)
     db.session.commit()
+    link = issue(device, base_url or default_base_url())
+    click.echo("open on the kiosk within 15 minutes (works once; sets the kiosk browser up):")
+    click.echo(link)
     click.echo(f"kiosk {device.id} registered; secret (shown once):")
     click.echo(f"{device.id} {secret}")
 

@@ -27,24 +27,31 @@ TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css"
 COMPRESSIBLE = {"text/javascript", "text/css", "text/html", "text/plain", "image/svg+xml", "application/json",
                 "application/manifest+json"}
 
-CSP = "; ".join((
-    "default-src 'self'",
-    # The WeChat JS-SDK is the only script from elsewhere (loaded inside WeChat, when a screen pays or scans).
-    # No 'unsafe-eval' and no inline script: Vite's output is external module scripts only (tested).
-    "script-src 'self' https://res.wx.qq.com",
-    # No 'unsafe-inline' either: Vue and Vant set style attributes through the CSSOM (element.style), which
-    # CSP does not block; only <style> elements and style="" in HTML would need it, and the build has none.
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-))
+WECHAT_JSSDK = "https://res.wx.qq.com"
+
+
+def content_security_policy(script_origins=()):
+    """The strict policy every page gets; `script_origins` are the only scripts allowed from elsewhere."""
+    return "; ".join((
+        "default-src 'self'",
+        # No 'unsafe-eval' and no inline script: Vite's output is external module scripts only (tested).
+        "script-src " + " ".join(("'self'", *script_origins)),
+        # No 'unsafe-inline' either: Vue and Vant set style attributes through the CSSOM (element.style), which
+        # CSP does not block; only <style> elements and style="" in HTML would need it, and the build has none.
+        "style-src 'self'",
+        "img-src 'self' data:",  # data: for QR codes drawn in the page
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ))
+
+
+# The residents' app loads the WeChat JS-SDK (inside WeChat, when a screen pays or scans); nothing else does.
+CSP = content_security_policy((WECHAT_JSSDK,))
 SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
@@ -97,7 +104,7 @@ def _read(path, stamp):
     return BuiltFile(stamp, body, gzipped, mimetype, hashlib.sha256(body).hexdigest()[:32])
 
 
-def _respond(file, cache_control):
+def _respond(file, cache_control, csp):
     use_gzip = file.gzipped is not None and request.accept_encodings["gzip"] > 0
     response = Response(file.gzipped if use_gzip else file.body, mimetype=file.mimetype)
     response.headers["Cache-Control"] = cache_control
@@ -108,20 +115,23 @@ def _respond(file, cache_control):
     # The encoding is part of the ETag: a cache must never answer a gzip request with the plain bytes' 304.
     response.set_etag(file.etag + ("-gz" if use_gzip else ""))
     response.headers.update(SECURITY_HEADERS)
+    response.headers["Content-Security-Policy"] = csp
     return response.make_conditional(request)
 
 
-def serve_webapp(app, name, root=None):
-    """Serve the build in static/<name>/ at /<name>/ (history mode: unknown paths get index.html)."""
+def serve_webapp(app, name, root=None, script_origins=()):
+    """Serve the build in static/<name>/ at /<name>/ (history mode: unknown paths get index.html); same-origin
+    scripts only unless `script_origins` names others."""
     built = BuiltApp(root or STATIC_ROOT / name)
+    csp = content_security_policy(script_origins)
 
     def view(path):
         if path.startswith(ASSETS):
             # A missing hashed asset is a real 404: answering index.html would hand HTML to a <script>.
             file = built.get(path) or abort(404)
-            return _respond(file, IMMUTABLE)
+            return _respond(file, IMMUTABLE, csp)
         file = (built.get(path) if path else None) or built.get("index.html") or abort(404)
-        return _respond(file, REVALIDATE)
+        return _respond(file, REVALIDATE, csp)
 
     endpoint = f"webapp_{name}"
     app.add_url_rule(f"/{name}/", endpoint, view, defaults={"path": ""})
@@ -129,10 +139,13 @@ def serve_webapp(app, name, root=None):
 
 
 def register_webapps(app):
-    """The residents' app at /h5/ (also what / opens), and the endpoints the apps read their setup from."""
+    """The residents' app at /h5/ (also what / opens), the nurse station at /staff/, the hall kiosk at /kiosk/,
+    and the endpoints the apps read their setup from."""
     from .extensions import api
     from .webapp_routes import blp
 
-    serve_webapp(app, "h5")
+    serve_webapp(app, "h5", script_origins=(WECHAT_JSSDK,))
+    serve_webapp(app, "staff")
+    serve_webapp(app, "kiosk")
     app.add_url_rule("/", "home", lambda: redirect("/h5/"))
     api.register_blueprint(blp, url_prefix="/api/v1")

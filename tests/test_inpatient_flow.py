@@ -125,6 +125,7 @@ def test_balance_due_is_paid_by_qr_at_the_bed(app, client, make):
     assert result["status"] == "awaiting_payment" and result["refunds"] == [] and result["invoice"] is None
     assert result["deposit_applied_fen"] == 20_000
     assert result["balance_due_fen"] == result["self_pay_fen"] - 20_000 > 0
+    assert client.get(f"{STAFF}/{admission['id']}/settlement", headers=nurse).json == result  # what the tablet polls
     ward = client.get("/api/v1/staff/wards/W3/admissions", headers=nurse).json["items"]
     assert ward[0]["flags"] == ["balance_due"] and ward[0]["deposit_balance_fen"] == 0
     # The family is told on WeChat; the nurse shows a Native QR on the tablet.
@@ -139,6 +140,10 @@ def test_balance_due_is_paid_by_qr_at_the_bed(app, client, make):
     done = client.get(f"/api/v1/admissions/{admission['id']}/settlement", headers=family).json
     assert done["status"] == "settled" and done["invoice"]["self_pay_fen"] == result["self_pay_fen"]
     assert done["invoice"]["total_fen"] == result["total_fen"]
+    polled = client.get(f"{STAFF}/{admission['id']}/settlement", headers=nurse).json
+    assert polled["status"] == "settled" and polled["invoice"]["number"] == done["invoice"]["number"]
+    other_ward = h.staff(wards="W1")
+    assert client.get(f"{STAFF}/{admission['id']}/settlement", headers=other_ward).status_code == 404
     again = client.post(f"{STAFF}/{admission['id']}/settlement/payment", json={}, headers=nurse)
     assert again.status_code == 409 and again.json["code"] == "nothing_due"
 

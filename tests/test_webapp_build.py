@@ -11,10 +11,11 @@ from patient_api.webapps import serve_webapp
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILT = ROOT / "static" / "h5"
+APPS = ("h5", "staff", "kiosk")  # frontend/apps.mjs
 # URLs that are only strings in the bundles (XML namespaces, Vue's error reference), never fetched.
 INERT_URLS = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink", "http://www.w3.org/1998/Math/MathML",
               "https://vuejs.org/error-reference/"}
-ALLOWED_ORIGINS = ("https://res.wx.qq.com/",)  # the WeChat JS-SDK, the one script from elsewhere
+ALLOWED_ORIGINS = {"h5": ("https://res.wx.qq.com/",), "staff": (), "kiosk": ()}  # only h5 loads the WeChat JS-SDK
 
 
 def tree(folder):
@@ -22,33 +23,36 @@ def tree(folder):
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_committed_build_is_what_the_sources_build(tmp_path):
-    done = subprocess.run([str(ROOT / "scripts" / "build_frontend.sh"), "--out", str(tmp_path), "h5"], cwd=ROOT,
+@pytest.mark.parametrize("name", APPS)
+def test_committed_build_is_what_the_sources_build(tmp_path, name):
+    done = subprocess.run([str(ROOT / "scripts" / "build_frontend.sh"), "--out", str(tmp_path), name], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    fresh, committed = tree(tmp_path / "h5"), tree(BUILT)
-    stale = "static/h5 is not what frontend/ builds: run scripts/build_frontend.sh and commit static/"
+    fresh, committed = tree(tmp_path / name), tree(ROOT / "static" / name)
+    stale = f"static/{name} is not what frontend/ builds: run scripts/build_frontend.sh and commit static/"
     assert sorted(fresh) == sorted(committed), stale
     assert [name for name in fresh if fresh[name] != committed[name]] == [], stale
 
 
-def test_build_has_no_inline_script_no_web_font_and_no_other_origin():
-    html = (BUILT / "index.html").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", APPS)
+def test_build_has_no_inline_script_no_web_font_and_no_other_origin(name):
+    built = ROOT / "static" / name
+    html = (built / "index.html").read_text(encoding="utf-8")
     scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.S)
-    assert scripts and all(re.search(r'src="/h5/assets/[^"]+\.js"', attrs) and not body.strip()
+    assert scripts and all(re.search(rf'src="/{name}/assets/[^"]+\.js"', attrs) and not body.strip()
                            for attrs, body in scripts), scripts
     assert "<style" not in html and " style=" not in html
     viewport = re.search(r'<meta name="viewport" content="([^"]+)"', html).group(1)
     assert "viewport-fit=cover" in viewport and "user-scalable" not in viewport and "maximum-scale" not in viewport
-    assets = {name: data.decode("utf-8") for name, data in tree(BUILT / "assets").items()
-              if name.endswith((".js", ".css"))}
-    for name, text in assets.items():
+    assets = {file: data.decode("utf-8") for file, data in tree(built / "assets").items()
+              if file.endswith((".js", ".css"))}
+    for file, text in assets.items():
         urls = set(re.findall(r"https?://[\w./-]+", text)) - INERT_URLS
-        assert all(url.startswith(ALLOWED_ORIGINS) for url in urls), (name, urls)
-        assert "@font-face" not in text, name  # no web fonts (Vant's icon font is dropped at build time)
-        assert not re.search(r"text-size-adjust\s*:\s*none", text), name  # WeChat's font size setting stays
-        assert "setFontSizeCallback" not in text, name
-        assert "new Function" not in text and not re.search(r"\beval\(", text), name  # works without unsafe-eval
+        assert all(url.startswith(ALLOWED_ORIGINS[name]) for url in urls), (file, urls)
+        assert "@font-face" not in text, file  # no web fonts (Vant's icon font is dropped at build time)
+        assert not re.search(r"text-size-adjust\s*:\s*none", text), file  # WeChat's font size setting stays
+        assert "setFontSizeCallback" not in text, file
+        assert "new Function" not in text and not re.search(r"\beval\(", text), file  # works without unsafe-eval
 
 
 def _first_asset(client, suffix):
@@ -73,7 +77,18 @@ def test_index_is_revalidated_and_carries_a_strict_csp(client):
     assert response.headers["Referrer-Policy"] == "same-origin"
 
 
-@pytest.mark.parametrize("path", ["/h5/booking", "/h5/appointments/apt_123", "/h5/a/b/c?x=1", "/h5/index.html"])
+@pytest.mark.parametrize("name", ["staff", "kiosk"])
+def test_staff_and_kiosk_allow_scripts_from_this_origin_only(client, name):
+    response = client.get(f"/{name}/")
+    csp = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+    assert csp["script-src"] == "'self'" and csp["connect-src"] == "'self'" and csp["default-src"] == "'self'"
+    assert "unsafe" not in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-cache" and f'src="/{name}/assets/'.encode() in response.data
+
+
+@pytest.mark.parametrize("path", ["/h5/booking", "/h5/appointments/apt_123", "/h5/a/b/c?x=1", "/h5/index.html",
+                                  "/staff/wards/W1", "/staff/admissions/adm_1/receipt", "/kiosk/booking",
+                                  "/kiosk/reports"])
 def test_history_routes_fall_back_to_index(client, path):
     response = client.get(path)
     assert response.status_code == 200 and response.mimetype == "text/html"
@@ -119,12 +134,12 @@ def test_serving_is_reusable_for_the_other_apps(tmp_path):
     (tmp_path / "assets" / "app-abc123.js").write_text("console.log(1)", encoding="utf-8")
     # A bare Flask app: another create_app() would rebind the shared extensions (Redis) away from the suite's.
     app = Flask(__name__)
-    serve_webapp(app, "kiosk", root=tmp_path)
+    serve_webapp(app, "signage", root=tmp_path)
     client = app.test_client()
-    page = client.get("/kiosk/checkin/step-2", headers={"Accept-Encoding": "gzip"})
+    page = client.get("/signage/checkin/step-2", headers={"Accept-Encoding": "gzip"})
     assert page.status_code == 200 and gzip.decompress(page.data).startswith(b"<!doctype html><title>kiosk")
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
-    assert client.get("/kiosk/assets/app-abc123.js").headers["Cache-Control"].endswith("immutable")
+    assert client.get("/signage/assets/app-abc123.js").headers["Cache-Control"].endswith("immutable")
 
 
 @pytest.mark.parametrize(("settings", "expected"), [

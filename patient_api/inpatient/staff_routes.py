@@ -91,6 +91,18 @@ class Settle(MethodView):
         return settlement.render(settlement.settle(staff, staff_admission(staff, admission_id)))
 
 
+@blp.route("/staff/admissions/<id:admission_id>/settlement")
+class StaffSettlement(MethodView):
+    @blp.doc(**BEARER_DOC)
+    @blp.response(200, SettlementOut)
+    def get(self, admission_id):
+        """The settlement as it stands (refund progress, balance paid or not): what the bedside screen polls."""
+        found = settlement.settlement_of(_admission(admission_id, "settlement.view")[1].id)
+        if found is None:
+            raise NotFound("该住院尚未结算", code="settlement_not_found")
+        return settlement.render(found)
+
+
 @blp.route("/staff/admissions/<id:admission_id>/settlement/payment")
 class BedsidePayment(MethodView):
     @blp.doc(**BEARER_DOC)

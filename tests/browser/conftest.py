@@ -6,6 +6,8 @@ Fixtures for every screen test:
   page     a phone page (375 × 667, touch, zh-CN, WeChat's user agent) that fails the test on any console
            error and on any request to another origin; page.watch.allow(pattern) accepts an expected error
   phone    make_page(width=…) for other sizes (320 px)
+  tablet / kiosk_page   the nurse station's tablet (1280 × 800) and the hall kiosk (1080 × 1920): touch, Chromium's
+           own user agent; make_page(width, height, device="tablet") for portrait
 Helpers (tests/browser/helpers.py): sign_in, check_axe, check_elder_sizes, screenshot, no_horizontal_scroll.
 
 The live service runs while tests/browser/ runs (package scope) and is stopped before the rest of the suite,
@@ -100,6 +102,14 @@ class LiveServer:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
 
+    def api_session(self, token=None):
+        """A requests session against the live API (with a bearer token, if given)."""
+        session = requests.Session()
+        session.base = self.url + "/api/v1"
+        if token:
+            session.headers["Authorization"] = f"Bearer {token}"
+        return session
+
     def api(self, openid):
         """A requests session signed in (dev login) as `openid`, for seeding data through the real API."""
         session = requests.Session()
@@ -149,7 +159,9 @@ def live(app, database_url, redis_client, tmp_path_factory):
            "PATIENT_API_ENV": "development", "PATIENT_API_DEV_LOGIN": "1", "PATIENT_API_WECHATPAY_MODE": "sandbox",
            # The same keys as the in-process test app, so rows either side writes are readable by the other.
            "PATIENT_API_SECRET_KEY": app.config["SECRET_KEY"], "PATIENT_API_DATA_KEY": app.config["DATA_KEY"],
-           "PATIENT_API_INSTANCE_DIR": str(home), "PYTHONUNBUFFERED": "1"}
+           "PATIENT_API_INSTANCE_DIR": str(home), "PYTHONUNBUFFERED": "1",
+           # 报到 opens 3 days ahead, so the kiosk test can check in tomorrow's booking whatever the hour it runs.
+           "PATIENT_API_CHECKIN_OPENS_MINUTES": str(3 * 24 * 60)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     server = LiveServer(env, home)
     server.flask("demo", "load")
@@ -178,10 +190,12 @@ def make_page(browser, live):
     """make_page(width=375, height=667) → a watched phone page in a fresh context; checked after the test."""
     made = []
 
-    def make(width=PHONE["width"], height=PHONE["height"]):
+    def make(width=PHONE["width"], height=PHONE["height"], device="phone"):
+        phone = device == "phone"  # tablets and kiosks: Chromium's own agent, no mobile viewport quirks
         context = browser.new_context(base_url=live.url, viewport={"width": width, "height": height},
-                                      device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN",
-                                      timezone_id="Asia/Shanghai", user_agent=WECHAT_UA)
+                                      device_scale_factor=2 if phone else 1, is_mobile=phone, has_touch=True,
+                                      locale="zh-CN", timezone_id="Asia/Shanghai",
+                                      **({"user_agent": WECHAT_UA} if phone else {}))
         page = context.new_page()
         page.watch = PageWatch(page, live.url)
         made.append((context, page))
@@ -202,8 +216,20 @@ def page(make_page):
     return make_page()
 
 
+@pytest.fixture
+def tablet(make_page):
+    """The nurse station's ward tablet, landscape (1280 × 800, touch)."""
+    return make_page(1280, 800, device="tablet")
+
+
+@pytest.fixture
+def kiosk_page(make_page):
+    """The hall kiosk, portrait (1080 × 1920, touch)."""
+    return make_page(1080, 1920, device="kiosk")
+
+
 def pytest_terminal_summary(terminalreporter):
     """Say once where the screenshots are, so a person can look at every screen in both modes."""
     if WRITTEN:
         terminalreporter.write_sep("-", "browser screenshots")
-        terminalreporter.write_line(f"{len(WRITTEN)} written to {SCREENSHOTS}")
+        terminalreporter.write_line(f"{len(WRITTEN)} written under {SCREENSHOTS.parent}")

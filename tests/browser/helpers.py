@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 AXE = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots" / "h5"
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots" / "h5"  # staff/ and kiosk/ beside it
 WRITTEN = []  # screenshots written by this run (the terminal summary names the folder when there are any)
 
 
@@ -56,6 +56,24 @@ def settle(page):
     # Locators, not wait_for_function: that evaluates strings in the page, which the CSP forbids ('unsafe-eval').
     page.wait_for_load_state("networkidle")
     expect(page.locator(".state--loading, [role=status].patient-bar__text")).to_have_count(0)
+
+
+def no_loading(page):
+    """The staff and kiosk screens have finished loading (no 加载中 left, nothing in flight)."""
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_text("加载中…")).to_have_count(0)
+
+
+def small_targets(page, minimum):
+    """Visible buttons and links smaller than `minimum` px either way (touch screens)."""
+    return page.evaluate("""(minimum) => [...document.querySelectorAll('button, a[href], input, [role=button]')]
+        .filter((el) => el.getClientRects().length && !el.closest('.sr-only'))
+        .map((el) => [el.tagName === 'INPUT' && el.closest('.van-cell') || el, el])  // a field's cell is its target
+        .map(([target, el]) => [el, target.getBoundingClientRect()])
+        .filter(([, r]) => r.height < minimum - 0.5 || r.width < minimum - 0.5)
+        .map(([el, r]) => `${Math.round(r.width)}×${Math.round(r.height)} ${el.tagName}`
+            + ` "${el.innerText.trim().slice(0, 20)}"`)
+    """, minimum)
 
 
 def check_axe(page, name=""):
@@ -142,15 +160,16 @@ def nothing_clipped(page):
     assert not spills, "text spills out of:\n" + "\n".join(spills)
 
 
-def screenshot(page, name, full_page=True):
-    """A PNG in test-artifacts/screenshots/h5/ for a person to look at; returns its path.
+def screenshot(page, name, full_page=True, app="h5"):
+    """A PNG in test-artifacts/screenshots/<app>/ for a person to look at; returns its path.
 
     The whole page is shown by making the viewport as tall as the page for the shot (Chromium's own full-page
     capture leaves position: fixed bars, like the tabbar, where the first screen ended). `full_page=False`
     shows what the phone shows (a pop-up over the page).
     """
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    folder = SCREENSHOTS.parent / app
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     size = page.viewport_size
     height = page.evaluate("() => document.documentElement.scrollHeight") if full_page else size["height"]
     if height > size["height"]:
