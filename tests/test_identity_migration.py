@@ -37,7 +37,8 @@ def test_links_become_claimed_and_the_typed_phone_moves_to_the_first_link(tmp_pa
                                          "ORDER BY id")).all()
             sources = dict(conn.execute(sa.text("SELECT id, name_source FROM patients")).all())
             columns = {c["name"] for c in sa.inspect(conn).get_columns("patients")}
-        assert [(row[0], row[1], row[2]) for row in links] == [("lnk_1", "claimed", "张三"), ("lnk_2", "claimed", "张三")]
+        assert [(row[0], row[1], row[2]) for row in links] == [("lnk_1", "claimed", "张三"),
+                                                                ("lnk_2", "claimed", "张三")]
         assert crypto.decrypt(links[0][3]) == "13800138000" and links[1][3] is None
         assert sources == {"pat_typed": "claim", "pat_kiosk": "card"} and "phone_enc" not in columns
         downgrade(revision=BEFORE)  # and back, cleanly

@@ -26,7 +26,12 @@ export const ROUTES = [
   { path: '/reports', name: 'reports', component: ComingSoon, meta: { title: '检查检验报告' } },
   { path: '/record', name: 'record', component: ComingSoon, meta: { title: '健康档案' } },
   { path: '/inpatient', name: 'inpatient', component: ComingSoon, meta: { title: '住院服务' } },
-  { path: '/patients', name: 'patients', component: ComingSoon, meta: { title: '就诊人管理' } },
+  { path: '/patients', name: 'patients', component: () => import('./views/Patients.vue'), meta: { title: '就诊人管理' } },
+  { path: '/patients/new', name: 'patient-new', component: () => import('./views/PatientAdd.vue'), meta: { title: '添加就诊人' } },
+  { path: '/patients/:id', name: 'patient', component: () => import('./views/PatientDetail.vue'), meta: { title: '就诊人信息' } },
+  { path: '/patients/:id/verify', name: 'patient-verify', component: () => import('./views/PatientVerify.vue'), meta: { title: '实名验证' } },
+  // WeChat's proxy.requested message links here (patient_api/wechat/templates.py).
+  { path: '/patients/:id/links', name: 'patient-links', component: () => import('./views/PatientLinks.vue'), meta: { title: '家人授权' } },
   { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue'), meta: { title: '页面不存在', public: true } },
 ]
 
