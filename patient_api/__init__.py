@@ -95,10 +95,12 @@ def _register_blueprints(app):
     from .records.routes import blp as records_blp
     from .results.routes import blp as results_blp
     from .results.staff_routes import blp as nurse_station_results
+    from .wechat.inbox_routes import blp as messages
     from .wechat.routes import blp as wechat
     for blueprint in (accounts, identity, staff, directory, booking, billing, inpatient, nurse_station, results_blp,
                       records_blp, integration, integration_inpatient, integration_fhir, integration_hl7, wechat,
-                      kiosk, kiosk_binding, kiosk_provisioning, integration_records, nurse_station_results):
+                      messages, kiosk, kiosk_binding, kiosk_provisioning, integration_records,
+                      nurse_station_results):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     if app.config["WECHATPAY_MODE"] == "sandbox" and app.config["ENV_NAME"] in ("development", "test"):
         from .billing.sandbox_routes import blp as sandbox  # never outside development and tests

@@ -26,33 +26,39 @@ def _hospital(code):
     return hospital
 
 
+def _tag(person):
+    """Source ids and the admission number carry the person (keyed hash), so several demo people can coexist."""
+    return person[:10].upper()
+
+
 def _reports(person):
     """A blood count (one value high), a chest CT and a discharge summary, from three hospitals."""
     at = now()
-    blood = ReportIn(source_id="DEMO-LAB-1", source_format="fhir", kind="lab", title="血常规+血糖", status="final",
+    tag = _tag(person)
+    blood = ReportIn(source_id=f"DEMO-LAB-{tag}", source_format="fhir", kind="lab", title="血常规+血糖", status="final",
                      issued_at=at - timedelta(days=2), department="心血管内科",
-                     items=[ObservationIn(source_id=f"DEMO-LAB-1-{code}", code=code, code_system="http://loinc.org",
+                     items=[ObservationIn(source_id=f"DEMO-LAB-{tag}-{code}", code=code, code_system="http://loinc.org",
                                           name=name, value=f"{value:g}", value_num=value, unit=unit, ref_low=low,
                                           ref_high=high) for code, name, unit, low, high, value in BLOOD])
-    ct = ReportIn(source_id="DEMO-CT-1", source_format="fhir", kind="imaging", title="胸部CT平扫", status="final",
+    ct = ReportIn(source_id=f"DEMO-CT-{tag}", source_format="fhir", kind="imaging", title="胸部CT平扫", status="final",
                   issued_at=at - timedelta(days=20), code="24627-2", findings="双肺纹理清晰，未见明显实变影。",
                   impression="胸部CT平扫未见明显异常。")
-    summary = ReportIn(source_id="DEMO-DOC-1", source_format="fhir", kind="inpatient", title="出院小结",
+    summary = ReportIn(source_id=f"DEMO-DOC-{tag}", source_format="fhir", kind="inpatient", title="出院小结",
                        status="final", issued_at=at - timedelta(days=60),
                        body="入院诊断：社区获得性肺炎。经抗感染治疗后好转出院。出院医嘱：按时服药，一周后复查血常规。")
     return [store.save_report(_hospital(code), person, report)
             for code, report in (("TAZXYY", blood), ("TAZYY", ct), ("DYWSY", summary))]
 
 
-def _stay(id_number, name):
+def _stay(id_number, name, tag):
     """An open stay at 泰安市中心医院 with three days of charges (the patient must be registered)."""
     hospital = _hospital("TAZXYY")
     admission, _ = his.push_admission(hospital, {
-        "admission_no": "ZY-DEMO-1", "patient": {"id_number": id_number, "name": name}, "ward_code": "XNK1",
+        "admission_no": f"ZY-DEMO-{tag}", "patient": {"id_number": id_number, "name": name}, "ward_code": "XNK1",
         "ward_name": "心内科一病区", "department": "心血管内科", "bed_no": "12", "insurance_type": "employee",
         "admitted_at": now() - timedelta(days=2)})
-    items = [{"source_id": f"DEMO-{day:%m%d}-{n}", "charge_date": day, "code": code, "name": item, "category": kind,
-              "quantity": quantity, "unit_price_fen": price, "insurance_class": klass}
+    items = [{"source_id": f"DEMO-{tag}-{day:%m%d}-{n}", "charge_date": day, "code": code, "name": item,
+              "category": kind, "quantity": quantity, "unit_price_fen": price, "insurance_class": klass}
              for back in (2, 1, 0) for day in [today_local() - timedelta(days=back)]
              for n, (code, item, kind, quantity, price, klass) in enumerate(DAY_LINES)]
     his.push_charges(hospital, admission.admission_no, items)
@@ -68,6 +74,6 @@ def load(id_number, name, phone=DEMO_PHONE):
     done = {"reports": _reports(person)}
     people.record_phone(person, phone, "demo", _hospital("TAZXYY").id)
     done["phone_on_file"] = mask_phone(phone)
-    done["admission"] = _stay(id_number, name).id  # the hospital's push registers the person if needed
+    done["admission"] = _stay(id_number, name, _tag(person)).id  # the hospital's push registers the person if needed
     db.session.commit()
     return done

@@ -25,7 +25,8 @@ class OutboxMessage(db.Model):
     """One message to deliver at least once."""
 
     __tablename__ = "outbox"
-    __table_args__ = (sa.Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+                      sa.Index("ix_outbox_destination", "channel", "destination", "created_at"))  # 消息 inbox
 
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("obx"))
     channel: Mapped[str] = mapped_column(sa.String(30))  # hospital_webhook | wechat_message | …

@@ -187,7 +187,7 @@ def test_screens_fit_a_320_px_phone(make_page, family, elder):
         elder_switch(page).click()
         page.wait_for_timeout(300)
     suffix = "-elder" if elder else ""
-    for path, name in (("/h5/", "home"), ("/h5/me", "mine"), ("/h5/reports", "coming-soon")):
+    for path, name in (("/h5/", "home"), ("/h5/me", "mine"), ("/h5/booking", "coming-soon")):
         page.goto(path)
         settle(page)
         no_horizontal_scroll(page)
@@ -217,9 +217,9 @@ def test_tiles_not_built_yet_open_a_placeholder(page, elder):
     sign_in(page, f"shell-tiles-{elder}")
     if elder:
         elder_switch(page).click()
-    page.get_by_role("link", name="检查检验报告").click()
-    page.wait_for_url(re.compile("/h5/reports$"))
-    expect(page).to_have_title("检查检验报告")
+    page.get_by_role("link", name="预约挂号").click()
+    page.wait_for_url(re.compile("/h5/booking$"))
+    expect(page).to_have_title("预约挂号")
     expect(page.get_by_text("即将开放")).to_be_visible()
     check_axe(page, "即将开放")
     if elder:

@@ -7,6 +7,7 @@
 // - base /api/v1, JSON in and out, `Authorization: Bearer <token>` from localStorage;
 // - any failure is an ApiError with the server's {code, message, errors} and the HTTP status
 //   (status 0 / code 'network_error' when the server was not reached); show `message`, it is for residents;
+//   `fieldMessage('id_number')` is a 422's message for one field, `retryAfter` a 429's wait in seconds;
 // - every POST carries an Idempotency-Key: pass the same `idempotencyKey` when the resident retries the
 //   same action (newIdempotencyKey() once per intent), so a repeated tap never books or pays twice;
 // - a 401 on a signed-in call ends the session and hands over to onUnauthorized (the router sends the
@@ -16,12 +17,19 @@ const BASE = '/api/v1'
 const TOKEN_KEY = 'h5.token'
 
 export class ApiError extends Error {
-  constructor({ status, code, message, errors }) {
+  constructor({ status, code, message, errors, retryAfter }) {
     super(message)
     this.name = 'ApiError'
     this.status = status
     this.code = code
     this.errors = errors || null
+    this.retryAfter = retryAfter || null // seconds, from Retry-After on 429 (rate_limited)
+  }
+
+  /** The server's message for one field (422 `errors`: a list of strings or one string), or ''. */
+  fieldMessage(field) {
+    const value = this.errors?.[field]
+    return Array.isArray(value) ? String(value[0] || '') : value ? String(value) : ''
   }
 }
 
@@ -75,8 +83,9 @@ async function readError(response) {
   } catch {
     // not our envelope (a proxy's HTML page, an empty body)
   }
+  const retryAfter = Number(response.headers.get('Retry-After')) || null
   if (body && typeof body.code === 'string' && typeof body.message === 'string') {
-    return new ApiError({ status: response.status, ...body })
+    return new ApiError({ status: response.status, ...body, retryAfter })
   }
   const message = response.status >= 500 ? '服务暂时不可用，请稍后重试' : '请求没有成功，请稍后重试'
   return new ApiError({ status: response.status, code: `http_${response.status}`, message })

@@ -90,29 +90,32 @@ function linkCards(patients, requests) {
         badge: '等待同意',
         title: `等待 ${p.name} 同意您代为办理`,
         lines: ['对方同意后，您可以为其查看报告和病历'],
-        to: { name: 'patients' },
+        to: { name: 'patient', params: { id: p.id } },
         action: '查看',
       })
     }
   }
-  if (requests > 0) {
+  for (const { patientId, count } of requests) {
     cards.push({
-      key: 'requests',
+      key: `requests-${patientId}`,
       kind: 'proxy',
       badge: '待确认',
-      title: `有 ${requests} 位家人申请代您办理`,
+      title: `有 ${count} 位家人申请代您办理`,
       lines: ['请确认是否同意，您可以随时撤销授权'],
-      to: { name: 'patients' },
+      to: { name: 'patient-links', params: { id: patientId } },
       action: '去确认',
     })
   }
   return cards
 }
 
+/** Pending family requests on each of the account's own verified links: [{ patientId, count }]. */
 async function proxyRequests(patients) {
   const mine = patients.filter((p) => p.relation === 'self' && p.link_status === 'verified')
   const answers = await Promise.all(mine.map((p) => optional(api.get(`/me/patients/${p.id}/links`)).catch(() => null)))
-  return answers.reduce((n, answer) => n + (answer?.items || []).filter((l) => l.status === 'pending').length, 0)
+  return mine
+    .map((p, i) => ({ patientId: p.id, count: (answers[i]?.items || []).filter((l) => l.status === 'pending').length }))
+    .filter((r) => r.count > 0)
 }
 
 /** The feed's cards, most urgent first. */

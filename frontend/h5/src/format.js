@@ -46,3 +46,28 @@ export function timeWindow(startIso, endIso) {
   const b = chinaParts(endIso)
   return `${pad(a.hour)}:${pad(a.minute)}–${pad(b.hour)}:${pad(b.minute)}`
 }
+
+/** 11月30日 08:30 */
+export function dayTime(iso) {
+  const p = chinaParts(iso)
+  return `${p.month}月${p.day}日 ${pad(p.hour)}:${pad(p.minute)}`
+}
+
+/** 2026年11月30日 (China time) */
+export function fullDate(iso) {
+  const date = new Date(new Date(iso).getTime() + 8 * 3600 * 1000)
+  return `${date.getUTCFullYear()}年${date.getUTCMonth() + 1}月${date.getUTCDate()}日`
+}
+
+/** A 就诊人's real-name state in words (link_status), with the tone of its badge. */
+export const LINK_STATUS = {
+  claimed: { text: '待验证', tone: 'warning' },
+  pending: { text: '待本人同意', tone: 'warning' },
+  verified: { text: '已实名', tone: 'success' },
+}
+
+/** 就诊人 as they are named in lists: 王*（本人）, 父亲 王** */
+export function patientLabel(patient) {
+  if (!patient) return ''
+  return patient.relation === 'self' ? `${patient.name}（本人）` : `${relationLabel(patient)} ${patient.name}`
+}

@@ -6,7 +6,8 @@
 //   tab       show the bottom tabbar (首页, 我的)
 // Screens not built yet point at ComingSoon (即将开放) so every tile and menu link already works.
 // The official account's menu and messages link to /booking, /reports, /bills and /inpatient
-// (patient_api/wechat/replies.py): keep those paths.
+// (patient_api/wechat/replies.py), messages to /reports/{id}, /appointments/{id}, /bills/{id}, /admissions/{id} and
+// /patients/{id}/links (patient_api/wechat/templates.py): keep those paths.
 import { createRouter, createWebHistory } from 'vue-router'
 import { clearSession, session, signInWithWechatCode } from './session'
 import { takeOAuthCode } from './wechat'
@@ -23,10 +24,19 @@ export const ROUTES = [
   { path: '/appointments/:id', name: 'appointment', component: ComingSoon, meta: { title: '预约详情' } },
   { path: '/bills', name: 'bills', component: ComingSoon, meta: { title: '门诊缴费' } },
   { path: '/bills/:id', name: 'bill', component: ComingSoon, meta: { title: '缴费详情' } },
-  { path: '/reports', name: 'reports', component: ComingSoon, meta: { title: '检查检验报告' } },
+  { path: '/reports', name: 'reports', component: () => import('./views/Reports.vue'), meta: { title: '检查检验报告' } },
+  { path: '/reports/:id', name: 'report', component: () => import('./views/ReportDetail.vue'), meta: { title: '报告详情' } },
+  { path: '/messages', name: 'messages', component: () => import('./views/Messages.vue'), meta: { title: '消息' } },
   { path: '/record', name: 'record', component: ComingSoon, meta: { title: '健康档案' } },
   { path: '/inpatient', name: 'inpatient', component: ComingSoon, meta: { title: '住院服务' } },
-  { path: '/patients', name: 'patients', component: ComingSoon, meta: { title: '就诊人管理' } },
+  // WeChat's stay messages (deposit.low, inpatient.*) link to /admissions/{id}: the 住院服务 screen.
+  { path: '/admissions/:id', redirect: { name: 'inpatient' } },
+  { path: '/patients', name: 'patients', component: () => import('./views/Patients.vue'), meta: { title: '就诊人管理' } },
+  { path: '/patients/new', name: 'patient-new', component: () => import('./views/PatientAdd.vue'), meta: { title: '添加就诊人' } },
+  { path: '/patients/:id', name: 'patient', component: () => import('./views/PatientDetail.vue'), meta: { title: '就诊人信息' } },
+  { path: '/patients/:id/verify', name: 'patient-verify', component: () => import('./views/PatientVerify.vue'), meta: { title: '实名验证' } },
+  // WeChat's proxy.requested message links here (patient_api/wechat/templates.py).
+  { path: '/patients/:id/links', name: 'patient-links', component: () => import('./views/PatientLinks.vue'), meta: { title: '家人授权' } },
   { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue'), meta: { title: '页面不存在', public: true } },
 ]
 

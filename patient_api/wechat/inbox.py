@@ -1,0 +1,121 @@
+"""消息 inbox: every WeChat message addressed to an account, whether WeChat delivered it, refused it or never sent it.
+
+Messages are the outbox rows of the `wechat_message` channel whose destination is the account; nothing is
+copied. What a row says is worked out when it is read (the same facts the WeChat template uses, masked), and
+read state lives in `message_reads`. Clinical news about a person the account may no longer read (link revoked
+or removed) keeps its heading but not its content.
+"""
+import json
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..accounts.links import verified_patient_ids
+from ..common.clock import UtcDateTime, now
+from ..common.outbox import OutboxMessage
+from ..errors import NotFound
+from ..extensions import db
+from ..results.queries import page
+from .events import CHANNEL
+from .facts import gather
+from .templates import _Blank
+
+
+class MessageRead(db.Model):
+    """When an account opened one of its messages."""
+
+    __tablename__ = "message_reads"
+
+    message_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("outbox.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    account_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            index=True)
+    read_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+# event → (title, lines as format strings over the message's facts, H5 page); pages as in templates.DEFAULTS
+_STAY = "/admissions/{admission_id}"
+EVENTS = {
+    "booking.confirmed": ("预约成功", ["{patient} {hospital} {department}", "{visit_time} {queue_no}"],
+                          "/appointments/{appointment_id}"),
+    "visit.reminder": ("就诊提醒", ["{patient} {hospital} {department}", "{visit_time} {queue_no}，请按时到院签到"],
+                       "/appointments/{appointment_id}"),
+    "waitlist.offer": ("候补成功，请尽快支付", ["{patient} {hospital} {department}",
+                                               "{visit_time}，请在 {hold_expires_time} 前支付"],
+                       "/appointments/{appointment_id}"),
+    "payment.received": ("缴费成功", ["{patient} {hospital}", "{bill_item} {amount}"], "/bills/{bill_id}"),
+    "refund.done": ("退款成功", ["{patient} {hospital}", "退款 {amount}，原路退回"], "/bills/{bill_id}"),
+    "report.ready": ("报告已出", ["{patient} {report_title}", "{hospital} {issued_time}"], "/reports/{report_id}"),
+    "report.amended": ("报告已更正", ["{patient} {report_title}", "{hospital} {issued_time}"], "/reports/{report_id}"),
+    "deposit.low": ("预交金余额不足", ["{patient} {hospital} {ward}", "可用余额 {available}，请及时缴纳"], _STAY),
+    "inpatient.balance_due": ("出院结算待缴费", ["{patient} {hospital}", "待缴 {balance_due}"], _STAY),
+    "inpatient.settled": ("出院结算已完成", ["{patient} {hospital}", "余额 {refund} 原路退回"], _STAY),
+    "proxy.requested": ("家人申请代您办理", ["{patient}：有家属账户申请代您办理就医业务", "请同意或拒绝"],
+                        "/patients/{patient_id}/links"),
+    "proxy.verified": ("代办申请已同意", ["{patient} 同意您代为办理，现在可以查看其报告和病历"],
+                       "/patients/{patient_id}"),
+    "proxy.declined": ("代办申请未通过", ["{patient} 拒绝了您的代办申请"], "/patients"),
+    "proxy.revoked": ("代办授权已撤销", ["{patient} 撤销了您的代办授权"], "/patients"),
+}
+CLINICAL = ("report.", "deposit.", "inpatient.")
+WITHHELD = "您已不再是该就诊人的授权账户，内容不再显示"
+
+
+def _delivery(row):
+    """sent | pending | not_sent (WeChat refused it for good, or it was not sendable) | failed (retries used up)."""
+    if row.status == "sent":
+        return "not_sent" if (row.last_error or "").startswith("skipped") else "sent"
+    return "failed" if row.status == "dead" else "pending"
+
+
+def render(row, read_at, readable):
+    """One message as the account reads it; `readable`: patient ids whose clinical data it may see."""
+    payload = json.loads(row.payload)
+    title, lines, path = EVENTS.get(row.event, ("消息通知", [], None))
+    facts = _Blank(gather(payload))
+    if row.event.startswith(CLINICAL) and payload.get("patient_id") not in readable:
+        lines, path = [WITHHELD], None
+    shown = [" ".join(line.format_map(facts).split()) for line in lines]
+    return {"id": row.id, "event": row.event, "title": title, "lines": [line for line in shown if line],
+            "path": path.format_map(facts) if path else None, "patient_id": payload.get("patient_id"),
+            "created_at": row.created_at, "read": read_at is not None, "read_at": read_at,
+            "delivery": _delivery(row)}
+
+
+def _mine(account_id):
+    return sa.and_(OutboxMessage.channel == CHANNEL, OutboxMessage.destination == account_id)
+
+
+def list_messages(account_id, args):
+    """The account's messages, newest first, with read state; returns (items, paging, unread count)."""
+    stmt = (sa.select(OutboxMessage, MessageRead.read_at)
+            .outerjoin(MessageRead, sa.and_(MessageRead.message_id == OutboxMessage.id,
+                                            MessageRead.account_id == account_id))
+            .where(_mine(account_id)))
+    if args.get("unread"):
+        stmt = stmt.where(MessageRead.message_id.is_(None))
+    rows, paging = page(stmt, OutboxMessage.created_at, OutboxMessage.id, args)
+    readable = set(db.session.scalars(verified_patient_ids(account_id)).all())
+    unread = db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).outerjoin(
+        MessageRead, sa.and_(MessageRead.message_id == OutboxMessage.id, MessageRead.account_id == account_id))
+        .where(_mine(account_id), MessageRead.message_id.is_(None)))
+    return [render(row[0], row[1], readable) for row in rows], paging, unread
+
+
+def mark_read(account_id, message_id, instant=None):
+    """Mark one of the account's messages read (again is a no-op); 404 for anyone else's."""
+    row = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.id == message_id,
+                                                            _mine(account_id))).first()
+    if row is None:
+        raise NotFound("未找到该消息", code="message_not_found")
+    read = db.session.get(MessageRead, message_id)
+    if read is None:
+        try:
+            with db.session.begin_nested():
+                read = MessageRead(message_id=message_id, account_id=account_id, read_at=instant or now())
+                db.session.add(read)
+        except sa.exc.IntegrityError:  # the same message marked twice at once
+            read = db.session.get(MessageRead, message_id)
+    readable = set(db.session.scalars(verified_patient_ids(account_id)).all())
+    return render(row, read.read_at, readable)
