@@ -15,6 +15,8 @@ from ..factories import chinese_name, resident_id
 
 _people = itertools.count(801)
 _orders = itertools.count(1)
+_full_doctors = itertools.count(0)
+FULL_NAMES = ("周晓满", "吴满月", "郑立满", "冯若满", "陈满仓", "褚满堂")
 WEEKDAYS = "一二三四五六日"
 
 
@@ -60,7 +62,7 @@ def sold_out_schedule(app, live, days_ahead=3):
     from patient_api.directory.models import Department, Doctor, Hospital
     from patient_api.directory.schedules import create_schedule
     n = next(_people)
-    doctor_name = "周" + ("晓满", "满月", "立满")[n % 3]
+    doctor_name = FULL_NAMES[next(_full_doctors) % len(FULL_NAMES)]
     with app.app_context():
         hospital = db.session.scalars(sa.select(Hospital).filter_by(code="TAZXYY")).one()
         department = db.session.scalars(sa.select(Department).filter_by(hospital_id=hospital.id, code="EK")).one()
