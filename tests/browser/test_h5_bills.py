@@ -15,7 +15,7 @@ from .test_h5_booking import MODES, PAY_WAIT, elder_on, look
 
 @MODES
 def test_hospital_bill_split_pay_and_receipt(page, app, live, elder):
-    _api, _patient_id, name, number = resident(live, f"bills-{elder}")
+    _api, _patient_id, name, number = resident(app, live, f"bills-{elder}")
     bill_id = his_bill(app, live, number, name)
     sign_in(page, f"bills-{elder}")
     if elder:
@@ -58,7 +58,7 @@ def test_hospital_bill_split_pay_and_receipt(page, app, live, elder):
 
 @MODES
 def test_claimed_patient_is_sent_to_verify_for_hospital_bills(page, app, live, elder):
-    _api, _patient_id, name, number = resident(live, f"bills-claimed-{elder}", verified=False)
+    _api, _patient_id, name, number = resident(app, live, f"bills-claimed-{elder}", verified=False)
     bill_id = his_bill(app, live, number, name, insured=False)
     sign_in(page, f"bills-claimed-{elder}")
     if elder:
@@ -81,8 +81,8 @@ def test_claimed_patient_is_sent_to_verify_for_hospital_bills(page, app, live, e
 
 
 @pytest.mark.parametrize("elder", [False], ids=["normal"])
-def test_bill_errors_show_the_server_message_and_retry(page, live, elder):
-    resident(live, "bills-failure", verified=False)
+def test_bill_errors_show_the_server_message_and_retry(page, app, live, elder):
+    resident(app, live, "bills-failure", verified=False)
     sign_in(page, "bills-failure")
     failures = {"left": 1}
 

@@ -30,8 +30,8 @@ def elder_on(page):
 
 
 @MODES
-def test_book_pay_ticket_receipt_cancel_refund(page, live, elder):
-    resident(live, f"book-expert-{elder}")
+def test_book_pay_ticket_receipt_cancel_refund(page, app, live, elder):
+    resident(app, live, f"book-expert-{elder}")
     sign_in(page, f"book-expert-{elder}")
     if elder:
         elder_on(page)
@@ -139,7 +139,7 @@ def test_book_pay_ticket_receipt_cancel_refund(page, live, elder):
 def test_sold_out_offers_the_waitlist_with_the_place_in_the_queue(page, app, live, elder):
     days = 4 if elder else 3  # each mode its own day: the two sold-out doctors never share a list
     doctor, _schedule_id = sold_out_schedule(app, live, days_ahead=days)
-    resident(live, f"waitlist-{elder}", verified=False)
+    resident(app, live, f"waitlist-{elder}", verified=False)
     sign_in(page, f"waitlist-{elder}")
     if elder:
         elder_on(page)
@@ -212,9 +212,9 @@ def test_wechat_pay_sheet_then_the_server_decides(page, live, outcome):
 
 
 @MODES
-def test_booking_screens_fit_a_320_px_phone(make_page, live, elder):
+def test_booking_screens_fit_a_320_px_phone(make_page, app, live, elder):
     page = make_page(width=320, height=568)
-    resident(live, f"narrow-{elder}", verified=False)
+    resident(app, live, f"narrow-{elder}", verified=False)
     sign_in(page, f"narrow-{elder}")
     if elder:
         elder_on(page)
