@@ -185,6 +185,23 @@ def test_cancel_deadline_is_15_00_the_day_before(app, make):
         assert lifecycle.cancel(appointment, instant=deadline - timedelta(seconds=1)).status == "cancelled"
 
 
+def test_appointment_states_its_cancel_deadline_and_check_in_window(client, make):
+    """The page explains the rules the server applies: deadlines come with the appointment."""
+    schedule_id = make.schedule(fee_fen=0, days_ahead=2)
+    headers, patient_id = make.resident()
+    body = book(client, headers, schedule_id, patient_id).json
+    visit_day = body["visit_date"]
+    from datetime import date
+    day_before = (date.fromisoformat(visit_day) - timedelta(days=1)).isoformat()
+    assert body["cancel_deadline"] == f"{day_before}T15:00:00+08:00"
+    assert body["check_in_opens_at"] == f"{visit_day}T07:00:00+08:00"  # an hour before the 08:00 window
+    assert body["check_in_closes_at"] == f"{visit_day}T08:30:00+08:00"  # 30 minutes after it starts
+    listed = client.get(BOOK, headers=headers).json["items"][0]
+    assert listed["cancel_deadline"] == body["cancel_deadline"]
+    hospital = client.get(f"/api/v1/hospitals/{body['hospital_id']}").json
+    assert hospital["cancel_deadline_time"] == "15:00"
+
+
 def test_check_in_window(app, make):
     headers, patient_id = make.resident()
     schedule_id = make.schedule(fee_fen=0)

@@ -304,3 +304,27 @@ def test_hospital_level_the_adjudicator_cannot_place_is_409_not_500(app, client,
     for path in ("pre-settlement", "payments"):
         response = client.post(f"/api/v1/bills/{bill['id']}/{path}", json={"method": "wechat_jsapi"}, headers=headers)
         assert response.status_code == 409 and response.json["code"] == "presettlement_unavailable", path
+
+
+def test_cancelled_paid_visit_shows_its_refund_progress(app, client, make):
+    """The bill says where the money goes and how far the refund is: reason, channel, when asked, when done."""
+    from patient_api.billing import jobs
+    headers, patient_id = make.resident(verified=True)
+    schedule_id = make.schedule(fee_fen=1200, days_ahead=3)  # well before the cancel deadline
+    appointment = client.post("/api/v1/appointments", json={"schedule_id": schedule_id, "patient_id": patient_id},
+                              headers=headers).json
+    order = pay(client, headers, appointment["bill_id"])
+    with app.app_context():
+        _, sandbox = pay_gateway()
+        wire = sandbox.simulate_payment(order["out_trade_no"], None, time.time())  # paid in the sandbox wallet
+    assert post(client, wire).status_code == 204
+    assert client.post(f"/api/v1/appointments/{appointment['id']}/cancel", headers=headers).status_code == 200
+    refund = client.get(f"/api/v1/bills/{appointment['bill_id']}", headers=headers).json["refunds"][0]
+    assert (refund["amount_fen"], refund["status"], refund["reason"], refund["method"]) == (
+        1200, "processing", "取消预约退款", "wechat_jsapi")
+    assert refund["created_at"].endswith("+08:00") and refund["succeeded_at"] is None
+    with app.app_context():
+        assert jobs.submit_refunds() == {"refunded": 1}
+    bill = client.get(f"/api/v1/bills/{appointment['bill_id']}", headers=headers).json
+    assert bill["status"] == "refunded"  # the sandbox refunds at once
+    assert bill["refunds"][0]["status"] == "succeeded" and bill["refunds"][0]["succeeded_at"].endswith("+08:00")

@@ -115,9 +115,10 @@ def test_queue_closes_at_23_00_the_day_before(app, client, make):
     holder, holder_patient = make.resident()
     book(client, holder, schedule_id, holder_patient)
     headers, patient_id = make.resident()
-    join(client, headers, schedule_id, patient_id)
+    joined = join(client, headers, schedule_id, patient_id).json
     from patient_api.booking.waitlist import cutoff
     day = today_local() + timedelta(days=1)
+    assert joined["closes_at"] == f"{today_local().isoformat()}T23:00:00+08:00"  # the page states the cutoff
     assert run_offers(app, cutoff(day) - timedelta(minutes=1))["closed"] == 0
     assert run_offers(app, cutoff(day) + timedelta(minutes=1))["closed"] == 1
     assert client.get(WAIT, headers=headers).json["items"][0]["status"] == "closed"

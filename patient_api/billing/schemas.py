@@ -1,6 +1,7 @@
 """Bill and payment bodies."""
 from marshmallow import Schema, fields, validate
 
+from ..common.clock import to_local
 from ..common.schemas import LocalDateTime, StrictSchema, Text
 from .models import KINDS, PAYMENT_METHODS, STATUSES
 
@@ -52,8 +53,15 @@ class BillOut(Schema):
 
     def dump_refunds(self, bill):
         """Refunds of all the bill's payments."""
-        return [{"id": r.id, "out_refund_no": r.out_refund_no, "amount_fen": r.amount_fen, "status": r.status}
+        return [{"id": r.id, "out_refund_no": r.out_refund_no, "amount_fen": r.amount_fen, "status": r.status,
+                 "reason": r.reason, "method": p.method, "created_at": _local(r.created_at),
+                 "succeeded_at": _local(r.succeeded_at)}
                 for p in bill.payments for r in p.refunds]
+
+
+def _local(instant):
+    """An instant as ISO 8601 in Asia/Shanghai (None stays None)."""
+    return None if instant is None else to_local(instant).isoformat()
 
 
 class BillList(Schema):

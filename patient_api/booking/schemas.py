@@ -1,10 +1,14 @@
 """Booking request and response bodies."""
+from flask import current_app
 from marshmallow import Schema, fields, validate
 
-from ..common.clock import LOCAL, now
+from ..common.clock import LOCAL, now, to_local
 from ..common.schemas import LocalDateTime, StrictSchema, Text
-from .lifecycle import effective_status
+from ..directory.models import Hospital, Schedule
+from ..extensions import db
+from .lifecycle import cancel_deadline, effective_status
 from .models import STATUSES, WAITLIST_STATUSES
+from .waitlist import cutoff
 
 ID = validate.Length(1, 40)
 
@@ -53,6 +57,20 @@ class AppointmentOut(Schema):
     hold_expires_at = LocalDateTime(allow_none=True, required=True)
     created_at = LocalDateTime(required=True)
     free_revisit_of = fields.String(allow_none=True, metadata={"description": "一次挂号三日免费: the paid visit"})
+    cancel_deadline = fields.Function(
+        lambda a: to_local(cancel_deadline(a, db.session.get(Hospital, a.hospital_id))).isoformat(), required=True,
+        metadata={"format": "date-time", "description": "取消预约 is possible until then (the hospital's rule)"})
+    check_in_opens_at = fields.Function(lambda a: _check_in(a)[0], required=True, metadata={
+        "format": "date-time", "description": "报到 opens (before the ticket's window)"})
+    check_in_closes_at = fields.Function(lambda a: _check_in(a)[1], required=True, metadata={
+        "format": "date-time", "description": "报到 closes (late arrival: after that, book again)"})
+
+
+def _check_in(appointment):
+    """The appointment's check-in window as ISO strings in Asia/Shanghai."""
+    config = current_app.config
+    window = appointment.check_in_window(config["CHECKIN_OPENS_MINUTES"], config["CHECKIN_LATE_MINUTES"])
+    return tuple(to_local(instant).isoformat() for instant in window)
 
 
 class AppointmentList(Schema):
@@ -80,6 +98,9 @@ class WaitlistOut(Schema):
     reason = fields.String(allow_none=True)
     created_at = LocalDateTime(required=True)
     offered_at = LocalDateTime(allow_none=True)
+    closes_at = fields.Function(
+        lambda e: to_local(cutoff(db.session.get(Schedule, e.schedule_id).date)).isoformat(), required=True,
+        metadata={"format": "date-time", "description": "候补 ends then (23:00 the day before the visit)"})
 
 
 class WaitlistList(Schema):

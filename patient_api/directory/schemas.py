@@ -17,6 +17,8 @@ class HospitalOut(Schema):
     phone = fields.String(allow_none=True)
     release_days_ahead = fields.Integer()
     release_time = fields.Time(format="%H:%M")
+    cancel_deadline_time = fields.Time(format="%H:%M", metadata={
+        "description": "取消预约 is possible until this time on the day before the visit"})
 
 
 class DepartmentOut(Schema):

@@ -294,8 +294,8 @@ def test_wechat_oauth_round_trip(page, live):
 
     page.route("**/api/v1/auth/wechat/authorize-url?*", authorize)
     page.route("**/api/v1/auth/wechat", exchange)
-    page.goto("/h5/appointments")
-    page.wait_for_url(re.compile(r"/h5/appointments$"))
+    page.goto("/h5/reports")
+    page.wait_for_url(re.compile(r"/h5/reports$"))
     expect(page.get_by_text("即将开放")).to_be_visible()
     assert asked["scope"] == "snsapi_base" and asked["code"] == "the-code"
     assert re.fullmatch(r"[0-9a-f]{32}", asked["state"])

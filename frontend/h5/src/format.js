@@ -47,10 +47,98 @@ export function timeWindow(startIso, endIso) {
   return `${pad(a.hour)}:${pad(a.minute)}–${pad(b.hour)}:${pad(b.minute)}`
 }
 
-/** 11月30日 08:30 */
+const PERIODS = { morning: '上午', afternoon: '下午', evening: '晚上' }
+
+/** 上午 / 下午 / 晚上 for a schedule's period. */
+export function periodLabel(period) {
+  return PERIODS[period] || ''
+}
+
+/** 11月30日 周一 for a date the API sends as YYYY-MM-DD (a calendar day, no time zone). */
+export function dayLabel(isoDate) {
+  const [y, m, d] = String(isoDate).split('-').map(Number)
+  const weekday = WEEKDAYS[new Date(Date.UTC(y, m - 1, d)).getUTCDay()]
+  return `${m}月${d}日 ${weekday}`
+}
+
+/** True on Saturdays and Sundays (YYYY-MM-DD). */
+export function isWeekend(isoDate) {
+  const [y, m, d] = String(isoDate).split('-').map(Number)
+  const day = new Date(Date.UTC(y, m - 1, d)).getUTCDay()
+  return day === 0 || day === 6
+}
+
+/** 错时门诊: an evening clinic, or any clinic on a weekend (for people who work on weekdays). */
+export function isOffHours(schedule) {
+  return schedule.period === 'evening' || isWeekend(schedule.date)
+}
+
+/** 07:00 */
+export function clock(iso) {
+  const p = chinaParts(iso)
+  return `${pad(p.hour)}:${pad(p.minute)}`
+}
+
+/** 12月1日 周二 15:00 */
 export function dayTime(iso) {
   const p = chinaParts(iso)
-  return `${p.month}月${p.day}日 ${pad(p.hour)}:${pad(p.minute)}`
+  return `${p.month}月${p.day}日 ${p.weekday} ${pad(p.hour)}:${pad(p.minute)}`
+}
+
+/** YYYY-MM-DD of an instant, in China time. */
+export function chinaDate(instant = new Date()) {
+  const shifted = new Date(new Date(instant).getTime() + 8 * 3600 * 1000)
+  return shifted.toISOString().slice(0, 10)
+}
+
+/** The next `n` calendar days from today in China time, as YYYY-MM-DD. */
+export function nextDays(n, from = new Date()) {
+  const first = new Date(`${chinaDate(from)}T00:00:00Z`)
+  return Array.from({ length: n }, (_, i) => new Date(first.getTime() + i * 86400000).toISOString().slice(0, 10))
+}
+
+/** mm:ss left until `iso` (00:00 once passed). */
+export function countdown(iso, now = Date.now()) {
+  const left = Math.max(0, Math.floor((new Date(iso).getTime() - now) / 1000))
+  return `${pad(Math.floor(left / 60))}:${pad(left % 60)}`
+}
+
+export const APPOINTMENT_STATUS = {
+  pending_payment: '待支付',
+  booked: '已预约',
+  checked_in: '已报到',
+  completed: '已就诊',
+  cancelled: '已取消',
+  expired: '已超时',
+  no_show: '未就诊',
+}
+
+export const BILL_STATUS = {
+  unpaid: '待缴费',
+  paying: '支付中',
+  paid: '已缴费',
+  partially_refunded: '部分退款',
+  refunded: '已退款',
+  closed: '已关闭',
+}
+
+export const BILL_KIND = {
+  registration: '挂号费',
+  outpatient: '门诊费用',
+  inpatient_deposit: '住院预交金',
+  inpatient_settlement: '住院结算',
+}
+
+export const REFUND_STATUS = { processing: '退款处理中', succeeded: '已退回', failed: '退款失败' }
+
+export const WAITLIST_STATUS = {
+  waiting: '候补中',
+  offered: '候补成功，待支付',
+  booked: '已预约',
+  expired: '候补已失效',
+  lapsed: '未能分配',
+  cancelled: '已取消候补',
+  closed: '候补已结束',
 }
 
 /** 2026年11月30日 (China time) */
