@@ -266,6 +266,7 @@ def test_uploaded_measurements_are_in_the_trend_of_their_code(world):
         ("hospital", 7.4, "mmol/L", "测试医院H1", None), ("resident", 6.2, "mmol/L", None, "fasting"),
         ("resident", 7.0, "mmol/L", None, "random")]
     assert points[1]["flag"] is None and points[1]["report_id"] is None and points[1]["name"] == "血糖"
+    assert (points[0]["ref_low"], points[0]["ref_high"], points[1]["ref_low"]) == (3.9, 6.1, None)
     assert [p["value_num"] for p in world.get(url(me, "trends"), me.headers, code="2339-0")["items"]] == [6.2, 7.0]
     assert [p["value_num"] for p in world.get(url(me, "trends"), me.headers, code="8480-6")["items"]] == [138]
     assert [p["value_num"] for p in world.get(url(me, "trends"), me.headers, code="8462-4")["items"]] == [86]

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILT = ROOT / "static" / "h5"
 # URLs that are only strings in the bundles (XML namespaces, Vue's error reference), never fetched.
 INERT_URLS = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink", "http://www.w3.org/1998/Math/MathML",
+              "http://www.w3.org/2000/xmlns/", "http://www.w3.org/XML/1998/namespace",  # ECharts' SVG renderer
               "https://vuejs.org/error-reference/"}
 ALLOWED_ORIGINS = ("https://res.wx.qq.com/",)  # the WeChat JS-SDK, the one script from elsewhere
 

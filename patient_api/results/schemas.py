@@ -164,6 +164,8 @@ class TrendPoint(ResultItem):
     hospital_id = fields.String(allow_none=True, required=True)
     hospital_name = fields.String(allow_none=True)
     report_id = fields.String(allow_none=True)
+    ref_low = fields.Float(allow_none=True, metadata={"description": "bounds of the reference range (a chart band)"})
+    ref_high = fields.Float(allow_none=True)
     context = fields.String(allow_none=True, metadata={"description": "glucose uploads: fasting|after_meal|random"})
 
 

@@ -1,0 +1,1 @@
+import{A as e,d as t,it as n,st as r,t as i}from"./_plugin-vue_export-helper-B2oNEA6K.js";var a=i({__name:`StatusBadge`,props:{text:{type:String,required:!0},tone:{type:String,default:`primary`}},setup(i){return(a,o)=>(e(),t(`span`,{class:n([`badge`,`badge--${i.tone}`])},r(i.text),3))}},[[`__scopeId`,`data-v-dcc83d88`]]);export{a as t};

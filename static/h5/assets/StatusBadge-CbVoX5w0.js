@@ -1,1 +1,0 @@
-import{an as e,kt as t,nn as n,pt as r,t as i}from"./style-0_u2NPrh.js";var a=i({__name:`StatusBadge`,props:{text:{type:String,required:!0},tone:{type:String,default:`primary`}},setup(i){return(a,o)=>(t(),r(`span`,{class:n([`badge`,`badge--${i.tone}`])},e(i.text),3))}},[[`__scopeId`,`data-v-dcc83d88`]]);export{a as t};
