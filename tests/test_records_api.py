@@ -246,3 +246,43 @@ def test_family_doctor_contract_push_and_display(app, world):
         response = world.client.post(CONTRACTS, headers=chc, json=body)
         assert response.status_code == 422 and field in response.json["errors"], response.json
     assert world.client.post(CONTRACTS, json=contract(me.n)).status_code == 401
+
+
+def test_uploaded_measurements_are_in_the_trend_of_their_code(world):
+    """A glucose upload shows in the trend of the hospitals' glucose codes (2345-7, 2339-0) beside their results,
+    in their unit; blood pressure under systolic / diastolic; the record names the code of each upload's trend."""
+    me = world.person()
+    world.observation(me.index, item("G-1", code="2345-7", name="葡萄糖", unit="mmol/L", value_num=7.4, low=3.9,
+                                     high=6.1, observed_at=now() - timedelta(days=3)), "H1")
+    for body in ({"kind": "glucose", "value": 6.2, "unit": "mmol/L", "context": "fasting",
+                  "measured_at": (now() - timedelta(days=2)).isoformat()},
+                 {"kind": "glucose", "value": 126, "unit": "mg/dL",
+                  "measured_at": (now() - timedelta(days=1)).isoformat()},
+                 {"kind": "blood_pressure", "systolic": 138, "diastolic": 86}):
+        assert world.client.post(url(me, "vitals"), headers=me.headers, json=body).status_code == 201
+
+    points = world.get(url(me, "trends"), me.headers, code="2345-7")["items"]
+    assert [(p["source"], p["value_num"], p["unit"], p["hospital_name"], p["context"]) for p in points] == [
+        ("hospital", 7.4, "mmol/L", "测试医院H1", None), ("resident", 6.2, "mmol/L", None, "fasting"),
+        ("resident", 7.0, "mmol/L", None, "random")]
+    assert points[1]["flag"] is None and points[1]["report_id"] is None and points[1]["name"] == "血糖"
+    assert (points[0]["ref_low"], points[0]["ref_high"], points[1]["ref_low"]) == (3.9, 6.1, None)
+    assert [p["value_num"] for p in world.get(url(me, "trends"), me.headers, code="2339-0")["items"]] == [6.2, 7.0]
+    assert [p["value_num"] for p in world.get(url(me, "trends"), me.headers, code="8480-6")["items"]] == [138]
+    assert [p["value_num"] for p in world.get(url(me, "trends"), me.headers, code="8462-4")["items"]] == [86]
+    assert world.get(url(me, "trends"), me.headers, code="718-7")["items"] == []
+
+    record = world.get(url(me, "record"), me.headers)
+    codes = {v["kind"]: v["code"] for v in record["vitals"] if v["source"] == "resident"}
+    assert codes == {"blood_pressure": "8480-6", "glucose": "2345-7"}
+
+
+def test_uploaded_glucose_follows_a_hospital_reporting_mg_per_dl(world):
+    """Where the hospital sends the code in mg/dL, uploads (kept in mmol/L) are shown in mg/dL too."""
+    me = world.person()
+    world.observation(me.index, item("MG-1", code="2339-0", name="血糖", unit="mg/dL", value_num=110, low=70,
+                                     high=99, observed_at=now() - timedelta(days=3)), "H2")
+    assert world.client.post(url(me, "vitals"), headers=me.headers,
+                             json={"kind": "glucose", "value": 7.0}).status_code == 201
+    points = world.get(url(me, "trends"), me.headers, code="2339-0")["items"]
+    assert [(p["value_num"], p["unit"]) for p in points] == [(110, "mg/dL"), (126, "mg/dL")]

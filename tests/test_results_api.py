@@ -144,6 +144,22 @@ def test_kind_filter(world, kind):
     assert [r["id"] for r in world.get(REPORTS, me.headers, kind=kind)["items"]] == [ids[kind]]
 
 
+def test_hospital_filter_pages_within_that_hospital(world):
+    """?hospital_id= keeps that hospital's reports only, paged among them; with a kind both apply."""
+    me = world.person()
+    h1 = [world.report(me.index, f"HF1-{n}", ago=timedelta(days=n)) for n in range(3)]
+    h2 = world.report(me.index, "HF2", hospital="H2", ago=timedelta(hours=2))
+    world.report(me.index, "HF2-CT", hospital="H2", kind="imaging", title="胸部CT", ago=timedelta(days=5))
+    ids = world.db(lambda: dict(db.session.execute(sa.select(Hospital.code, Hospital.id)).all()))
+    first = world.get(REPORTS, me.headers, hospital_id=ids["H1"], limit=2)
+    assert [r["id"] for r in first["items"]] == h1[:2] and first["next_cursor"]
+    rest = world.get(REPORTS, me.headers, hospital_id=ids["H1"], limit=2, cursor=first["next_cursor"])
+    assert [r["id"] for r in rest["items"]] == h1[2:] and rest["next_cursor"] is None
+    assert [r["id"] for r in world.get(REPORTS, me.headers, hospital_id=ids["H2"], kind="lab")["items"]] == [h2]
+    assert world.get(REPORTS, me.headers, hospital_id="no-such-hospital")["items"] == []
+    world.get(REPORTS, me.headers, 422, hospital_id="bad id!")
+
+
 def test_patient_filter_and_bad_queries(world):
     """patient_id narrows to one linked patient; a bad kind, limit or unknown field is 422, a stranger 404."""
     me = world.person()

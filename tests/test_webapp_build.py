@@ -14,6 +14,7 @@ BUILT = ROOT / "static" / "h5"
 APPS = ("h5", "staff", "kiosk")  # frontend/apps.mjs
 # URLs that are only strings in the bundles (XML namespaces, Vue's error reference), never fetched.
 INERT_URLS = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink", "http://www.w3.org/1998/Math/MathML",
+              "http://www.w3.org/2000/xmlns/", "http://www.w3.org/XML/1998/namespace",  # ECharts' SVG renderer
               "https://vuejs.org/error-reference/"}
 ALLOWED_ORIGINS = {"h5": ("https://res.wx.qq.com/",), "staff": (), "kiosk": ()}  # only h5 loads the WeChat JS-SDK
 

@@ -47,8 +47,9 @@ def entries(patient, kind):
 
 
 def latest_vitals(patient):
-    """The newest upload of each kind, then the newest hospital-measured value of each code."""
-    uploaded = [{"source": "resident", "name": vitals.UNITS[v.kind][3], "code": None, "flag": None,
+    """The newest upload of each kind (with the code its trend is under), then the newest hospital-measured value
+    of each code."""
+    uploaded = [{"source": "resident", "name": vitals.UNITS[v.kind][3], "code": vitals.KIND_CODE[v.kind], "flag": None,
                  "hospital_id": None, **{name: getattr(v, name) for name in (
                      "kind", "systolic", "diastolic", "value", "unit", "context", "measured_at")}}
                 for v in vitals.latest(patient)]

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from ..accounts.models import Patient
 from ..common.clock import now
 from ..errors import Invalid
 from ..extensions import db
@@ -11,11 +12,24 @@ from .models import Vital
 # kind → (the unit stored, {accepted unit: conversion to it}, plausible range in the stored unit, label)
 UNITS = {
     "blood_pressure": ("mmHg", {"mmHg": None}, None, "血压"),
-    "glucose": ("mmol/L", {"mmol/L": None, "mg/dL": lambda v: v / 18.0}, (1.0, 33.3), "血糖"),
+    "glucose": ("mmol/L", {"mmol/L": None, "mg/dL": lambda v: v / MG_PER_MMOL_GLUCOSE}, (1.0, 33.3), "血糖"),
     "heart_rate": ("bpm", {"bpm": None, "次/分": None}, (30, 220), "心率"),
     "weight": ("kg", {"kg": None, "斤": lambda v: v / 2}, (2, 300), "体重"),
     "temperature": ("°C", {"°C": None, "℃": None, "°F": lambda v: (v - 32) * 5 / 9}, (34, 43), "体温"),
 }
+# LOINC codes hospitals send for what residents measure, so an upload shows in the trend of that code (the
+# record links each kind's first code): code → (kind, the stored field that holds its value).
+TREND_CODES = {
+    "2345-7": ("glucose", "value"), "2339-0": ("glucose", "value"), "14749-6": ("glucose", "value"),
+    "15074-8": ("glucose", "value"), "41653-7": ("glucose", "value"), "14743-9": ("glucose", "value"),
+    "8480-6": ("blood_pressure", "systolic"), "8462-4": ("blood_pressure", "diastolic"),
+    "8867-4": ("heart_rate", "value"), "29463-7": ("weight", "value"), "3141-9": ("weight", "value"),
+    "8310-5": ("temperature", "value"),
+}
+KIND_CODE = {}
+for _code, (_kind, _field) in TREND_CODES.items():
+    KIND_CODE.setdefault(_kind, _code)
+MG_PER_MMOL_GLUCOSE = 18.0
 SYSTOLIC, DIASTOLIC = (60, 260), (30, 160)
 GLUCOSE_CONTEXTS = ("fasting", "after_meal", "random")
 CLOCK_SLACK = timedelta(minutes=5)  # a phone's clock a little ahead is not a measurement from the future
@@ -87,6 +101,25 @@ def query(patient, kind=None):
     """The patient's uploads (of one kind), for paging newest first."""
     stmt = sa.select(Vital).where(Vital.patient_id == patient.id)
     return stmt.where(Vital.kind == kind) if kind else stmt
+
+
+def trend_points(person_index, code, limit):
+    """Uploads of the person (by any of their accounts) that are values of this code, newest `limit`, oldest first."""
+    kind, field = TREND_CODES.get(code, (None, None))
+    if kind is None:
+        return []
+    rows = db.session.scalars(
+        sa.select(Vital).join(Patient, Patient.id == Vital.patient_id)
+        .where(Patient.id_number_index == person_index, Vital.kind == kind)
+        .order_by(Vital.measured_at.desc(), Vital.id.desc()).limit(limit)).all()
+    label = UNITS[kind][3]
+    if kind == "blood_pressure":
+        label = "收缩压" if field == "systolic" else "舒张压"
+    return [{"source": "resident", "observed_at": v.measured_at, "code": code, "name": label,
+             "value": f"{getattr(v, field):g}", "value_num": float(getattr(v, field)), "unit": v.unit,
+             "ref_low": None, "ref_high": None, "reference_range": None, "flag": None, "critical": False,
+             "hospital_id": None, "hospital_name": None, "report_id": None, "context": v.context}
+            for v in reversed(rows)]
 
 
 def latest(patient):

@@ -11,6 +11,7 @@ from ..common.clock import now
 from ..directory.models import Hospital
 from ..errors import Invalid
 from ..extensions import db
+from ..records import vitals
 from . import rules
 from .models import HIDDEN, Observation, Report, ReportVersion
 
@@ -73,12 +74,15 @@ def hospital_names(ids):
         if ids else {}
 
 
-def list_reports(patients_by_index, kind, args):
-    """Visible reports of these people (person_index → patient id), newest first; returns (items, paging)."""
+def list_reports(patients_by_index, kind, args, hospital_id=None):
+    """Visible reports of these people (person_index → patient id), of one kind and hospital when given, newest
+    first; returns (items, paging)."""
     stmt = sa.select(Report, Hospital.name).join(Hospital, Hospital.id == Report.hospital_id).where(
         Report.person_index.in_(list(patients_by_index)), visible_clause()).options(lazyload(Report.items))
     if kind:
         stmt = stmt.where(Report.kind == kind)
+    if hospital_id:
+        stmt = stmt.where(Report.hospital_id == hospital_id)
     rows, paging = page(stmt, Report.issued_at, Report.id, args)
     return [summary(row[0], patients_by_index[row[0].person_index], row[1]) for row in rows], paging
 
@@ -121,7 +125,8 @@ def _revive(snapshot):
 
 
 def trend(person_index, code):
-    """One test's results over time from every hospital: visible reports and stand-alone observations, oldest first."""
+    """One test's results over time from every hospital (visible reports and stand-alone observations) and the
+    person's own uploads of that measurement (records.vitals.TREND_CODES), the latest points oldest first."""
     at = sa.func.coalesce(Observation.observed_at, Report.issued_at)
     stmt = (sa.select(Observation, at.label("at"), Hospital.name)
             .outerjoin(Report, Report.id == Observation.report_id)
@@ -130,8 +135,19 @@ def trend(person_index, code):
                    Observation.status.not_in(HIDDEN), at.is_not(None),
                    sa.or_(Observation.report_id.is_(None), visible_clause()))
             .order_by(at.desc(), Observation.id.desc()).limit(MAX_TREND_POINTS))
-    rows = reversed(db.session.execute(stmt).all())  # the latest points, shown oldest first
-    return [{"observed_at": row.at, "hospital_name": row.name, **{name: getattr(row[0], name) for name in (
-        "code", "name", "value", "value_num", "unit", "ref_low", "ref_high", "reference_range", "flag", "critical",
-        "hospital_id", "report_id")}}
-            for row in rows]
+    measured = [{"source": "hospital", "observed_at": row.at, "hospital_name": row.name, "context": None,
+                 **{name: getattr(row[0], name) for name in (
+                     "code", "name", "value", "value_num", "unit", "ref_low", "ref_high", "reference_range", "flag",
+                     "critical", "hospital_id", "report_id")}}
+                for row in db.session.execute(stmt).all()]
+    uploaded = vitals.trend_points(person_index, code, MAX_TREND_POINTS)
+    if uploaded and measured and uploaded[0]["unit"] == "mmol/L" and _unit(measured[0]["unit"]) == "mg/dl":
+        for point in uploaded:  # glucose is stored in mmol/L; this hospital reports the code in mg/dL
+            point["value_num"] = round(point["value_num"] * vitals.MG_PER_MMOL_GLUCOSE, 1)
+            point["value"], point["unit"] = f"{point['value_num']:g}", measured[0]["unit"]
+    points = sorted(measured + uploaded, key=lambda p: p["observed_at"])
+    return points[-MAX_TREND_POINTS:]
+
+
+def _unit(text):
+    return (text or "").replace(" ", "").lower()

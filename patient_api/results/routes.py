@@ -20,10 +20,11 @@ class Reports(MethodView):
     @blp.arguments(ReportQuery(), location="query")
     @blp.response(200, ReportList)
     def get(self, query):
-        """Visible reports of the account's patients (or of one), newest first, paged."""
+        """Visible reports of the account's patients (or of one; of a kind, of a hospital), newest first, paged."""
         account_id = current_account_id()
         patients = [db.session.get(Patient, pid) for pid in clinical_patients(account_id, query.get("patient_id"))]
-        items, paging = queries.list_reports({p.id_number_index: p.id for p in patients}, query.get("kind"), query)
+        items, paging = queries.list_reports({p.id_number_index: p.id for p in patients}, query.get("kind"), query,
+                                            query.get("hospital_id"))
         # One row per patient whose reports were shown (always one when a patient was asked for).
         shown = {item["patient_id"] for item in items} | ({query["patient_id"]} if query.get("patient_id") else set())
         for patient in patients:

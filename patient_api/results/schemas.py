@@ -44,10 +44,11 @@ class PageOut(Schema):
 
 
 class ReportQuery(PageQuery):
-    """Filter by one linked patient and by kind."""
+    """Filter by one linked patient, by kind and by hospital."""
 
     patient_id = Text(validate=ID)
     kind = Text(validate=validate.OneOf(KINDS))
+    hospital_id = Text(validate=ID)
 
 
 class TrendQuery(StrictSchema):
@@ -158,9 +159,14 @@ class ReportHistory(Schema):
 class TrendPoint(ResultItem):
     """One value of a trend."""
 
-    hospital_id = fields.String(required=True)
+    source = fields.String(required=True, validate=validate.OneOf(("hospital", "resident")),
+                           metadata={"description": "measured at a hospital, or uploaded by the resident or family"})
+    hospital_id = fields.String(allow_none=True, required=True)
     hospital_name = fields.String(allow_none=True)
     report_id = fields.String(allow_none=True)
+    ref_low = fields.Float(allow_none=True, metadata={"description": "bounds of the reference range (a chart band)"})
+    ref_high = fields.Float(allow_none=True)
+    context = fields.String(allow_none=True, metadata={"description": "glucose uploads: fasting|after_meal|random"})
 
 
 class TrendOut(Schema):

@@ -103,7 +103,11 @@ def test_inbox_lists_a_family_request_and_opens_it(live, page, mode):
     sign_in(page, f"inbox-{mode}")
     if elder:
         page.get_by_role("switch", name=re.compile("长辈版")).click()
-    page.goto("/h5/messages")
+    settle(page)
+    inbox = page.get_by_role("link", name="消息，1 条未读")  # 首页's 消息 entry says how many are unread
+    expect(inbox).to_be_visible()
+    inbox.click()
+    page.wait_for_url(re.compile("/h5/messages$"))
     settle(page)
     expect(page.get_by_text("1 条未读")).to_be_visible()
     message = page.get_by_role("button", name=re.compile("家人申请代您办理"))

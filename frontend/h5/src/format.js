@@ -159,3 +159,36 @@ export function patientLabel(patient) {
   if (!patient) return ''
   return patient.relation === 'self' ? `${patient.name}（本人）` : `${relationLabel(patient)} ${patient.name}`
 }
+
+/** 2026年11月30日 08:30 (China time) */
+export function fullDateTime(iso) {
+  const p = chinaParts(iso)
+  return `${fullDate(iso)} ${pad(p.hour)}:${pad(p.minute)}`
+}
+
+/** The day in China ('2026-11-30') of an instant. */
+export function chinaDay(iso) {
+  return new Date(new Date(iso).getTime() + 8 * 3600 * 1000).toISOString().slice(0, 10)
+}
+
+/** 住院第 n 天: the day of admission is day 1, counted in China's calendar days. */
+export function stayDay(admittedIso, endIso) {
+  const from = Date.parse(chinaDay(admittedIso))
+  const to = Date.parse(chinaDay(endIso || new Date().toISOString()))
+  return Math.max(1, Math.round((to - from) / 86400000) + 1)
+}
+
+/** ↑ 偏高 / ↓ 偏低 in words for a result flag (never colour alone). */
+export const FLAGS = {
+  H: { arrow: '↑', word: '偏高' },
+  HH: { arrow: '↑', word: '明显偏高' },
+  L: { arrow: '↓', word: '偏低' },
+  LL: { arrow: '↓', word: '明显偏低' },
+  A: { arrow: '', word: '异常' },
+}
+
+/** 2026年11月30日 for a calendar date ('2026-11-30'). */
+export function dateText(date) {
+  const [y, m, d] = String(date).split('-').map(Number)
+  return `${y}年${m}月${d}日`
+}

@@ -29,8 +29,15 @@ export const ROUTES = [
   { path: '/reports', name: 'reports', component: () => import('./views/Reports.vue'), meta: { title: '检查检验报告' } },
   { path: '/reports/:id', name: 'report', component: () => import('./views/ReportDetail.vue'), meta: { title: '报告详情' } },
   { path: '/messages', name: 'messages', component: () => import('./views/Messages.vue'), meta: { title: '消息' } },
-  { path: '/record', name: 'record', component: ComingSoon, meta: { title: '健康档案' } },
-  { path: '/inpatient', name: 'inpatient', component: ComingSoon, meta: { title: '住院服务' } },
+  { path: '/record', name: 'record', component: () => import('./views/Record.vue'), meta: { title: '健康档案' } },
+  { path: '/record/vitals/new', name: 'vital-new', component: () => import('./views/VitalAdd.vue'), meta: { title: '录入体征' } },
+  { path: '/record/access-log', name: 'access-log', component: () => import('./views/AccessLog.vue'), meta: { title: '谁看过我的档案' } },
+  // The trend of one test (a LOINC or the hospital's code), from a report's results and the record's measurements.
+  { path: '/patients/:id/trends/:code', name: 'trend', component: () => import('./views/Trend.vue'), meta: { title: '结果趋势' } },
+  { path: '/inpatient', name: 'inpatient', component: () => import('./views/Inpatient.vue'), meta: { title: '住院服务' } },
+  { path: '/inpatient/:id/deposit', name: 'deposit', component: () => import('./views/DepositTopUp.vue'), meta: { title: '缴纳预交金' } },
+  { path: '/inpatient/:id/charges', name: 'daily-charges', component: () => import('./views/DailyCharges.vue'), meta: { title: '一日清单' } },
+  { path: '/inpatient/:id/settlement', name: 'settlement', component: () => import('./views/Settlement.vue'), meta: { title: '出院结算' } },
   // WeChat's stay messages (deposit.low, inpatient.*) link to /admissions/{id}: the 住院服务 screen.
   { path: '/admissions/:id', redirect: { name: 'inpatient' } },
   { path: '/patients', name: 'patients', component: () => import('./views/Patients.vue'), meta: { title: '就诊人管理' } },

@@ -1,1 +1,0 @@
-import{kt as e,on as t,pt as n,rn as r,t as i}from"./style-B_I7ZhxQ.js";var a=i({__name:`StatusBadge`,props:{text:{type:String,required:!0},tone:{type:String,default:`primary`}},setup(i){return(a,o)=>(e(),n(`span`,{class:r([`badge`,`badge--${i.tone}`])},t(i.text),3))}},[[`__scopeId`,`data-v-dcc83d88`]]);export{a as t};
