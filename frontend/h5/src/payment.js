@@ -9,16 +9,13 @@
 // (POST /sandbox/wechatpay/orders/{out_trade_no}/pay); in WeChat, WeixinJSBridge getBrandWCPayRequest.
 // The outcome is never taken from the client: after either, the bill's status is asked from the server
 // (GET /bills/{id}) a bounded number of times; still unknown → 'pending' with check() to ask again.
+// The cashier, the sandbox and the polling are pay.js's (shared with PayPanel); this adds a screen's state.
 import { reactive } from 'vue'
-import { api } from './api'
+import { pollBill, sandboxPay, SETTLED, wechatPaySheet } from './pay'
 import { appConfig } from './session'
 import { isWeChat } from './wechat'
 
-export const PAID = ['paid', 'partially_refunded', 'refunded']
 const CHECKS = 8
-const CHECK_EVERY_MS = 1500
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** 'sandbox' (demo: 模拟支付), 'wechat' (WeChat's cashier) or 'none' (open the page in WeChat to pay). */
 export async function payMode() {
@@ -28,49 +25,6 @@ export async function payMode() {
     // the config could not be read: decide by where the page runs
   }
   return isWeChat() ? 'wechat' : 'none'
-}
-
-function bridge() {
-  if (window.WeixinJSBridge) return Promise.resolve(window.WeixinJSBridge)
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('微信支付组件未就绪，请稍后重试')), 5000)
-    document.addEventListener('WeixinJSBridgeReady', () => {
-      clearTimeout(timer)
-      resolve(window.WeixinJSBridge)
-    }, { once: true })
-  })
-}
-
-/** WeChat's cashier: resolves 'ok', 'cancel' or 'fail' — a hint only; the server decides. */
-export async function wechatCashier(jsapi) {
-  const jsBridge = await bridge()
-  return new Promise((resolve) => {
-    jsBridge.invoke('getBrandWCPayRequest', jsapi, (res) => {
-      const outcome = String(res?.err_msg || '').split(':').pop()
-      resolve(outcome === 'ok' || outcome === 'cancel' ? outcome : 'fail')
-    })
-  })
-}
-
-/** The demo's stand-in for WeChat: the sandbox marks the order paid and sends the signed notification. */
-export function sandboxPay(outTradeNo) {
-  return api.post(`/sandbox/wechatpay/orders/${encodeURIComponent(outTradeNo)}/pay`)
-}
-
-/** Ask the server for the bill until it is paid or closed, at most `tries` times; returns the last bill seen. */
-export async function waitForBill(billId, { tries = CHECKS, every = CHECK_EVERY_MS } = {}) {
-  let bill = null
-  for (let attempt = 0; attempt < tries; attempt++) {
-    if (attempt) await sleep(every)
-    try {
-      bill = await api.get(`/bills/${billId}`)
-    } catch (err) {
-      if (err.status && err.status < 500) throw err
-      continue // a failed look is not an answer: ask again
-    }
-    if (PAID.includes(bill.status) || bill.status === 'closed') return bill
-  }
-  return bill
 }
 
 /**
@@ -100,7 +54,7 @@ export function createPayment() {
         if (state.mode === 'sandbox') {
           await sandboxPay(state.order.out_trade_no)
         } else if (state.mode === 'wechat') {
-          if ((await wechatCashier(state.order.jsapi)) === 'cancel') {
+          if ((await wechatPaySheet(state.order.jsapi)) === 'cancel') {
             state.stage = 'ready'
             state.message = '您已取消支付，可以重新支付'
             return
@@ -121,14 +75,14 @@ export function createPayment() {
       state.stage = 'checking'
       state.message = ''
       try {
-        state.bill = await waitForBill(state.billId)
+        state.bill = await pollBill(state.billId, { attempts: CHECKS })
       } catch (err) {
         state.stage = 'pending'
         state.message = err.message
         return
       }
       const status = state.bill?.status
-      state.stage = PAID.includes(status) ? 'paid' : status === 'closed' ? 'closed' : 'pending'
+      state.stage = status === 'closed' ? 'closed' : SETTLED.has(status) ? 'paid' : 'pending'
       if (state.stage === 'pending') state.message = '暂未收到支付结果。如已付款，请稍后再查询，款项不会重复扣除。'
       if (state.stage === 'closed') state.message = '该订单已关闭，未扣款。请重新发起支付。'
     },
