@@ -5,7 +5,7 @@ from flask import Flask, jsonify, send_from_directory
 from sqlalchemy import event, text
 
 from . import errors
-from .common import observability
+from .common import keepalive, observability
 from .common.blueprint import register_id_converter
 from .config import config_from_env, generated_key
 from .extensions import api, db, migrate, redis
@@ -114,6 +114,7 @@ def _register_request_cycle(app):
     """One transaction per request: commit on success, roll back on any error answer."""
     app.before_request(observability.before_request)
     app.after_request(observability.after_request)  # registered first, so it runs last
+    app.after_request(keepalive.settle_unread_body)
 
     @app.after_request
     def finish_transaction(response):

@@ -43,7 +43,7 @@ def test_an_unfollower_gets_no_template_message(app, make, templates, monkeypatc
         subscriptions.record(openid, False, int(time.time()))
     enqueue(app, account_id, "refund.done", {"refund_id": "rfd_x"})
     sent = []
-    monkeypatch.setattr("patient_api.wechat.messages.requests.post", lambda *a, **k: sent.append(a))
+    monkeypatch.setattr("patient_api.wechat.token.requests.request", lambda *a, **k: sent.append(a))
     assert deliver(app) == (0, 1, 0) and sent == []
     with app.app_context():
         from patient_api.common.outbox import OutboxMessage

@@ -1,4 +1,5 @@
 """Resident identity card numbers (居民身份证号): validation and the facts they carry."""
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -7,6 +8,8 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
 from ..common.clock import today_local
+
+ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 
 
 class InvalidIdNumber(ValueError):
@@ -26,7 +29,7 @@ class ResidentId:
 def parse_resident_id(raw):
     """Validate checksum, birth date (real, not in the future) and region; return the parts."""
     number = ric.compact(raw or "")
-    if len(number) != 18 or not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    if not ID_SHAPE.fullmatch(number):  # ASCII only: str.isdigit() also accepts "²" and "１"
         raise InvalidIdNumber("身份证号应为18位")
     if number[-1] != ric.calc_check_digit(number):
         raise InvalidIdNumber("身份证号校验位不正确")

@@ -2,8 +2,8 @@
 from flask import current_app
 from marshmallow import Schema, fields, validate
 
-from ..common.clock import LOCAL, now, to_local
-from ..common.schemas import LocalDateTime, StrictSchema, Text
+from ..common.clock import now, to_local
+from ..common.schemas import Day, Instant, LocalDateTime, StrictSchema, Text
 from ..directory.models import Hospital, Schedule
 from ..extensions import db
 from .lifecycle import cancel_deadline, effective_status
@@ -15,8 +15,8 @@ ID = validate.Length(1, 40)
 
 def slot_start_field():
     """The optional time window (分时段) to book; shared by the WeChat and kiosk booking bodies."""
-    return fields.AwareDateTime(
-        load_default=None, allow_none=True, default_timezone=LOCAL,
+    return Instant(
+        load_default=None, allow_none=True,
         metadata={"description": "分时段: a window's `start` from GET /schedules/{id}/slots (ISO 8601 with offset, "
                                  "e.g. 2026-11-23T08:30:00+08:00; without an offset, Asia/Shanghai). Omitted or "
                                  "null: the next free ticket. Not a window of the schedule → 422 `invalid_slot` "
@@ -46,7 +46,7 @@ class AppointmentOut(Schema):
     schedule_id = fields.String(required=True)
     hospital_id = fields.String(required=True)
     department_id = fields.String(required=True)
-    visit_date = fields.Date(required=True)
+    visit_date = Day(required=True)
     status = fields.Function(lambda a: effective_status(a, now()), required=True,
                              metadata={"enum": list(STATUSES)})
     queue_no = fields.Integer(required=True)

@@ -1,13 +1,23 @@
 """The project's Blueprint: query strings are parsed as strictly as bodies."""
 import flask_smorest
-from webargs.flaskparser import FlaskParser
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import BaseConverter
+
+from . import inputs
 
 
 class StrictParser(FlaskParser):
     """Let each schema's Meta.unknown decide, instead of webargs silently dropping unknown query keys."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {location: None for location in FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION}
+
+    def _raw_load_json(self, req):
+        """Bodies go through the one strict JSON reader (surrogates, depth, huge numbers are a 400)."""
+        if not is_json_request(req):
+            return core.missing
+        data = req.get_data(cache=True)
+        return inputs.loads(data) if data else core.missing  # no body at all: the schema reports what is missing
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -1,7 +1,7 @@
 """Directory response bodies and query arguments."""
 from marshmallow import Schema, fields, validate
 
-from ..common.schemas import LocalDateTime, StrictSchema, Text
+from ..common.schemas import Day, LocalDateTime, StrictSchema, Text
 
 ID = validate.Length(1, 40)
 
@@ -54,7 +54,7 @@ class ScheduleOut(Schema):
     hospital_id = fields.String(required=True)
     department_id = fields.String(required=True)
     doctor = fields.Nested(DoctorBrief, required=True)
-    date = fields.Date(required=True)
+    date = Day(required=True)
     period = fields.String(required=True, validate=validate.OneOf(("morning", "afternoon", "evening")))
     starts_at = LocalDateTime(required=True)
     ends_at = LocalDateTime(required=True)
@@ -86,7 +86,7 @@ class ScheduleQuery(StrictSchema):
     hospital_id = Text(validate=ID)
     department_id = Text(validate=ID)
     doctor_id = Text(validate=ID)
-    date = fields.Date()
+    date = Day()
 
 
 def listing(item_schema):

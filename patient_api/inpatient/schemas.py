@@ -5,8 +5,7 @@ from ..accounts.schemas import IdNumber
 from ..billing.invoices import InvoiceOut
 from ..billing.models import PAYMENT_METHODS
 from ..billing.schemas import BillOut, PayOut
-from ..common.clock import LOCAL
-from ..common.schemas import LocalDateTime, StrictSchema, Text
+from ..common.schemas import Day, Instant, LocalDateTime, StrictSchema, Text
 from ..integration.schemas import INSURANCE_CLASSES, INSURANCE_TYPES, BillItemIn
 from .models import STATUSES
 
@@ -32,7 +31,7 @@ class AdmissionIn(StrictSchema):
     ward_name = Text(load_default=None, allow_none=True, validate=validate.Length(1, 60))
     department = Text(load_default=None, allow_none=True, validate=validate.Length(1, 60))
     bed_no = Text(required=True, validate=validate.Length(1, 16))
-    admitted_at = fields.AwareDateTime(required=True, default_timezone=LOCAL)
+    admitted_at = Instant(required=True)
     insurance_type = Text(required=True, validate=validate.OneOf(INSURANCE_TYPES))
 
 
@@ -40,7 +39,7 @@ class ChargeIn(BillItemIn):
     """One charge line with HIS's own line id and the day it belongs to."""
 
     source_id = Text(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}$"))
-    date = fields.Date(required=True, data_key="date", attribute="charge_date")
+    date = Day(required=True, data_key="date", attribute="charge_date")
 
 
 class ChargesIn(StrictSchema):
@@ -63,7 +62,7 @@ class ChargesIn(StrictSchema):
 class DischargeIn(StrictSchema):
     """The discharge order; its time defaults to now."""
 
-    discharge_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=LOCAL)
+    discharge_at = Instant(load_default=None, allow_none=True)
 
 
 class ChargesResult(Schema):
@@ -116,7 +115,7 @@ class AdmissionQuery(StrictSchema):
 class DayQuery(StrictSchema):
     """The day of the 一日清单 (Asia/Shanghai); today when left out."""
 
-    date = fields.Date()
+    date = Day()
 
 
 class ChargeOut(Schema):
@@ -142,7 +141,7 @@ class DailyChargesOut(Schema):
     """The 一日清单 of one day, and which days have one."""
 
     admission_id = fields.String(required=True)
-    date = fields.Date(required=True)
+    date = Day(required=True)
     total_fen = fields.Integer(required=True)
     categories = fields.List(fields.Nested(CategoryOut), required=True)
     days = fields.List(fields.Dict(), required=True)

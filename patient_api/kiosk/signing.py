@@ -14,7 +14,7 @@ import time
 import redis as redis_lib
 from flask import g, request
 
-from ..common import crypto
+from ..common import crypto, inputs
 from ..errors import Unauthorized, Unavailable
 from ..extensions import db, redis
 from .models import KioskDevice
@@ -56,9 +56,10 @@ def verify():
     headers = request.headers
     device_id, stamp, nonce = (headers.get(f"X-Kiosk-{k}", "") for k in ("Device", "Timestamp", "Nonce"))
     signature = headers.get("X-Kiosk-Signature", "")
-    if not (device_id and stamp.isdigit() and NONCE.match(nonce) and signature):
+    seconds = inputs.ascii_int(stamp, max_digits=12)
+    if not (device_id and seconds is not None and NONCE.match(nonce) and signature):
         _refuse("invalid_signature")
-    if abs(time.time() - int(stamp)) > SKEW_SECONDS:
+    if abs(time.time() - seconds) > SKEW_SECONDS:
         _refuse("stale_timestamp", "自助机时间不准确，请校时后重试")
     device = db.session.get(KioskDevice, device_id)
     if device is None or not device.active:

@@ -2,8 +2,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..accounts.schemas import IdNumber
-from ..common.clock import LOCAL
-from ..common.schemas import LocalDateTime, StrictSchema, Text
+from ..common.schemas import Day, Instant, LocalDateTime, StrictSchema, Text
 from ..results.schemas import PageOut, PageQuery
 from .models import VITAL_KINDS
 from .vitals import GLUCOSE_CONTEXTS, UNITS
@@ -29,7 +28,7 @@ class VitalIn(StrictSchema):
     value = Number(allow_none=True, validate=validate.Range(0, 100_000))
     unit = Text(allow_none=True, validate=validate.OneOf(UNIT_CHOICES))
     context = Text(allow_none=True, validate=validate.OneOf(GLUCOSE_CONTEXTS))
-    measured_at = fields.AwareDateTime(allow_none=True, default_timezone=LOCAL)
+    measured_at = Instant(allow_none=True)
 
 
 class VitalQuery(PageQuery):
@@ -108,7 +107,7 @@ class EntryOut(Schema):
     code_system = fields.String(allow_none=True)
     display = fields.String(required=True)
     status = fields.String(allow_none=True)
-    recorded_on = fields.Date(allow_none=True)
+    recorded_on = Day(allow_none=True)
     detail = fields.Dict(required=True)
 
 
@@ -129,8 +128,8 @@ class ContractOut(Schema):
     doctor = fields.String(required=True)
     phone = fields.String(allow_none=True)  # the team's service number, not personal data
     package = fields.String(allow_none=True)
-    starts_on = fields.Date(required=True)
-    ends_on = fields.Date(required=True)
+    starts_on = Day(required=True)
+    ends_on = Day(required=True)
     status = fields.String(required=True)
 
 
@@ -140,7 +139,7 @@ class PatientBrief(Schema):
     id = fields.String(required=True)
     name = fields.String(required=True)
     gender = fields.String(required=True)
-    birth_date = fields.Date(required=True)
+    birth_date = Day(required=True)
 
 
 class RecordOut(Schema):
@@ -188,8 +187,8 @@ class ContractIn(StrictSchema):
     doctor = Text(required=True, validate=validate.Length(1, 50))
     phone = Text(load_default=None, allow_none=True, validate=validate.Length(1, 40))
     package = Text(load_default=None, allow_none=True, validate=validate.Length(1, 100))
-    starts_on = fields.Date(required=True)
-    ends_on = fields.Date(required=True)
+    starts_on = Day(required=True)
+    ends_on = Day(required=True)
     status = Text(load_default="active", validate=validate.OneOf(("active", "ended", "cancelled")))
 
     @validates_schema

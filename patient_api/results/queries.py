@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.orm import lazyload
 
+from ..common import inputs
 from ..common.clock import now
 from ..directory.models import Hospital
 from ..errors import Invalid
@@ -35,10 +36,10 @@ def encode_cursor(at, key):
 def decode_cursor(text):
     """(aware datetime, id) from a cursor; ValueError when it is not one of ours."""
     try:
-        at, key = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        at, key = inputs.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         at = datetime.fromisoformat(at)
         at = at.astimezone(timezone.utc) if at.tzinfo else None  # year 9999 at -12:00 overflows here, not in SQL
-    except (ValueError, TypeError, OverflowError) as exc:
+    except (ValueError, TypeError, OverflowError, inputs.BadJson) as exc:
         raise ValueError("invalid cursor") from exc
     # Ids are short and printable (PostgreSQL would refuse a NUL in a query parameter).
     if at is None or isinstance(key, bool) or not (isinstance(key, int) or (

@@ -8,7 +8,6 @@ sent with a `skipped: …` note: retrying them would only fail again.
 import json
 import logging
 
-import requests
 import sqlalchemy as sa
 
 from ..accounts.models import Account
@@ -18,7 +17,7 @@ from ..common.outbox import OutboxMessage
 from ..extensions import db
 from . import facts, templates
 from .events import CHANNEL
-from .token import TIMEOUT, WeChatError, api_url, call, checked, redact
+from .token import WeChatError, api_request, call, redact
 
 log = logging.getLogger(__name__)
 PERMANENT = {43004: "user not subscribed", 43101: "user refused subscribe messages", 40003: "invalid openid"}
@@ -59,8 +58,8 @@ def send(message_id, account_id, event, payload_text):
     data = json.dumps(body, ensure_ascii=False).encode()
 
     def post(token):
-        return checked(requests.post(api_url(path), params={"access_token": token}, data=data, timeout=TIMEOUT,
-                                     headers={"Content-Type": "application/json; charset=utf-8"}))
+        return api_request("POST", path, params={"access_token": token}, data=data,
+                           headers={"Content-Type": "application/json; charset=utf-8"})
     try:
         return call(post).get("msgid")
     except WeChatError as exc:

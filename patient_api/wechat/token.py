@@ -39,11 +39,17 @@ class WeChatError(Exception):
         self.errcode, self.errmsg = errcode, errmsg
 
 
-def checked(response):
-    """The JSON body of a WeChat answer; raise WeChatError on HTTP or errcode failure."""
-    if response.status_code != 200:
-        raise WeChatError(-1, f"HTTP {response.status_code}")
-    body = response.json()
+def api_request(method, path, **kwargs):
+    """Call the WeChat API; its JSON body, or WeChatError for any failure (unreachable, HTTP, non-JSON, errcode)."""
+    try:
+        response = requests.request(method, api_url(path), timeout=TIMEOUT, **kwargs)
+        if response.status_code != 200:
+            raise WeChatError(-1, f"HTTP {response.status_code}")
+        body = response.json()
+    except (requests.RequestException, ValueError) as exc:  # callers handle one error type, never a 500
+        raise WeChatError(-1, redact(f"{type(exc).__name__}: {exc}")) from None
+    if not isinstance(body, dict):
+        raise WeChatError(-1, "answer is not a JSON object")
     if body.get("errcode", 0) != 0:
         raise WeChatError(body["errcode"], body.get("errmsg", ""))
     return body
@@ -108,8 +114,8 @@ def _refresh(key, fetch):
 
 def _fetch_token():
     config = current_app.config
-    body = checked(requests.get(api_url("/cgi-bin/token"), timeout=TIMEOUT, params={
-        "grant_type": "client_credential", "appid": config["WECHAT_APPID"], "secret": config["WECHAT_SECRET"]}))
+    body = api_request("GET", "/cgi-bin/token", params={
+        "grant_type": "client_credential", "appid": config["WECHAT_APPID"], "secret": config["WECHAT_SECRET"]})
     return body["access_token"], body.get("expires_in", 7200)
 
 
@@ -141,8 +147,7 @@ def call(fn):
 
 def _fetch_ticket():
     def get(token):
-        return checked(requests.get(api_url("/cgi-bin/ticket/getticket"), timeout=TIMEOUT,
-                                    params={"access_token": token, "type": "jsapi"}))
+        return api_request("GET", "/cgi-bin/ticket/getticket", params={"access_token": token, "type": "jsapi"})
     body = call(get)
     return body["ticket"], body.get("expires_in", 7200)
 
