@@ -27,6 +27,9 @@ def post_raw(client, path, raw, headers=None):
     return client.post(path, data=raw, headers={"Content-Type": "application/json", **(headers or {})})
 
 
+FIELD = {"dev-login": "openid", "login": "username", "appointments": "schedule_id", "waitlist": "patient_id"}
+
+
 @pytest.mark.parametrize("path,body", [
     ("/api/v1/auth/dev-login", b'{"openid": %s}'),
     ("/api/v1/staff/auth/login", b'{"username": %s, "password": "x"}'),
@@ -35,10 +38,11 @@ def post_raw(client, path, raw, headers=None):
 ])
 def test_a_lone_surrogate_is_refused_not_a_500(client, make, path, body):
     headers = make.login()
-    response = post_raw(client, path, body % SURROGATE, headers)
-    assert response.status_code == 400 and response.json["code"] == "invalid_unicode", response.json
-    response = post_raw(client, path, body % b'"a\\u0000b"', headers)  # NUL: PostgreSQL text refuses it
-    assert response.status_code == 400 and response.json["code"] == "invalid_unicode"
+    field = path.rsplit("/", 1)[-1]
+    for raw in (SURROGATE, b'"a\\u0000b"'):  # NUL: PostgreSQL text refuses it
+        response = post_raw(client, path, body % raw, headers)
+        assert response.status_code == 422 and response.json["code"] == "invalid_unicode", response.json
+        assert list(response.json["errors"]) == [FIELD[field]]
 
 
 @pytest.mark.parametrize("path", ["/api/v1/auth/dev-login", "/api/v1/appointments", "/api/v1/me/patients"])
@@ -119,11 +123,12 @@ def served(tmp_path):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # bounded wait for the workers to boot
+        while True:  # bounded wait for the workers to boot
             try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
+                assert time.monotonic() < deadline, "gunicorn did not answer /healthz within 60 s"
                 time.sleep(0.2)
         yield port
     finally:

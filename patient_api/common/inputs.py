@@ -64,18 +64,20 @@ def _depth_ok(text):
 
 
 def _check_strings(value):
-    """Refuse unstorable characters in any key or string of a parsed document (iterative walk)."""
-    stack = [value]
+    """Refuse unstorable characters in any key or string of a parsed document (iterative walk); the error names
+    the top-level field, as a schema's own errors do."""
+    stack = [(value, None)]
     while stack:
-        item = stack.pop()
+        item, field = stack.pop()
         if isinstance(item, str):
             if UNSTORABLE.search(item):
-                raise BadJson("内容包含无法保存的字符", code="invalid_unicode")
+                raise BadJson("提交的数据有误", code="invalid_unicode", status=422,
+                              errors={field or "_schema": ["包含无法保存的字符（不成对的代理字符或空字符）"]})
         elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            stack.extend((key, field or key) for key in item)
+            stack.extend((child, field or key if isinstance(key, str) else field) for key, child in item.items())
         elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend((child, field) for child in item)
 
 
 def loads(data):
