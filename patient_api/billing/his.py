@@ -77,7 +77,9 @@ def void_bill(hospital, order_no):
 def refund_bill(hospital, order_no, out_refund_no, amount_fen, reason=None):
     """Reserve a refund of a paid HIS bill; the worker sends it to WeChat."""
     bill = _by_order_no(hospital.id, order_no)
-    payment = bill and db.session.scalars(select(Payment).filter_by(bill_id=bill.id, status="paid")).first()
+    # The bill's own payment: an overpayment (a second order paid for the same bill) is refunded whole on its own.
+    payment = bill and db.session.scalars(select(Payment).filter_by(
+        bill_id=bill.id, status="paid", overpaid=False)).first()
     if payment is None:
         raise NotFound("未找到已支付的账单", code="bill_not_paid")
-    return request_refund(payment.id, amount_fen, out_refund_no, reason or "医院退费")
+    return request_refund(payment.id, amount_fen, None, reason or "医院退费", hospital_refund_no=out_refund_no)

@@ -247,19 +247,57 @@ def default_policy_lookup(context: SettlementContext, insurance_type: str) -> Po
     return default_policies(context.hospital_level)[(insurance_type, context.setting)]
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What the insurance paid for one bill, as settled (and, on a full refund, reversed) with the platform."""
+
+    patient_id: str
+    insurance_type: str
+    setting: str
+    year: int
+    deductible_fen: int  # 起付线 used up by this bill
+    fund_fen: int
+    personal_account_fen: int
+
+    def __post_init__(self) -> None:
+        _one_of("setting", self.setting, SETTINGS)
+        for name in ("deductible_fen", "fund_fen", "personal_account_fen"):
+            _nonneg(name, getattr(self, name))
+
+
+ClaimRecorder = Callable[[Claim, int], None]  # (claim, +1 settled | -1 reversed) -> None
+
+
 @runtime_checkable
 class InsuranceAdapter(Protocol):
-    """Anything that pre-settles a bill: the local adjudicator now, the medical-insurance platform later."""
+    """The medical-insurance platform: the local adjudicator now, the city's platform later."""
 
     def pre_settle(self, bill_items: Iterable[Any], insured: Insured, context: SettlementContext) -> Split:
         """Split the bill; bill_items are Items or BillItem-shaped rows."""
 
+    def settle(self, claim: Claim) -> None:
+        """The bill was paid: the fund and the personal account pay their parts."""
+
+    def refund(self, claim: Claim) -> None:
+        """The bill was refunded in full: the fund and the personal account take their parts back."""
+
 
 class LocalAdjudicator:
-    """InsuranceAdapter computing the split locally with adjudicate() and a policy lookup."""
+    """InsuranceAdapter computing the split locally with adjudicate() and a policy lookup; settlements and
+    refunds go to `recorder` (the insured person's year-to-date state), as the platform would keep them."""
 
-    def __init__(self, policy_lookup: PolicyLookup = default_policy_lookup) -> None:
+    def __init__(self, policy_lookup: PolicyLookup = default_policy_lookup,
+                 recorder: ClaimRecorder | None = None) -> None:
         self._lookup = policy_lookup
+        self._record = recorder or (lambda claim, sign: None)
+
+    def settle(self, claim: Claim) -> None:
+        """Record the fund's and the personal account's payment."""
+        self._record(claim, 1)
+
+    def refund(self, claim: Claim) -> None:
+        """Record their reversal."""
+        self._record(claim, -1)
 
     def pre_settle(self, bill_items: Iterable[Any], insured: Insured, context: SettlementContext) -> Split:
         """Look up the policy for this patient and place, then adjudicate."""

@@ -4,6 +4,7 @@ Sign convention: positive = the account owes (or holds for) the hospital more; n
 - a bill is issued:   resident +T, hospital_receivable −T
 - it is paid:         resident −T, wechat_clearing +S, insurance_fund +F, personal_account +P   (T = S + F + P)
 - a refund of R:      hospital_receivable +R, wechat_clearing −R
+- a bill refunded in full also reverses insurance: hospital_receivable +(F+P), insurance_fund −F, personal_account −P
 - an unpaid bill is closed: resident −T, hospital_receivable +T
 - money for a bill already paid or closed (overpayment S): wechat_clearing +S, resident −S (we owe it back)
 - its refund R:       resident +R, wechat_clearing −R
@@ -105,6 +106,13 @@ def refunded(bill, refund):
     """Part of the self-pay went back to the resident."""
     return post("refund", refund.id, bill.id, {"hospital_receivable": refund.amount_fen,
                                                "wechat_clearing": -refund.amount_fen})
+
+
+def insurance_reversed(bill, payment):
+    """A bill refunded in full: the fund and the personal account take back what they paid; False if posted."""
+    return post("insurance_refund", payment.id, bill.id, {
+        "hospital_receivable": payment.insurance_fund_fen + payment.personal_account_fen,
+        "insurance_fund": -payment.insurance_fund_fen, "personal_account": -payment.personal_account_fen})
 
 
 def overpaid(bill, payment):

@@ -81,6 +81,8 @@ class Payment(db.Model):
     insurance_fund_fen: Mapped[int] = mapped_column(default=0)
     personal_account_fen: Mapped[int] = mapped_column(default=0)
     deposit_fen: Mapped[int] = mapped_column(default=0, server_default="0")  # paid from inpatient deposits held
+    # The part of the insurance deductible (起付线) this payment used up: given back to the year if it is refunded.
+    deductible_fen: Mapped[int] = mapped_column(default=0, server_default="0")
     transaction_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     payer_openid: Mapped[str | None] = mapped_column(sa.String(64))
     prepay_id: Mapped[str | None] = mapped_column(sa.String(64))
@@ -131,8 +133,14 @@ class Refund(db.Model):
 
     __tablename__ = "refunds"
 
+    # A hospital's refund number is unique per hospital (two hospitals may both send "TF001"); out_refund_no is the
+    # number WeChat sees, unique for the merchant: our own for internal refunds, generated for a hospital's.
+    __table_args__ = (sa.UniqueConstraint("hospital_id", "source_refund_no"),)
+
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("rfd"))
     payment_id: Mapped[str] = mapped_column(sa.ForeignKey("payments.id"), index=True)
+    hospital_id: Mapped[str] = mapped_column(sa.ForeignKey("hospitals.id"))
+    source_refund_no: Mapped[str | None] = mapped_column(sa.String(64))  # None for our own refunds
     out_refund_no: Mapped[str] = mapped_column(sa.String(64), unique=True)
     amount_fen: Mapped[int]
     reason: Mapped[str | None] = mapped_column(sa.String(80))
@@ -141,3 +149,23 @@ class Refund(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, index=True)
     succeeded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    @property
+    def caller_refund_no(self):
+        """The number the refund's requester knows it by (a hospital's own, else ours)."""
+        return self.source_refund_no or self.out_refund_no
+
+
+class PaymentAlert(db.Model):
+    """Something WeChat reported that our books cannot take (an order paid twice by different transactions):
+    nothing was changed; a person reconciles it. One row per distinct report, however often WeChat repeats it."""
+
+    __tablename__ = "payment_alerts"
+    __table_args__ = (sa.UniqueConstraint("kind", "out_trade_no", "transaction_id"),)
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(30))  # transaction_mismatch
+    out_trade_no: Mapped[str] = mapped_column(sa.String(32))
+    transaction_id: Mapped[str] = mapped_column(sa.String(64))
+    detail: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)

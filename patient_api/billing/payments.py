@@ -3,10 +3,12 @@
 Outbound calls to WeChat happen in the routes and the worker between transactions; the functions
 here only read and write the database (flush), so a crashed call can always be recovered by query.
 """
+import logging
 import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Account
 from ..booking import lifecycle
@@ -17,13 +19,14 @@ from ..errors import ApiError, Conflict
 from ..extensions import db
 from ..integration.webhooks import notify_hospital
 from ..wechat import events as wechat_events
-from . import invoices, kinds, ledger
+from . import invoices, kinds, ledger, presettlement
 from .gateway import pay_gateway
-from .models import Bill, Payment
+from .models import Bill, Payment, PaymentAlert, PaymentStateError
 from .presettlement import presettle
 from .services import bill_for
 from .wechatpay import PayError, jsapi_pay_params
 
+log = logging.getLogger(__name__)
 ORDER_MINUTES = 30
 # Seconds after creation at which an unpaid order is queried (a lost notification is found this way).
 QUERY_SCHEDULE = (5, 30, 60, 180, 300, 600, 1800)
@@ -76,7 +79,7 @@ def _split(bill):
         return rule(bill)
     split = presettle(bill)
     return {"amount_fen": split.self_pay_fen, "insurance_fund_fen": split.insurance_fund_fen,
-            "personal_account_fen": split.personal_account_fen}
+            "personal_account_fen": split.personal_account_fen, "deductible_fen": split.deductible_applied_fen}
 
 
 def attach_order(payment_id, prepay_id=None, code_url=None):
@@ -103,9 +106,31 @@ def apply_transaction(settings, resource, instant=None):
         raise NotificationRejected("金额不匹配", code="amount_mismatch")
     if resource.get("trade_state") != "SUCCESS":
         return "not_paid"
-    if not payment.mark_paid(resource.get("transaction_id"), (resource.get("payer") or {}).get("openid"), instant):
+    try:
+        fresh = payment.mark_paid(resource.get("transaction_id"), (resource.get("payer") or {}).get("openid"), instant)
+    except PaymentStateError:
+        _alert_second_transaction(payment, resource.get("transaction_id"), instant)
+        raise NotificationRejected("该订单已由另一笔微信交易支付，已记录待对账", code="transaction_mismatch",
+                                   status=409) from None
+    if not fresh:
         return "duplicate"
     return _settle_bill(payment, instant)
+
+
+def _alert_second_transaction(payment, transaction_id, instant):
+    """Record (once) that WeChat reports a second transaction for a paid order; nothing else changes."""
+    out_trade_no, first = payment.out_trade_no, payment.transaction_id
+    db.session.rollback()  # drop the order's lock and anything this notification touched: the books stay as they were
+    detail = f"订单已由交易 {first} 支付，微信又报告交易 {transaction_id}"[:200]
+    try:
+        with db.session.begin_nested():
+            db.session.add(PaymentAlert(kind="transaction_mismatch", out_trade_no=out_trade_no,
+                                        transaction_id=str(transaction_id)[:64], detail=detail, created_at=instant))
+    except IntegrityError:  # WeChat repeats a notification up to 15 times: one alert is enough
+        pass
+    db.session.commit()
+    log.error("order %s paid by %s, WeChat reports another transaction %s: alert recorded",
+              out_trade_no, first, transaction_id)
 
 
 def _settle_bill(payment, instant):
@@ -119,6 +144,9 @@ def _settle_bill(payment, instant):
     if kept and bill.status in ("unpaid", "paying"):
         kind = kinds.of(bill.kind)
         ledger.paid(bill, payment, kind.applied(bill))
+        claim = presettlement.claim_of(bill, payment, instant)
+        if claim is not None:  # the fund and the personal account pay their parts (the year's figures move)
+            presettlement.adapter().settle(claim)
         bill.status, bill.paid_at = "paid", instant
         notify_hospital(bill.hospital_id, "bill.paid", {"bill_id": bill.id, "order_no": bill.order_no,
                                                         "out_trade_no": payment.out_trade_no,

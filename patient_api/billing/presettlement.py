@@ -8,13 +8,15 @@ import logging
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..common.clock import UtcDateTime, now
+from ..common.clock import UtcDateTime, now, to_local, today_local
 from ..directory.models import Hospital
 from ..errors import Conflict
 from ..extensions import db
 from .insurance import (
+    Claim,
     InsuranceAdapter,
     InsuranceInputError,
     Insured,
@@ -59,6 +61,7 @@ class InsuredAccount(db.Model):
 
     patient_id: Mapped[str] = mapped_column(sa.ForeignKey("patients.id"), primary_key=True)
     insurance_type: Mapped[str] = mapped_column(sa.String(12))
+    year: Mapped[int | None]  # the calendar year the deductible and fund figures count; a new year starts at 0
     deductible_paid_fen: Mapped[int] = mapped_column(default=0)
     fund_paid_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     account_balance_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
@@ -72,6 +75,52 @@ def table_policy_lookup(context, insurance_type):
     return row.to_policy() if row else default_policy_lookup(context, insurance_type)
 
 
+def record_claim(claim: Claim, sign: int):
+    """The local platform's books: move the insured person's year (deductible, fund towards the cap) and
+    personal-account balance by a settlement (+1) or its reversal (-1), under the row's lock."""
+    account = _locked_account(claim.patient_id, claim.insurance_type)
+    if account.year is None:  # figures the platform reported without a year count as this one's
+        account.year = claim.year
+    if account.year != claim.year:
+        if sign < 0:  # reversing last year's bill: only the personal account's money comes back
+            account.account_balance_fen += claim.personal_account_fen
+            db.session.flush()
+            return
+        account.year, account.deductible_paid_fen, account.fund_paid_fen = claim.year, 0, 0
+    if claim.setting == "outpatient":  # the inpatient deductible is per admission, not per year
+        account.deductible_paid_fen = max(0, account.deductible_paid_fen + sign * claim.deductible_fen)
+    account.fund_paid_fen = max(0, account.fund_paid_fen + sign * claim.fund_fen)
+    account.account_balance_fen = max(0, account.account_balance_fen - sign * claim.personal_account_fen)
+    db.session.flush()
+
+
+def _locked_account(patient_id, insurance_type):
+    """The person's insured_accounts row (made on first use), locked until the transaction ends."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(InsuredAccount(patient_id=patient_id, insurance_type=insurance_type,
+                                          year=today_local().year, deductible_paid_fen=0, fund_paid_fen=0,
+                                          account_balance_fen=0))
+    except IntegrityError:  # it exists (or another payment just made it)
+        pass
+    return db.session.scalars(sa.select(InsuredAccount).where(InsuredAccount.patient_id == patient_id)
+                              .with_for_update().execution_options(populate_existing=True)).one()
+
+
+def adapter() -> InsuranceAdapter:
+    """The insurance platform this deployment uses: the local adjudicator on our policy table and books."""
+    return LocalAdjudicator(table_policy_lookup, record_claim)
+
+
+def claim_of(bill, payment, instant):
+    """The insurance parts of a paid bill as a Claim (None when insurance paid nothing)."""
+    if not (payment.insurance_fund_fen or payment.personal_account_fen or payment.deductible_fen):
+        return None
+    return Claim(bill.patient_id, bill.insurance_type, SETTING_OF_KIND[bill.kind],
+                 to_local(payment.paid_at or instant).year,
+                 payment.deductible_fen, payment.insurance_fund_fen, payment.personal_account_fen)
+
+
 def presettle(bill, adapter: InsuranceAdapter | None = None):
     """The split of a bill: fund + personal account + self-pay == total, always."""
     adapter = adapter or LocalAdjudicator(table_policy_lookup)
@@ -79,8 +128,10 @@ def presettle(bill, adapter: InsuranceAdapter | None = None):
     account = db.session.get(InsuredAccount, bill.patient_id)
     insured = Insured(bill.insurance_type)  # the scheme HIS billed under; no known year-to-date state
     if account is not None and account.insurance_type == bill.insurance_type:
-        insured = Insured(bill.insurance_type, account.deductible_paid_fen, account.fund_paid_fen,
-                          account.account_balance_fen)
+        this_year = account.year in (None, today_local().year)  # None: as the platform reported it, undated
+        outpatient = SETTING_OF_KIND[bill.kind] == "outpatient"
+        insured = Insured(bill.insurance_type, account.deductible_paid_fen if this_year and outpatient else 0,
+                          account.fund_paid_fen if this_year else 0, account.account_balance_fen)
     try:
         context = SettlementContext(hospital.id, hospital.level, SETTING_OF_KIND[bill.kind])
         return adapter.pre_settle(bill.items, insured, context)

@@ -3,25 +3,38 @@
 The amount is reserved on the payment (refunded_fen) when the refund is requested, under the payment's
 row lock, so concurrent requests can never refund more than was paid; a failed refund gives it back.
 """
+import secrets
+
 from sqlalchemy import func, select
 
-from ..common.clock import now
+from ..common.clock import now, to_local
 from ..common.locking import lock_row
 from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..integration.webhooks import notify_hospital
 from ..wechat import events as wechat_events
-from . import invoices, ledger
+from . import invoices, ledger, presettlement
 from .models import Bill, Payment, Refund
 from .payments import NotificationRejected
 
 
-def request_refund(payment_id, amount_fen, out_refund_no, reason, instant=None):
-    """Reserve a refund once per out_refund_no; 409 beyond what is refundable (365 days, 50 refunds)."""
+def request_refund(payment_id, amount_fen, out_refund_no, reason, instant=None, hospital_refund_no=None):
+    """Reserve a refund once per number; 409 beyond what is refundable (365 days, 50 refunds).
+
+    Our own refunds pass out_refund_no (unique for the merchant, derived from an order or appointment). A hospital's
+    refund passes hospital_refund_no instead: unique only within that hospital, so it is looked up there alone and
+    WeChat gets a number we generate (another hospital's "TF001" neither collides nor shows through a 422).
+    """
     instant = instant or now()
     lock_row(Payment, payment_id)
     payment = db.session.get(Payment, payment_id, populate_existing=True)
-    existing = db.session.scalars(select(Refund).filter_by(out_refund_no=out_refund_no)).first()
+    hospital_id = db.session.scalar(select(Bill.hospital_id).where(Bill.id == payment.bill_id))
+    if hospital_refund_no is not None:
+        existing = db.session.scalars(select(Refund).filter_by(
+            hospital_id=hospital_id, source_refund_no=hospital_refund_no)).first()
+        out_refund_no = "R" + to_local(instant).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8).upper()
+    else:
+        existing = db.session.scalars(select(Refund).filter_by(out_refund_no=out_refund_no)).first()
     if existing is not None:
         if (existing.payment_id, existing.amount_fen) != (payment_id, amount_fen):
             raise Invalid("退款单号已用于其他退款", code="out_refund_no_reused")
@@ -32,7 +45,8 @@ def request_refund(payment_id, amount_fen, out_refund_no, reason, instant=None):
         raise Conflict("该订单退款次数已达上限（50次）", code="refund_limit_reached")
     if amount_fen > payment.refundable_fen(instant):
         raise Conflict("退款金额超过可退金额", code="refund_exceeds_paid")
-    refund = Refund(payment_id=payment.id, out_refund_no=out_refund_no, amount_fen=amount_fen, reason=reason)
+    refund = Refund(payment_id=payment.id, hospital_id=hospital_id, source_refund_no=hospital_refund_no,
+                    out_refund_no=out_refund_no, amount_fen=amount_fen, reason=reason)
     payment.refunded_fen += amount_fen
     payment.refund_count += 1
     db.session.add(refund)
@@ -66,8 +80,9 @@ def mark_result(out_refund_no, status, refund_id=None, instant=None):
         bill.status = "refunded" if done_fen >= payment.amount_fen else "partially_refunded"
         if bill.status == "refunded":
             invoices.reverse(bill, instant)  # 冲红: the receipt no longer stands
+            _reverse_insurance(bill, payment, instant)
         notify_hospital(bill.hospital_id, "bill.refunded", {"bill_id": bill.id, "order_no": bill.order_no,
-                                                            "out_refund_no": out_refund_no,
+                                                            "out_refund_no": refund.caller_refund_no,
                                                             "amount_fen": refund.amount_fen})
         db.session.flush()
         return "refunded"
@@ -76,6 +91,14 @@ def mark_result(out_refund_no, status, refund_id=None, instant=None):
     payment.refund_count -= 1
     db.session.flush()
     return "refund_failed"
+
+
+def _reverse_insurance(bill, payment, instant):
+    """A bill refunded in full gives the fund and the personal account their parts back (ledger and the
+    insured person's year), through the insurance platform's refund call."""
+    claim = presettlement.claim_of(bill, payment, instant)
+    if claim is not None and ledger.insurance_reversed(bill, payment):
+        presettlement.adapter().refund(claim)
 
 
 def apply_refund_notice(settings, resource):

@@ -66,7 +66,7 @@ class RefundOut(Schema):
     """A refund and where it stands."""
 
     id = fields.String(required=True)
-    out_refund_no = fields.String(required=True)
+    out_refund_no = fields.String(required=True, attribute="caller_refund_no")
     amount_fen = fields.Integer(required=True)
     status = fields.String(required=True)
     reason = fields.String(allow_none=True)

@@ -1,0 +1,57 @@
+"""Money hardening: refund numbers per hospital, payment alerts, the insured year and each payment's deductible
+
+Revision ID: c4d8e2f1a6b9
+Revises: b7e4a1c9d352
+Create Date: 2026-11-29 22:00:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'c4d8e2f1a6b9'
+down_revision = 'b7e4a1c9d352'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('hospital_id', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('source_refund_no', sa.String(length=64), nullable=True))
+    # Existing refunds keep their number as the caller's own, under the hospital of their bill.
+    op.execute("UPDATE refunds SET source_refund_no = out_refund_no, hospital_id = (SELECT bills.hospital_id "
+               "FROM payments JOIN bills ON bills.id = payments.bill_id WHERE payments.id = refunds.payment_id)")
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.alter_column('hospital_id', existing_type=sa.String(length=32), nullable=False)
+        batch_op.create_foreign_key('fk_refunds_hospital_id_hospitals', 'hospitals', ['hospital_id'], ['id'])
+        batch_op.create_unique_constraint('uq_refunds_hospital_id', ['hospital_id', 'source_refund_no'])
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('deductible_fen', sa.Integer(), server_default='0', nullable=False))
+    with op.batch_alter_table('insured_accounts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('year', sa.Integer(), nullable=True))
+    op.create_table(
+        'payment_alerts',
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+        sa.Column('kind', sa.String(length=30), nullable=False),
+        sa.Column('out_trade_no', sa.String(length=32), nullable=False),
+        sa.Column('transaction_id', sa.String(length=64), nullable=False),
+        sa.Column('detail', sa.String(length=200), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('id', name='pk_payment_alerts'),
+        sa.UniqueConstraint('kind', 'out_trade_no', 'transaction_id', name='uq_payment_alerts_kind'),
+    )
+
+
+def downgrade():
+    op.drop_table('payment_alerts')
+    with op.batch_alter_table('insured_accounts', schema=None) as batch_op:
+        batch_op.drop_column('year')
+    with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.drop_column('deductible_fen')
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_refunds_hospital_id', type_='unique')
+        batch_op.drop_constraint('fk_refunds_hospital_id_hospitals', type_='foreignkey')
+        batch_op.drop_column('source_refund_no')
+        batch_op.drop_column('hospital_id')
