@@ -86,6 +86,8 @@ class Config:
     ADD_PATIENT_LIMIT = env_int("ADD_PATIENT_LIMIT", 10)  # 就诊人 adds per account per hour
     ADD_PERSON_LIMIT = env_int("ADD_PERSON_LIMIT", 10)  # adds of one ID number across accounts per hour
     VERIFY_ATTEMPT_LIMIT = env_int("VERIFY_ATTEMPT_LIMIT", 30)  # codes entered per account / per person per hour
+    # Failed staff sign-ins per client address per 10 minutes (a ward's shared NAT signs in fine; spraying does not).
+    STAFF_LOGIN_IP_LIMIT = env_int("STAFF_LOGIN_IP_LIMIT", 20)
 
     # Sessions.
     SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60)

@@ -95,3 +95,48 @@ def test_every_staff_action_is_audited(app, client):
         assert actions == ["staff.create", "staff.login_failed", "staff.login"]
         entry = db.session.scalars(sa.select(AuditEntry).filter_by(action="staff.login")).one()
         assert entry.request_id and entry.actor_type == "staff"
+
+
+def test_a_right_password_hashed_while_guesses_lock_the_account_is_refused(app, monkeypatch):
+    """24 at once, 23 wrong and 1 right: the right one's hash is held until the guesses have locked the account;
+    it must then be refused (before the fix it signed in after the lock was set)."""
+    import threading
+
+    from patient_api.accounts import staff as staff_module
+    create(app)
+    real_check, locked = staff_module.check_password_hash, threading.Event()
+
+    def slow_check(hashed, password):
+        if password == PASSWORD:
+            assert locked.wait(30), "the guesses never locked the account"
+        return real_check(hashed, password)
+    monkeypatch.setattr(staff_module, "check_password_hash", slow_check)
+
+    def attempt(n):
+        password = PASSWORD if n == 0 else f"guess-{n}"
+        status = app.test_client().post(LOGIN, json={"username": "nurse.li", "password": password}).status_code
+        with app.app_context():
+            if db.session.scalar(sa.select(Staff.locked_until)) is not None:
+                locked.set()
+            db.session.remove()
+        return status
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        statuses = list(pool.map(attempt, range(24)))
+    assert statuses[0] == 423, statuses
+    assert set(statuses[1:]) <= {401, 423} and statuses.count(401) >= 5
+
+
+def test_a_made_up_username_locks_like_a_real_one(app, client):
+    create(app)
+    for username in ("nurse.li", "nobody.here"):
+        codes = [client.post(LOGIN, json={"username": username, "password": "wrong"}).json["code"]
+                 for _ in range(6)]
+        assert codes == ["invalid_credentials"] * 5 + ["account_locked"], (username, codes)
+
+
+def test_one_address_spraying_usernames_is_slowed(app, client):
+    create(app)
+    codes = [client.post(LOGIN, json={"username": f"user{n}", "password": "wrong"}).status_code for n in range(21)]
+    assert codes == [401] * 20 + [429]
+    refused = client.post(LOGIN, json={"username": "nurse.li", "password": PASSWORD})
+    assert refused.status_code == 429 and "Retry-After" in refused.headers

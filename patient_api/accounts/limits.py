@@ -39,3 +39,44 @@ def confirming(account_id, person_index):
     config = current_app.config
     _hit([("verify-account", account_id, config["VERIFY_ATTEMPT_LIMIT"], 3600),
           ("verify-person", person_index, config["VERIFY_ATTEMPT_LIMIT"], 3600)])
+
+
+STAFF_WINDOW = 600
+UNKNOWN_LOCK_SECONDS = 30 * 60  # as long as a real account's lock
+
+
+def staff_login_allowed(address):
+    """429 before any password is checked once this address failed too often (spraying many usernames)."""
+    try:
+        count, window = ratelimit.current(redis, "staff-login-failed", address, STAFF_WINDOW)
+    except redis_lib.RedisError:
+        log.warning("staff sign-in address limit skipped: redis unavailable")
+        return
+    ratelimit.check(count + 1, window, current_app.config["STAFF_LOGIN_IP_LIMIT"], STAFF_WINDOW)
+
+
+def staff_login_failed(address, username):
+    """Count a failed sign-in against the address, and against the username when no such account exists (so a
+    made-up username locks exactly like a real one and a 423 never tells which usernames exist)."""
+    try:
+        with redis.pipeline(transaction=False) as pipe:
+            ratelimit.queue_hit(pipe, "staff-login-failed", address, STAFF_WINDOW)
+            if username is not None:
+                pipe.incr(unknown_staff_key(username))
+                pipe.expire(unknown_staff_key(username), UNKNOWN_LOCK_SECONDS, nx=True)
+            pipe.execute()
+    except redis_lib.RedisError:
+        log.warning("staff sign-in failure not counted: redis unavailable")
+
+
+def unknown_staff_failures(username):
+    """Failed sign-ins of a username that has no account, in its current lock window."""
+    try:
+        return int(redis.get(unknown_staff_key(username)) or 0)
+    except redis_lib.RedisError:
+        return 0
+
+
+def unknown_staff_key(username):
+    """Keyed by a blind index: usernames tried by guessers are not kept in clear."""
+    return f"staff-unknown:{crypto.blind_index(username.lower())}"

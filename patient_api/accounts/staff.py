@@ -11,6 +11,7 @@ from ..common.clock import UtcDateTime, now
 from ..common.ids import new_id
 from ..errors import ApiError, Invalid, Unauthorized
 from ..extensions import db
+from . import limits
 
 ROLES = ("nurse", "cashier", "admin")
 MAX_FAILURES = 5
@@ -54,22 +55,41 @@ def create_staff(hospital, username, password, role, wards):
     return staff
 
 
-def sign_in(username, password, instant=None):
-    """Check the password; five failures in a row lock the account for 30 minutes (423)."""
+def sign_in(username, password, address=None, instant=None):
+    """Check the password; five failures in a row lock the account for 30 minutes (423).
+
+    The lock is decided in the database together with each attempt: a correct password only signs in if the
+    account is still unlocked after the (slow) hash, so parallel guesses cannot slip a success past a lock set
+    meanwhile. Unknown usernames lock the same way (in Redis), so neither 401 nor 423 tells which ones exist.
+    """
     instant = instant or now()
+    limits.staff_login_allowed(address or "-")
     staff = db.session.scalars(sa.select(Staff).filter_by(username=username)).first()
-    if staff is not None and staff.locked_until and staff.locked_until > instant:
-        raise ApiError(f"账户已锁定，请于{LOCK_MINUTES}分钟后再试", code="account_locked", status=423)
     if staff is None:
-        check_password_hash(_DUMMY_HASH, password)
+        locked = limits.unknown_staff_failures(username) >= MAX_FAILURES
+    else:
+        locked = staff.locked_until is not None and staff.locked_until > instant
+    if locked:
+        raise _locked()
+    if staff is None or not check_password_hash(staff.password_hash, password):
+        if staff is None:
+            check_password_hash(_DUMMY_HASH, password)  # unknown usernames take as long as wrong passwords
+        else:
+            _count_failure(staff, instant)
+        limits.staff_login_failed(address or "-", username if staff is None else None)
         raise Unauthorized("用户名或密码错误", code="invalid_credentials")
-    if not check_password_hash(staff.password_hash, password):
-        _count_failure(staff, instant)
-        raise Unauthorized("用户名或密码错误", code="invalid_credentials")
-    staff.failed_logins, staff.locked_until = 0, None
+    unlocked = db.session.execute(sa.update(Staff).where(
+        Staff.id == staff.id, sa.or_(Staff.locked_until.is_(None), Staff.locked_until <= instant))
+        .values(failed_logins=0, locked_until=None)).rowcount
+    if not unlocked:  # locked by a parallel guess while this password was being hashed
+        raise _locked()
     audit.record("staff", staff.id, "staff.login")
     token, _ = auth.issue_session("staff", staff.id, idle=current_app.config["STAFF_SESSION_IDLE_SECONDS"])
     return token, current_app.config["STAFF_SESSION_IDLE_SECONDS"]
+
+
+def _locked():
+    return ApiError(f"账户已锁定，请于{LOCK_MINUTES}分钟后再试", code="account_locked", status=423)
 
 
 def _count_failure(staff, instant):

@@ -1,4 +1,5 @@
 """Staff sign-in for nurse stations and cashiers."""
+from flask import request
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
@@ -39,7 +40,7 @@ class StaffLogin(MethodView):
     @blp.response(200, TokenOut)
     def post(self, body):
         """Sign in; 401 invalid_credentials, 423 account_locked after 5 failures (30 minutes)."""
-        token, ttl = staff_service.sign_in(body["username"], body["password"])
+        token, ttl = staff_service.sign_in(body["username"], body["password"], request.remote_addr)
         return {"token": token, "expires_in": ttl}
 
 

@@ -15,6 +15,12 @@ def queue_hit(pipe, name, subject, window_seconds):
     return window
 
 
+def current(client, name, subject, window_seconds):
+    """This window's count so far (0 when none), for limits that count only failures."""
+    window = int(clock() // window_seconds)
+    return int(client.get(f"rl:{name}:{subject}:{window}") or 0), window
+
+
 def check(count, window, limit, window_seconds):
     """Raise 429 with Retry-After once the window's count is over the limit."""
     if count > limit:
