@@ -154,3 +154,22 @@ def test_the_year_to_date_counts_this_year_only(app, client, make, year_offset, 
     with app.app_context():
         account = db.session.get(InsuredAccount, patient_id)
         assert (account.year, account.deductible_paid_fen, account.fund_paid_fen) == (today_local().year, *expected)
+
+
+def test_one_idempotency_key_on_two_bills_pays_each_its_own(app, client, make):
+    headers, patient_id = make.resident(verified=True)
+    key = hospital_key(app)
+    number = id_number(app, patient_id)
+    bills = [client.post("/api/v1/integration/bills", headers=key, json=his_bill(number, order_no=no)).json
+             for no in ("MZA", "MZB")]
+    same = {**headers, "Idempotency-Key": "pay-once"}
+    first, second = (client.post(f"/api/v1/bills/{b['id']}/payments", json={"method": "wechat_native"},
+                                 headers=same) for b in bills)
+    assert first.status_code == second.status_code == 201
+    assert "Idempotent-Replayed" not in second.headers  # B's answer is B's own order, not A's QR code
+    assert first.json["out_trade_no"] != second.json["out_trade_no"]
+    with app.app_context():
+        paying = {p.bill_id: p.out_trade_no for p in db.session.scalars(sa.select(Payment))}
+    assert paying == {bills[0]["id"]: first.json["out_trade_no"], bills[1]["id"]: second.json["out_trade_no"]}
+    replay = client.post(f"/api/v1/bills/{bills[1]['id']}/payments", json={"method": "wechat_native"}, headers=same)
+    assert replay.headers.get("Idempotent-Replayed") == "true" and replay.json == second.json

@@ -1,4 +1,5 @@
-"""Idempotency-Key handling: same key + same body replays the first response, enforced by the database."""
+"""Idempotency-Key handling: same key + same caller, method and path + same body replays the first response,
+enforced by the database."""
 import functools
 import hashlib
 import re
@@ -51,6 +52,13 @@ def _store_error(scope, key, digest, response):
         db.session.rollback()
 
 
+def _scope(caller):
+    """A key belongs to one caller, method and resource: the same key on /bills/A/payments and /bills/B/payments
+    are two requests, never a replay of the other (the path is hashed to fit the column)."""
+    target = hashlib.sha256(f"{request.method} {request.path}".encode()).hexdigest()[:32]
+    return f"{caller}:{request.endpoint}:{target}"[:160]
+
+
 def idempotent(scope_of):
     """Decorator for POST views that create something; scope_of() names the caller."""
     def decorate(view):
@@ -62,7 +70,7 @@ def idempotent(scope_of):
             if not KEY.match(key):
                 raise Invalid("Idempotency-Key 应为1–255个可见ASCII字符",
                               errors={"Idempotency-Key": ["1-255 printable ASCII characters"]})
-            scope = f"{scope_of()}:{request.endpoint}"
+            scope = _scope(scope_of())
             digest = hashlib.sha256(request.get_data()).hexdigest()
             row = _lookup(scope, key)
             if row is not None:
