@@ -113,6 +113,10 @@ class Config:
     # Results: sensitive reports wait this long for a clinician's release; 互认 covers these test codes
     # (LOINC: blood count, liver and kidney function, glucose, HbA1c, lipids, electrolytes).
     RESULT_SENSITIVE_HOLD_DAYS = env_int("RESULT_SENSITIVE_HOLD_DAYS", 7)
+    # Held whatever the sender says (LOINC): HIV antibodies/antigen, HIV-1 RNA (viral load), CD4 count, HIV genotype.
+    RESULT_SENSITIVE_CODES = tuple(env("RESULT_SENSITIVE_CODES", ",".join((
+        "7917-8", "5221-7", "31201-7", "56888-1", "75622-1", "68961-2", "20447-9", "25836-8", "10351-5",
+        "24467-3", "8128-1", "48023-6", "34591-8"))).split(","))
     RESULT_RECOGNISED_CODES = tuple(env("RESULT_RECOGNISED_CODES", ",".join((
         "6690-2", "789-8", "718-7", "4544-3", "787-2", "785-6", "786-4", "788-0", "777-3", "770-8", "736-9",
         "1742-6", "1920-8", "1975-2", "1968-7", "2885-2", "1751-7", "6768-6", "2324-2",

@@ -208,6 +208,6 @@ def test_refused_reads_leave_no_row_even_when_time_passes(world, owner):
     """A sensitive report past its hold shows (and is logged) only then; before, the same id was refused."""
     assert world.client.get(f"/api/v1/reports/{owner.held}", headers=owner.headers).status_code == 404
     world.db(lambda: db.session.execute(sa.update(Report).where(Report.id == owner.held).values(
-        issued_at=now() - timedelta(days=30))))
+        created_at=now() - timedelta(days=30))))  # received 30 days ago: the hold counts from receipt
     assert world.client.get(f"/api/v1/reports/{owner.held}", headers=owner.headers).status_code == 200
     assert [(r[4], r[5]) for r in world.log()] == [("report", owner.held)]

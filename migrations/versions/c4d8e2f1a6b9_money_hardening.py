@@ -1,4 +1,5 @@
-"""Money hardening: refund numbers per hospital, payment alerts, the insured year and each payment's deductible
+"""Hardening: refund numbers per hospital, payment alerts, the insured year, each payment's deductible, and the
+hold of sensitive stand-alone observations
 
 Revision ID: c4d8e2f1a6b9
 Revises: b7e4a1c9d352
@@ -31,6 +32,9 @@ def upgrade():
         batch_op.add_column(sa.Column('deductible_fen', sa.Integer(), server_default='0', nullable=False))
     with op.batch_alter_table('insured_accounts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('year', sa.Integer(), nullable=True))
+    with op.batch_alter_table('observations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('sensitive', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('received_at', sa.DateTime(), nullable=True))
     op.create_table(
         'payment_alerts',
         sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -46,6 +50,9 @@ def upgrade():
 
 def downgrade():
     op.drop_table('payment_alerts')
+    with op.batch_alter_table('observations', schema=None) as batch_op:
+        batch_op.drop_column('received_at')
+        batch_op.drop_column('sensitive')
     with op.batch_alter_table('insured_accounts', schema=None) as batch_op:
         batch_op.drop_column('year')
     with op.batch_alter_table('payments', schema=None) as batch_op:

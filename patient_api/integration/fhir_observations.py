@@ -1,7 +1,7 @@
 """Observation → ObservationIn: LOINC code where there is one, the value as sent, unit, reference range, flag."""
 from ..results import rules
 from ..results.inputs import ObservationIn
-from .fhir_values import clip, concept_text, instant, number, pick
+from .fhir_values import clip, concept_text, instant, number, pick, sensitive
 
 
 def observation(obs, source_id):
@@ -16,7 +16,7 @@ def observation(obs, source_id):
         code_system=clip(coding and coding.system, 120), value=clip(value, 500), value_num=value_num,
         unit=clip(unit, 40), ref_low=low, ref_high=high, reference_range=clip(range_text, 120),
         flag=given if given and given.upper() in rules.INTERPRETATION else None,  # unknown codes: compute instead
-        status=obs.status,
+        status=obs.status, sensitive=sensitive(obs),
         observed_at=instant(obs.effectiveDateTime) or instant(obs.effectivePeriod and obs.effectivePeriod.start)
         or instant(obs.effectiveInstant) or instant(obs.issued))
 

@@ -7,11 +7,10 @@ from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
 from ..common.clock import LOCAL, local_dt
+from ..results import rules
 
 LOINC = "http://loinc.org"
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
-# Sensitivity labels (v3 ActCode / ActInformationSensitivityPolicy): HIV, mental health, genetics.
-SENSITIVE_CODES = {"HIV", "PSY", "PSYTHPN", "MH", "BH", "GDIS", "GENETIC"}
 TEXT_TYPES = ("text/plain", "text/html")
 MAX_DOCUMENT_BYTES = 1024 * 1024
 TAG = re.compile(r"<[^>]+>")
@@ -106,7 +105,7 @@ def sensitive(resource):
     for label in (resource.meta.security or []) if resource.meta else []:
         if label.code in ("R", "V") and label.system in (None, CONFIDENTIALITY):
             return True
-        if label.code in SENSITIVE_CODES:
+        if label.code in rules.SENSITIVE_LABELS - {"R", "V"}:  # policy labels, whatever system names them
             return True
     return False
 

@@ -1,6 +1,7 @@
 """The shape of an ORU^R01: its header (MSH) checked, its segments grouped per patient and per order."""
 from dataclasses import dataclass, field
 
+from ..results import rules
 from .hl7_ack import VERSIONS
 from .hl7_codec import Hl7Error
 from .hl7_fields import bounded
@@ -13,6 +14,7 @@ class PatientResult:
     pid: object
     visit: str | None = None
     orders: list = field(default_factory=list)
+    restricted: bool = False  # PD1-12 protection indicator, or an ARV access restriction before any OBR
 
 
 @dataclass
@@ -22,6 +24,7 @@ class Order:
     obr: object
     obxs: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    restricted: bool = False  # an ARV access restriction (HIV, PSY, …) after this OBR
 
 
 def check_header(msh):
@@ -42,6 +45,19 @@ def check_header(msh):
         raise Hl7Error("AR", 203, f"不支持的版本 {version}（支持 2.3–2.5.1）", msh.at(12), "unsupported_version")
 
 
+def _restrict(patient, segment):
+    """The sender's sensitivity flag: PD1-12 = Y protects the patient's results; ARV-3 (access restriction value,
+    HL7 v2.6, sent by some v2.5 systems) with a sensitivity label restricts the order it follows, or the patient."""
+    if segment.id == "PD1":
+        patient.restricted |= segment.get(12).upper() == "Y"
+        return
+    if segment.get(3, 1).upper() in rules.SENSITIVE_LABELS:
+        if patient.orders:
+            patient.orders[-1].restricted = True
+        else:
+            patient.restricted = True
+
+
 def grouped(segments):
     """ORU^R01 structure: {PID [PV1] {[ORC] OBR [NTE] {OBX [NTE]}}}; other segments are ignored."""
     patients = []
@@ -52,6 +68,8 @@ def grouped(segments):
             patients.append(PatientResult(segment))
         elif segment.id in ("PV1", "ORC", "OBR", "OBX") and not patients:
             raise _out_of_order(segment, "应在 PID 之后")
+        elif segment.id in ("PD1", "ARV") and patients:
+            _restrict(patients[-1], segment)
         elif segment.id == "PV1":
             patients[-1].visit = bounded(segment, 19, segment.get(19), 128)  # the visit number
         elif segment.id == "OBR":

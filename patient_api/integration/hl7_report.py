@@ -59,8 +59,8 @@ def person(hospital, pid, person_index, mrns):
     return known.pop()
 
 
-def report(obr, obxs, notes, control_id, message_time, visit):
-    """One OBR with its OBX segments as a lab ReportIn."""
+def report(obr, obxs, notes, control_id, message_time, visit, restricted=False):
+    """One OBR with its OBX segments as a lab ReportIn; `restricted`: the sender marked it sensitive."""
     source_id = obr.get(3) or obr.get(2) or f"{control_id}|{obr.get(1) or obr.seq}"
     title = obr.get(4, 2) or obr.get(4, 1)
     if not title:
@@ -81,7 +81,7 @@ def report(obr, obxs, notes, control_id, message_time, visit):
                     title=fields.bounded(obr, 4, title, 200), status=given or _derived(obr, items),
                     issued_at=issued, code=fields.bounded(obr, 4, obr.get(4, 1), 64),
                     category=fields.bounded(obr, 24, obr.get(24), 60), encounter_source_id=visit,
-                    effective_at=effective, impression="\n".join(notes) or None, items=items)
+                    effective_at=effective, impression="\n".join(notes) or None, sensitive=restricted, items=items)
 
 
 def _derived(obr, items):

@@ -66,7 +66,8 @@ def _store(hospital, msh, patients):
     read, sources = [], set()
     for patient in patients:
         person_index, mrns = hl7_report.identity(patient.pid)
-        reports = [hl7_report.report(order.obr, order.obxs, order.notes, control_id, message_time, patient.visit)
+        reports = [hl7_report.report(order.obr, order.obxs, order.notes, control_id, message_time, patient.visit,
+                                     restricted=patient.restricted or order.restricted)
                    for order in patient.orders]
         for order, report in zip(patient.orders, reports, strict=True):
             if report.source_id in sources:

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from ..common.clock import now, today_local
 from ..common.masking import mask_name
 from ..extensions import db
+from ..results import rules
 from ..results.models import HIDDEN, Observation
 from ..results.queries import hospital_names
 from . import vitals
@@ -55,7 +56,8 @@ def latest_vitals(patient):
                 for v in vitals.latest(patient)]
     rows = db.session.scalars(sa.select(Observation).where(
         Observation.person_index == patient.id_number_index, Observation.report_id.is_(None),
-        Observation.observed_at.is_not(None), Observation.status.not_in(HIDDEN))
+        Observation.observed_at.is_not(None), Observation.status.not_in(HIDDEN),
+        rules.observation_visible_clause(Observation))
         .order_by(Observation.observed_at.desc(), Observation.id.desc()).limit(HOSPITAL_VITALS_SCAN)).all()
     newest = {}
     for row in rows:

@@ -22,6 +22,7 @@ class ObservationIn:
     flag: str | None = None  # from the sender's interpretation; computed from the range when None
     status: str = "final"
     observed_at: datetime | None = None
+    sensitive: bool = False  # the sender's own flag (FHIR meta.security; a report's items follow the report)
 
 
 @dataclass

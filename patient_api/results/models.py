@@ -113,3 +113,6 @@ class Observation(db.Model):
     critical: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(sa.String(20), default="final")
     observed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Stand-alone observations carry their own hold (results of a report follow the report's).
+    sensitive: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    received_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -25,7 +25,7 @@ def visible_clause(instant=None):
     """rules.visible as SQL, so paging counts only what the resident may see (kept equal by a test)."""
     cutoff = (instant or now()) - timedelta(days=rules.hold_days())
     return sa.and_(Report.status.not_in(HIDDEN), sa.or_(
-        Report.sensitive.is_(False), Report.released_at.is_not(None), Report.issued_at <= cutoff))
+        Report.sensitive.is_(False), Report.released_at.is_not(None), Report.created_at <= cutoff))
 
 
 def encode_cursor(at, key):
@@ -134,7 +134,8 @@ def trend(person_index, code):
             .join(Hospital, Hospital.id == Observation.hospital_id)
             .where(Observation.person_index == person_index, Observation.code == code,
                    Observation.status.not_in(HIDDEN), at.is_not(None),
-                   sa.or_(Observation.report_id.is_(None), visible_clause()))
+                   sa.or_(sa.and_(Observation.report_id.is_(None), rules.observation_visible_clause(Observation)),
+                          visible_clause()))
             .order_by(at.desc(), Observation.id.desc()).limit(MAX_TREND_POINTS))
     measured = [{"source": "hospital", "observed_at": row.at, "hospital_name": row.name, "context": None,
                  **{name: getattr(row[0], name) for name in (

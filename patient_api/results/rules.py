@@ -1,6 +1,7 @@
 """Result rules: H/L flags from a reference range, release of sensitive reports, 互认 (mutual recognition)."""
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import current_app
 
 from ..common.clock import now
@@ -10,6 +11,9 @@ from .models import HIDDEN
 INTERPRETATION = {"N": "N", "H": "H", "L": "L", "HH": "HH", "LL": "LL", "A": "A", "AA": "A", "HU": "HH",
                   "LU": "LL", ">": "HH", "<": "LL", "POS": "A", "DET": "A", "NEG": "N", "ND": "N"}
 CRITICAL = ("HH", "LL")
+# Sensitivity labels a sender may put on a result (v3 ActCode / ActInformationSensitivityPolicy, also in HL7 v2
+# ARV-3): HIV, mental health, genetics, sexually transmitted disease; R and V are v3 Confidentiality levels.
+SENSITIVE_LABELS = {"HIV", "PSY", "PSYTHPN", "MH", "BH", "GDIS", "GENETIC", "STD", "SDV", "ETH", "R", "V"}
 FINAL = ("final", "amended", "corrected", "appended")
 
 
@@ -31,13 +35,31 @@ def hold_days():
     return current_app.config["RESULT_SENSITIVE_HOLD_DAYS"]
 
 
+def sensitive_code(code):
+    """A test whose result is held whatever the sender says (HIV and the like, RESULT_SENSITIVE_CODES)."""
+    return code in current_app.config["RESULT_SENSITIVE_CODES"]
+
+
+def sensitive_report(report_in):
+    """Held when the sender flags it, or its own code or any of its results' codes is on the sensitive list."""
+    return report_in.sensitive or sensitive_code(report_in.code) or any(
+        item.sensitive or sensitive_code(item.code) for item in report_in.items)
+
+
 def visible(report, instant=None):
-    """A resident sees a report unless it is withdrawn, or sensitive and neither released nor past its hold."""
+    """A resident sees a report unless it is withdrawn, or sensitive and neither released nor past its hold.
+    The hold counts from when we received it: a report issued days before it was sent is still held in full."""
     if report.status in HIDDEN:
         return False
     if not report.sensitive or report.released_at is not None:
         return True
-    return (instant or now()) >= report.issued_at + timedelta(days=hold_days())
+    return (instant or now()) >= report.created_at + timedelta(days=hold_days())
+
+
+def observation_visible_clause(model, instant=None):
+    """SQL: a stand-alone observation shows unless it is sensitive and still within its hold from receipt."""
+    cutoff = (instant or now()) - timedelta(days=hold_days())
+    return sa.or_(model.sensitive.is_(False), model.received_at <= cutoff)
 
 
 def recognised(report_in, hospital_rank, codes=None):

@@ -62,6 +62,7 @@ def _find(hospital_id, source_id):
 def _apply(report, report_in, hospital):
     for name in REPORT_FIELDS:
         setattr(report, name, getattr(report_in, name))
+    report.sensitive = rules.sensitive_report(report_in)
     try:
         rank = hospital_level_rank(hospital.level)
     except InsuranceInputError:
@@ -94,6 +95,7 @@ def _fill_observation(row, item):
                  "reference_range", "status", "observed_at"):
         setattr(row, name, getattr(item, name))
     row.flag = rules.flag_of(item.flag, item.value_num, item.ref_low, item.ref_high)
+    row.sensitive = bool(item.sensitive or rules.sensitive_code(item.code))
     row.critical = row.flag in rules.CRITICAL
 
 
@@ -106,7 +108,8 @@ def save_observation(hospital, person_index, item):
         _fill_observation(row, item)
         row.person_index = person_index
         return "skipped" if snapshot_item(row) == before else "updated"
-    row = Observation(hospital_id=hospital.id, source_id=item.source_id, person_index=person_index)
+    row = Observation(hospital_id=hospital.id, source_id=item.source_id, person_index=person_index,
+                      received_at=now())
     _fill_observation(row, item)
     try:
         with db.session.begin_nested():
