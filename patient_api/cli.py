@@ -205,9 +205,10 @@ def worker(no_cron):
 def register(app):
     """Attach the command groups to the app."""
     from . import sms
+    from .accounts import cards
     from .billing.reconcile import reconcile_command
     from .wechat.menu import menu_cli
     wechat_cli.add_command(menu_cli)
     for command in (demo, hospital, jobs, kiosk_cli, outbox_cli, staff_cli, wechat_cli, worker, reconcile_command,
-                    sms.cli()):
+                    sms.cli(), cards.cli()):
         app.cli.add_command(command)

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from .accounts import people
+from .accounts import cards, people
 from .common.clock import now, today_local
 from .common.masking import mask_phone
 from .directory.models import Hospital
@@ -66,6 +66,7 @@ def _stay(id_number, name, tag):
 
 
 DEMO_PHONE = "13800138000"
+DEMO_CARD = "SD0001234"
 
 
 def load(id_number, name, phone=DEMO_PHONE):
@@ -74,6 +75,8 @@ def load(id_number, name, phone=DEMO_PHONE):
     done = {"reports": _reports(person)}
     people.record_phone(person, phone, "demo", _hospital("TAZXYY").id)
     done["phone_on_file"] = mask_phone(phone)
+    cards.record_card(person, DEMO_CARD, "demo")  # the kiosk's 读取医保卡 works with this card number
+    done["insurance_card"] = cards.mask_card(DEMO_CARD)
     done["admission"] = _stay(id_number, name, _tag(person)).id  # the hospital's push registers the person if needed
     db.session.commit()
     return done

@@ -16,7 +16,7 @@ class Kiosk:
         result = app.test_cli_runner().invoke(args=["kiosk", "register", "--hospital", code, "--name", name])
         assert result.exit_code == 0, result.output
         self.device_id, self.secret = result.output.strip().splitlines()[-1].split()
-        self.client, self.token = client, None
+        self.app, self.client, self.token = app, client, None
 
     def headers(self, method, path, body=b"", stamp=None, nonce=None, secret=None):
         """The four signing headers for one request."""
@@ -35,6 +35,12 @@ class Kiosk:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return self.client.open(path, method=method, data=raw, headers=headers)
+
+    def insurance_card_on_file(self, id_number, card_number):
+        """What the insurance platform reports: this card belongs to that person (flask insurance card)."""
+        result = self.app.test_cli_runner().invoke(args=["insurance", "card", "--id-number", id_number,
+                                                         "--card-number", card_number])
+        assert result.exit_code == 0, result.output
 
     def card(self, **read):
         """Read a card and keep the session token; returns the response."""

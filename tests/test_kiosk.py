@@ -1,4 +1,5 @@
 """Kiosks: signed requests (bad signature, stale timestamp, replayed nonce → 401) and one-patient sessions."""
+import json
 import time
 
 import sqlalchemy as sa
@@ -27,9 +28,31 @@ def test_card_read_opens_a_session_for_that_patient(app, client, make, redis_cli
     assert opened.status_code == 201 and opened.json["patient"]["id"] == patient_id
     assert "*" in opened.json["patient"]["name"] and opened.json["expires_in"] == 300
     assert 290 <= redis_client.ttl(_key(kiosk.token)) <= 300
-    by_insurance = Kiosk(app, client, name="2号机").card(method="insurance_card", card_number="SD0001234",
-                                                        ssn=resident_id(801))
+    second = Kiosk(app, client, name="2号机")
+    second.insurance_card_on_file(resident_id(801), "SD0001234")
+    by_insurance = second.card(method="insurance_card", card_number="SD0001234", ssn=resident_id(801))
     assert by_insurance.json["patient"]["id"] == patient_id
+
+
+def test_an_insurance_card_read_needs_the_card_the_city_holds_for_that_person(app, client, make):
+    """Knowing an ID number is not enough: a made-up or someone else's card number is refused and audited."""
+    from patient_api.common.audit import AuditEntry
+    kiosk = Kiosk(app, client)
+    assert kiosk.card(method="id_card", id_number=resident_id(811), name=chinese_name(811)).status_code == 201
+    kiosk.insurance_card_on_file(resident_id(811), "SD0008110")
+    kiosk.insurance_card_on_file(resident_id(812), "SD0008120")
+    for card_number in ("SD9999999", "SD0008120"):  # unknown; another person's
+        refused = kiosk.card(method="insurance_card", card_number=card_number, ssn=resident_id(811))
+        assert (refused.status_code, refused.json["code"]) == (403, "card_not_recognised")
+    opened = kiosk.card(method="insurance_card", card_number="sd 000 8110", ssn=resident_id(811))
+    assert opened.status_code == 201
+    with app.app_context():
+        rows = db.session.execute(sa.select(AuditEntry.action, AuditEntry.detail).where(
+            AuditEntry.action.in_(("kiosk.card_refused", "kiosk.session_open")))
+            .order_by(AuditEntry.id)).all()
+    cards = [(action, json.loads(detail or "{}").get("card")) for action, detail in rows]
+    assert cards == [("kiosk.session_open", None), ("kiosk.card_refused", "SD***9999"),
+                     ("kiosk.card_refused", "SD***8120"), ("kiosk.session_open", "SD***8110")]
 
 
 def test_walk_in_without_a_phone_is_enrolled_by_the_id_card(app, client, make):

@@ -233,7 +233,8 @@ def test_a_guardian_verifies_a_child_with_a_counter_code_and_a_kiosk_code(app, c
                            json={"binding_code": code.json["binding_code"]}, headers=other)
     assert by_kiosk.json["link_status"] == "verified"
     by_insurance = Kiosk(app, client, name="2号机")
-    by_insurance.card(method="insurance_card", card_number="SD1", ssn=child)
+    by_insurance.insurance_card_on_file(child, "SD0000001")
+    by_insurance.card(method="insurance_card", card_number="SD0000001", ssn=child)
     assert by_insurance.call("POST", "/api/v1/kiosk/binding-codes").json["code"] == "id_card_required"
 
 

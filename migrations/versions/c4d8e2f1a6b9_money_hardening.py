@@ -1,5 +1,5 @@
 """Hardening: refund numbers per hospital, payment alerts, the insured year, each payment's deductible, and the
-hold of sensitive stand-alone observations
+hold of sensitive stand-alone observations, the insurance cards the city holds
 
 Revision ID: c4d8e2f1a6b9
 Revises: b7e4a1c9d352
@@ -36,6 +36,19 @@ def upgrade():
         batch_op.add_column(sa.Column('sensitive', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('received_at', sa.DateTime(), nullable=True))
     op.create_table(
+        'insurance_cards',
+        sa.Column('id', sa.String(length=32), nullable=False),
+        sa.Column('card_index', sa.String(length=64), nullable=False),
+        sa.Column('person_index', sa.String(length=64), nullable=False),
+        sa.Column('source', sa.String(length=20), nullable=False),
+        sa.Column('hospital_id', sa.String(length=32), nullable=True),
+        sa.Column('recorded_at', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('id', name='pk_insurance_cards'),
+        sa.UniqueConstraint('card_index', name='uq_insurance_cards_card_index'),
+    )
+    with op.batch_alter_table('insurance_cards', schema=None) as batch_op:
+        batch_op.create_index('ix_insurance_cards_person_index', ['person_index'], unique=False)
+    op.create_table(
         'payment_alerts',
         sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
         sa.Column('kind', sa.String(length=30), nullable=False),
@@ -50,6 +63,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table('payment_alerts')
+    op.drop_table('insurance_cards')
     with op.batch_alter_table('observations', schema=None) as batch_op:
         batch_op.drop_column('received_at')
         batch_op.drop_column('sensitive')

@@ -2,7 +2,7 @@
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..accounts import people
+from ..accounts import cards, people
 from ..accounts.identity import InvalidIdNumber, parse_resident_id
 from ..common.locking import lock_row
 from ..errors import Conflict, Invalid, NotFound
@@ -31,6 +31,7 @@ def _patient(hospital, ref):
         raise Invalid("未找到该患者：首次推送未登记的患者时请提供身份证号和姓名", code="unknown_patient",
                       errors={"patient": ["unknown patient"]})
     people.record_phone(patient.id_number_index, ref.get("phone"), "his_bill", hospital.id)
+    cards.record_card(patient.id_number_index, ref.get("insurance_card_no"), "his_bill", hospital.id)
     return patient
 
 

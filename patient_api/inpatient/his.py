@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from ..accounts import people
+from ..accounts import cards, people
 from ..accounts.identity import parse_resident_id
 from ..common import audit
 from ..common.clock import now, to_local, today_local
@@ -31,6 +31,7 @@ def _patient(hospital, ref):
                       errors={"patient": ["姓名与身份证号不一致"]})
     patient = people.from_hospital(resident, ref["name"])
     people.record_phone(patient.id_number_index, ref.get("phone"), "his_admission", hospital.id)
+    cards.record_card(patient.id_number_index, ref.get("insurance_card_no"), "his_admission", hospital.id)
     return patient
 
 

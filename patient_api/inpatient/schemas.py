@@ -20,6 +20,9 @@ class NamedPatientRef(StrictSchema):
     name = Text(required=True, validate=validate.Length(1, 50))
     phone = Text(load_default=None, allow_none=True, validate=validate.Length(1, 20),
                  metadata={"description": "the patient's mobile on the hospital's record (used for 实名认证 codes)"})
+    insurance_card_no = Text(load_default=None, allow_none=True, validate=validate.Length(1, 40),
+                             metadata={"description": "the person's 社保卡 number as read at registration (kiosk "
+                                                      "insurance-card reads are checked against it)"})
 
 
 class AdmissionIn(StrictSchema):

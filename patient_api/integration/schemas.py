@@ -17,6 +17,9 @@ class PatientRef(StrictSchema):
                 metadata={"description": "needed when the person has not registered yet: the patient is created"})
     phone = Text(load_default=None, allow_none=True, validate=validate.Length(1, 20),
                  metadata={"description": "the patient's mobile on the hospital's record (used for 实名认证 codes)"})
+    insurance_card_no = Text(load_default=None, allow_none=True, validate=validate.Length(1, 40),
+                             metadata={"description": "the person's 社保卡 number as read at registration (kiosk "
+                                                      "insurance-card reads are checked against it)"})
 
     @validates_schema
     def one_of(self, data, **_):

@@ -1,10 +1,12 @@
 """A kiosk session serves one patient, identified by a card read, on the kiosk that read the card."""
 from flask import current_app, g
 
+from ..accounts import cards
 from ..accounts.identity import InvalidIdNumber, parse_resident_id
 from ..accounts.people import from_hospital, patient_by_id_number
 from ..common import audit, auth
-from ..errors import Invalid, NotFound, Unauthorized
+from ..errors import Forbidden, Invalid, NotFound, Unauthorized
+from ..extensions import db
 
 
 def identify(body):
@@ -19,6 +21,12 @@ def identify(body):
     if body["method"] == "insurance_card":  # 社会保障号码 is the ID number; the card carries no name to enrol with
         if patient is None:
             raise NotFound("未找到建档信息，请先刷身份证建档", code="patient_not_found")
+        if not cards.belongs_to(body["card_number"], patient.id_number_index):
+            # Knowing someone's ID number is not enough: the card must be the one the city holds for them.
+            audit.record("kiosk", g.kiosk.id, "kiosk.card_refused", patient_id=patient.id,
+                         card=cards.mask_card(body["card_number"]))
+            db.session.commit()  # the refusal is kept although the answer rolls the request back
+            raise Forbidden("医保卡信息无法核验，请使用身份证", code="card_not_recognised")
         return patient
     return from_hospital(resident, body["name"], source="card")  # the chip's name is the legal name
 
@@ -28,7 +36,8 @@ def open_session(device, body):
     patient = identify(body)
     idle = current_app.config["KIOSK_SESSION_IDLE_SECONDS"]
     token, _ = auth.issue_session("kiosk", f"{device.id}:{patient.id}:{body['method']}", idle=idle)
-    audit.record("kiosk", device.id, "kiosk.session_open", patient_id=patient.id, method=body["method"])
+    card = cards.mask_card(body["card_number"]) if body["method"] == "insurance_card" else None
+    audit.record("kiosk", device.id, "kiosk.session_open", patient_id=patient.id, method=body["method"], card=card)
     return token, idle, patient
 
 

@@ -159,6 +159,7 @@ def test_insurance_card_cannot_bind_and_the_idle_end_clears_the_screen(kiosk_pag
     assert claimed.status_code == 201, claimed.text
     page.clock.install()
     provision(page, live, "门诊大厅2号机")
+    live.flask("insurance", "card", "--id-number", patient["id_number"], "--card-number", "SD0001234")
     read_card(page, "insurance_card", 医保卡号="SD0001234", 社会保障号码=patient["id_number"])
     masked = page.get_by_role("region", name="当前办理").locator("strong").inner_text()
     page.watch.allow("status of (401|403)")  # the refused binding code; the stale-clock 退卡 after the jump
