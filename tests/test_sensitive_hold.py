@@ -26,7 +26,8 @@ def resident(app, make):
 
 def push_fhir(client, key, *entries):
     body = json.dumps(s.bundle(*entries), ensure_ascii=False).encode()
-    response = client.post("/api/v1/integration/fhir", data=body, headers={**key, "Content-Type": "application/fhir+json"})
+    response = client.post("/api/v1/integration/fhir", data=body,
+                           headers={**key, "Content-Type": "application/fhir+json"})
     assert response.status_code == 200, response.json
 
 
@@ -78,8 +79,10 @@ def reports(client, headers):
 def test_hl7_results_are_held_by_code_list_and_by_the_senders_flag(app, client, make):
     headers, _, number = resident(app, make)
     key = hospital_key(app)
-    viral = [obr(1, "LAB1", "HIVVL^HIV病毒载量^L"), obx(1, "NM", f"HIVRNA^HIV-1 RNA^L^{VIRAL_LOAD}^HIV1 RNA^LN", "1200")]
-    flagged = [obr(2, "LAB2", "TPPA^梅毒抗体^L"), seg("ARV", f1="1", f2="A", f3="STD"), obx(1, "ST", "TP^抗体^L", "阳性")]
+    viral = [obr(1, "LAB1", "HIVVL^HIV病毒载量^L"),
+             obx(1, "NM", f"HIVRNA^HIV-1 RNA^L^{VIRAL_LOAD}^HIV1 RNA^LN", "1200")]
+    flagged = [obr(2, "LAB2", "TPPA^梅毒抗体^L"), seg("ARV", f1="1", f2="A", f3="STD"),
+               obx(1, "ST", "TP^抗体^L", "阳性")]
     plain = [obr(3, "LAB3", "GLU^血糖^L"), obx(1, "NM", "GLU^葡萄糖^L", "5.1", "mmol/L", "3.9-6.1")]
     answer = post_hl7(client, key, message(pid(by_id_number(number)), *viral, *flagged, *plain))
     assert answer.status_code == 200 and b"MSA|AA" in answer.data

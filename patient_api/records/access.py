@@ -15,6 +15,8 @@ from .models import AccessLogEntry
 
 RESIDENT_CHANNEL = "wechat"  # resident tokens are issued to the WeChat H5 pages; kiosks get their own sessions
 
+ROLE_LABELS = {"nurse": "护士", "cashier": "收费员", "admin": "管理员"}
+
 
 patient_not_found = links.patient_not_found
 
@@ -86,8 +88,8 @@ def render_log(entries, patient, account_id):
         if entry.actor_type == "hospital":
             return hospitals.get(entry.actor_id, "医院")
         if entry.actor_type == "staff" and entry.actor_id in staff:
-            member = staff[entry.actor_id]
-            return f"{hospitals.get(member.hospital_id, '医院')} {member.username}"
+            member = staff[entry.actor_id]  # the role, not the login name (kept in the audit for the hospital)
+            return f"{hospitals.get(member.hospital_id, '医院')} {ROLE_LABELS.get(member.role, '工作人员')}"
         return {"kiosk": "自助机", "staff": "医院工作人员"}.get(entry.actor_type, entry.actor_type)
     return [{"at": e.at, "actor_type": e.actor_type, "actor": actor(e), "channel": e.channel,
              "resource_type": e.resource_type, "resource_id": e.resource_id,
