@@ -12,6 +12,7 @@ from patient_api import create_app
 from patient_api.extensions import db
 
 from .factories import Factory
+from .fuzzcount import FUZZED
 from .leakscan import SCANNED, ScanningClient
 
 PG_ADMIN = "postgresql+psycopg://{auth}@{host}/postgres"
@@ -89,6 +90,10 @@ def app(database_url, redis_client):
 
 def pytest_terminal_summary(terminalreporter):
     """How many answers the identifier scan read (each one failed its test if it leaked)."""
+    if FUZZED["requests"]:
+        terminalreporter.write_line(
+            f"hostile-shape fuzz: {FUZZED['operations']} operations × {FUZZED['callers']} caller kinds, "
+            f"{FUZZED['requests']} requests, {FUZZED['server_errors']} server errors")
     if SCANNED["bodies"]:
         terminalreporter.write_line(f"identifier scan: {SCANNED['bodies']} response bodies, none with a full ID "
                                     "number, a full mobile number or a completable masked ID")

@@ -1,10 +1,15 @@
-"""Property-based API fuzzing against the served OpenAPI document: no 5xx, responses match the schema."""
+"""Property-based API fuzzing against the served OpenAPI document: no 5xx, responses match the schema.
+
+Surrogates, NUL, deep nesting, huge numbers and Unicode digits are sent to every operation by every caller kind in
+tests/test_fuzz_hostile.py; dates and times here include the ends of the calendar."""
 import os
+from datetime import timedelta, timezone
 
 import pytest
 import responses
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.specs.openapi import checks
 
 from patient_api import create_app
@@ -23,6 +28,13 @@ def served_document():
     return app.test_client().get("/api/openapi.json").json
 
 
+# Dates and times: ordinary ones, plus the ends of Python's range that once overflowed on the way to UTC.
+EXTREME_TIMES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "1899-12-31T23:59:59+08:00"]
+_ZONES = st.sampled_from([timezone.utc, timezone(timedelta(hours=8)), timezone(timedelta(hours=-12))])
+schemathesis.openapi.format("date-time", st.one_of(
+    st.datetimes(timezones=_ZONES).map(lambda moment: moment.isoformat()), st.sampled_from(EXTREME_TIMES)))
+schemathesis.openapi.format("date", st.one_of(
+    st.dates().map(lambda day: day.isoformat()), st.sampled_from(["0001-01-01", "9999-12-31", "1899-12-31"])))
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "40"))  # per operation; raise it for a deeper run
 schema = schemathesis.openapi.from_dict(served_document())
 # The test signs in itself; a generated or removed Authorization header would be overridden, and a

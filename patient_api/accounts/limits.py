@@ -62,8 +62,9 @@ def staff_login_failed(address, username):
         with redis.pipeline(transaction=False) as pipe:
             ratelimit.queue_hit(pipe, "staff-login-failed", address, STAFF_WINDOW)
             if username is not None:
+                # The window starts at the first failure (SET NX, not EXPIRE NX: Redis before 7 lacks it).
+                pipe.set(unknown_staff_key(username), 0, ex=UNKNOWN_LOCK_SECONDS, nx=True)
                 pipe.incr(unknown_staff_key(username))
-                pipe.expire(unknown_staff_key(username), UNKNOWN_LOCK_SECONDS, nx=True)
             pipe.execute()
     except redis_lib.RedisError:
         log.warning("staff sign-in failure not counted: redis unavailable")
