@@ -40,7 +40,7 @@ def create_app(config=None):
         "bearerAuth": {"type": "http", "scheme": "bearer"},
         "hospitalKey": {"type": "http", "scheme": "bearer", "description": "per-hospital integration key"}}}})
     register_id_converter(app, api)
-    _register_bill_kinds()
+    _register_subscribers()
     _register_blueprints(app)
     errors.register(app)
     _register_request_cycle(app)
@@ -70,9 +70,13 @@ def _tune_sqlite():
         cursor.close()
 
 
-def _register_bill_kinds():
-    """Inpatient bill kinds register their payment hooks on import; every process (web, worker, CLI) needs them."""
-    from .inpatient import deposits, settlement  # noqa: F401
+def _register_subscribers():
+    """Features plug into each other on import (bill kinds, event subscribers); every process (web, worker, CLI)
+    needs them, whichever routes or jobs it loads. See docs/events.md."""
+    from .booking import fees  # noqa: F401  the registration fee's bill kind
+    from .inpatient import deposits, settlement  # noqa: F401  deposit and settlement bill kinds
+    from .integration import webhooks  # noqa: F401  bill.paid / bill.refunded → hospital callbacks
+    from .wechat import money  # noqa: F401  bill.paid / refund.succeeded → payment.received, refund.done
 
 
 def _register_blueprints(app):

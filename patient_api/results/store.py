@@ -6,11 +6,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Patient
+from ..accounts.notices import tell_accounts
 from ..billing.insurance import InsuranceInputError, hospital_level_rank
 from ..common.clock import now
 from ..common.locking import lock_row
 from ..extensions import db
-from ..wechat import events as wechat_events
 from . import rules
 from .inputs import content_hash
 from .models import Observation, Report, ReportVersion
@@ -129,7 +129,7 @@ def _announce(report, instant, event="report.ready"):
     if not rules.visible(report, instant):
         return
     for patient_id in db.session.scalars(sa.select(Patient.id).filter_by(id_number_index=report.person_index)).all():
-        wechat_events.tell_accounts(patient_id, event, {
+        tell_accounts(patient_id, event, {
             "report_id": report.id, "kind": report.kind, "title": report.title, "status": report.status})
 
 
