@@ -7,9 +7,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Patient
 from ..accounts.notices import tell_accounts
-from ..billing.insurance import InsuranceInputError, hospital_level_rank
 from ..common.clock import now
 from ..common.locking import lock_row
+from ..directory.levels import level_rank
 from ..extensions import db
 from . import rules
 from .inputs import content_hash
@@ -62,11 +62,7 @@ def _find(hospital_id, source_id):
 def _apply(report, report_in, hospital):
     for name in REPORT_FIELDS:
         setattr(report, name, getattr(report_in, name))
-    try:
-        rank = hospital_level_rank(hospital.level)
-    except InsuranceInputError:
-        rank = 0
-    report.mutually_recognised = rules.recognised(report_in, rank)
+    report.mutually_recognised = rules.recognised(report_in, level_rank(hospital.level))
 
 
 def _store_items(hospital, person_index, report, items):
