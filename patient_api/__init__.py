@@ -87,6 +87,7 @@ def _register_blueprints(app):
     from .booking.routes import blp as booking
     from .directory.routes import blp as directory
     from .inpatient.his_routes import blp as integration_inpatient
+    from .inpatient.results_routes import blp as nurse_station_results
     from .inpatient.routes import blp as inpatient
     from .inpatient.staff_routes import blp as nurse_station
     from .integration.fhir_routes import blp as integration_fhir
@@ -98,7 +99,6 @@ def _register_blueprints(app):
     from .kiosk.routes import blp as kiosk
     from .records.routes import blp as records_blp
     from .results.routes import blp as results_blp
-    from .results.staff_routes import blp as nurse_station_results
     from .wechat.inbox_routes import blp as messages
     from .wechat.routes import blp as wechat
     for blueprint in (accounts, identity, staff, directory, booking, billing, inpatient, nurse_station, results_blp,
