@@ -3,8 +3,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from ..accounts.schemas import IdNumber
 from ..common.clock import LOCAL
+from ..common.paging import PageOut, PageQuery
 from ..common.schemas import LocalDateTime, StrictSchema, Text
-from ..results.schemas import PageOut, PageQuery
 from .models import VITAL_KINDS
 from .vitals import GLUCOSE_CONTEXTS, UNITS
 

@@ -8,11 +8,11 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts.models import Patient
 from ..accounts.notices import tell_accounts
 from ..common.clock import now
+from ..common.digest import content_hash
 from ..common.locking import lock_row
 from ..directory.levels import level_rank
 from ..extensions import db
 from . import rules
-from .inputs import content_hash
 from .models import Observation, Report, ReportVersion
 
 REPORT_FIELDS = ("source_format", "kind", "title", "code", "category", "status", "department", "performer",
