@@ -40,7 +40,7 @@ def create_app(config=None):
         "bearerAuth": {"type": "http", "scheme": "bearer"},
         "hospitalKey": {"type": "http", "scheme": "bearer", "description": "per-hospital integration key"}}}})
     register_id_converter(app, api)
-    _register_bill_kinds()
+    _register_subscribers()
     _register_blueprints(app)
     errors.register(app)
     _register_request_cycle(app)
@@ -70,9 +70,14 @@ def _tune_sqlite():
         cursor.close()
 
 
-def _register_bill_kinds():
-    """Inpatient bill kinds register their payment hooks on import; every process (web, worker, CLI) needs them."""
-    from .inpatient import deposits, settlement  # noqa: F401
+def _register_subscribers():
+    """Features plug into each other on import (bill kinds, event subscribers); every process (web, worker, CLI)
+    needs them, whichever routes or jobs it loads. See docs/events.md."""
+    from .booking import fees  # noqa: F401  the registration fee's bill kind
+    from .inpatient import deposits, settlement  # noqa: F401  deposit and settlement bill kinds
+    from .integration import webhooks  # noqa: F401  bill.paid / bill.refunded → hospital callbacks
+    from .results import queries  # noqa: F401  hospital-measured vitals in the health record's summary
+    from .wechat import money  # noqa: F401  bill.paid / refund.succeeded → payment.received, refund.done
 
 
 def _register_blueprints(app):
@@ -83,6 +88,7 @@ def _register_blueprints(app):
     from .booking.routes import blp as booking
     from .directory.routes import blp as directory
     from .inpatient.his_routes import blp as integration_inpatient
+    from .inpatient.results_routes import blp as nurse_station_results
     from .inpatient.routes import blp as inpatient
     from .inpatient.staff_routes import blp as nurse_station
     from .integration.fhir_routes import blp as integration_fhir
@@ -94,7 +100,6 @@ def _register_blueprints(app):
     from .kiosk.routes import blp as kiosk
     from .records.routes import blp as records_blp
     from .results.routes import blp as results_blp
-    from .results.staff_routes import blp as nurse_station_results
     from .wechat.inbox_routes import blp as messages
     from .wechat.routes import blp as wechat
     for blueprint in (accounts, identity, staff, directory, booking, billing, inpatient, nurse_station, results_blp,

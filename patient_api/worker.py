@@ -5,8 +5,9 @@ import multiprocessing
 from rq import Queue, Worker
 from rq.cron import CronScheduler
 
+from .common.jobs import QUEUE
+
 log = logging.getLogger("patient_api.worker")
-QUEUE = "patient_api"
 _app = None
 
 

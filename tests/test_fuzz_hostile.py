@@ -89,8 +89,9 @@ def concrete(path):
 def callers(app, client, make):
     """Every kind of caller the service has: anonymous, resident, staff, hospital system, kiosk."""
     key = hospital_key(app)
-    created = app.test_cli_runner().invoke(args=["staff", "create", "--hospital", "H1", "--username", "hostile.admin",
-                                                 "--password", "hostile-admin-2026", "--role", "admin", "--wards", "W1"])
+    created = app.test_cli_runner().invoke(args=[
+        "staff", "create", "--hospital", "H1", "--username", "hostile.admin", "--password", "hostile-admin-2026",
+        "--role", "admin", "--wards", "W1"])
     assert created.exit_code == 0, created.output
     token = client.post("/api/v1/staff/auth/login", json={"username": "hostile.admin",
                                                            "password": "hostile-admin-2026"}).json["token"]

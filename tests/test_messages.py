@@ -2,9 +2,9 @@
 import sqlalchemy as sa
 
 from patient_api.common import outbox
+from patient_api.common.notify import CHANNEL
 from patient_api.common.outbox import OutboxMessage
 from patient_api.extensions import db
-from patient_api.wechat.events import CHANNEL
 
 from .factories import chinese_name, resident_id
 

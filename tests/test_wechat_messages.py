@@ -8,6 +8,7 @@ import responses
 import sqlalchemy as sa
 
 from patient_api.accounts.models import Account, Patient
+from patient_api.accounts.notices import tell_accounts
 from patient_api.billing import jobs as billing_jobs
 from patient_api.common import outbox
 from patient_api.common.clock import local_dt, now, today_local
@@ -18,7 +19,6 @@ from patient_api.inpatient.models import Admission
 from patient_api.inpatient.money import summary
 from patient_api.results.models import Report
 from patient_api.wechat import jobs, messages
-from patient_api.wechat.events import tell_accounts
 from patient_api.wechat.templates import DEFAULTS
 from patient_api.worker import PERIODIC, deliver_wechat_messages, remind_visits, warn_low_deposits
 

@@ -5,12 +5,12 @@ and replaces a claimed name, so a stranger's claim never blocks the real person.
 """
 import logging
 
-import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..common import crypto
 from ..common.clock import now
+from ..common.phone import mobile
 from ..extensions import db
 from .models import Patient
 from .proofs import PersonPhone
@@ -60,20 +60,6 @@ def from_hospital(resident, name, source="hospital"):
     if patient is None:
         return create_patient(name.strip(), resident, source)
     return adopt_name(patient, name, source)
-
-
-def mobile(raw):
-    """A mainland mobile number as 11 national digits, or None (landlines cannot receive a code)."""
-    try:
-        parsed = phonenumbers.parse(str(raw or "").strip(), "CN")
-    except phonenumbers.NumberParseException:
-        return None
-    if parsed.country_code != 86 or not phonenumbers.is_valid_number(parsed):
-        return None
-    if phonenumbers.number_type(parsed) not in (phonenumbers.PhoneNumberType.MOBILE,
-                                                phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
-        return None
-    return str(parsed.national_number)
 
 
 def record_phone(person_index, raw, source, hospital_id=None, instant=None):

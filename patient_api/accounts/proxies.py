@@ -1,11 +1,10 @@
 """Family proxies (家属代办): the person sees every account linked to them, approves, declines or revokes."""
 import sqlalchemy as sa
 
-from ..common import audit
+from ..common import audit, notify
 from ..common.clock import now
 from ..errors import Conflict, Forbidden, NotFound
 from ..extensions import db
-from ..wechat import events
 from . import links
 from .models import Account, PatientLink
 
@@ -26,7 +25,7 @@ def proxy_label(relation):
 def requested(link):
     """Tell the person (their verified own accounts) that another account asks to act for them."""
     for account_id in links.self_accounts(link.patient_id):
-        events.tell(account_id, "proxy.requested", {"patient_id": link.patient_id, "link_id": link.id,
+        notify.tell(account_id, "proxy.requested", {"patient_id": link.patient_id, "link_id": link.id,
                                                     "relation": link.relation})
 
 
@@ -70,7 +69,7 @@ def decide(account_id, patient_id, link_id, action, instant=None):
     if status == "verified":
         target.verified_at, target.verified_method = instant, "consent"
     audit.record("resident", account_id, f"link.{action}", patient_id=patient_id, resource=target.id)
-    events.tell(target.account_id, f"proxy.{status}", {"patient_id": patient_id, "link_id": target.id})
+    notify.tell(target.account_id, f"proxy.{status}", {"patient_id": patient_id, "link_id": target.id})
     db.session.flush()
     openid = db.session.scalar(sa.select(Account.openid).filter_by(id=target.account_id))
     return render(target, openid, account_id)

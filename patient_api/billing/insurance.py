@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from ..directory.levels import level_rank
+
 BP = 10_000  # basis points in 100 %
 MAX_ITEM_FEN = 10**10  # 1 亿元 on one line is a data error, not a bill
 INSURANCE_TYPES = ("employee", "resident", "self_pay")
@@ -211,11 +213,11 @@ DEFAULT_CLASS_B_SELF_BP = 1000
 
 
 def hospital_level_rank(hospital_level: str) -> int:
-    """1, 2 or 3 from a level such as "三级甲等", "二级乙等" or "一级"."""
-    for rank, prefix in ((3, "三级"), (2, "二级"), (1, "一级")):
-        if isinstance(hospital_level, str) and hospital_level.strip().startswith(prefix):
-            return rank
-    raise InsuranceInputError(f"unknown hospital level {hospital_level!r}")
+    """1, 2 or 3 from a level such as "三级甲等", "二级乙等" or "一级"; no policy fits any other level."""
+    rank = level_rank(hospital_level)
+    if not rank:
+        raise InsuranceInputError(f"unknown hospital level {hospital_level!r}")
+    return rank
 
 
 def default_policies(hospital_level: str) -> dict[tuple[str, str], Policy]:

@@ -1,7 +1,9 @@
-"""Bill kinds owned by other modules (inpatient deposits, discharge settlement) plug in here.
+"""Bill kinds owned by other modules (registration fees, inpatient deposits, discharge settlement) plug in here.
 
-Billing stays ignorant of admissions: a module registers how its bills are split, which deposit
-money a payment consumes, and what happens once one is paid.
+Billing stays ignorant of appointments and admissions: the owning module registers how its bills are split,
+whether what a bill pays for is still there, which deposit money a payment consumes, who made the bill and
+what happens once one is paid. These are answers billing needs from one owner; facts that anyone may
+react to (bill.paid, bill.refunded, …) are published through common.events instead.
 """
 from dataclasses import dataclass
 from typing import Callable
@@ -13,10 +15,14 @@ class BillKind:
 
     description: str = "泰安健康-诊间缴费"
     split: Callable | None = None  # bill -> {amount_fen, insurance_fund_fen, personal_account_fen, deposit_fen}
+    pay_until: Callable = lambda bill, instant: None  # latest end of a new order; raises Conflict once unpayable
+    claim: Callable = lambda bill, instant: True  # money arrived: take what it pays for; False if that is gone
     applied: Callable = lambda bill: ()  # bill -> [(deposit bill id, fen)] consumed by its payment
     on_paid: Callable = lambda bill, payment, instant: None
+    booker: Callable = lambda bill: None  # the account that made the bill (it pays it and hears of its refunds)
+    booked_by: Callable | None = None  # account id -> SELECT of the ids of such bills that account made
     receipt: bool = True  # a 医疗收费电子票据 is issued once paid (deposits get none: they are not charges)
-    paid_message: bool = True  # payment.received to the family (the discharge settlement sends its own message)
+    paid_message: bool = True  # payment.received to the family (registration and settlement send their own)
 
 
 _KINDS: dict[str, BillKind] = {}
@@ -28,5 +34,10 @@ def register(kind, **hooks):
 
 
 def of(kind):
-    """The hooks of a kind; the defaults fit outpatient and registration bills."""
+    """The hooks of a kind; the defaults fit outpatient bills."""
     return _KINDS.get(kind, BillKind())
+
+
+def registered():
+    """Every declared kind's hooks."""
+    return list(_KINDS.values())

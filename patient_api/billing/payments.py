@@ -11,14 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Account
-from ..booking import lifecycle
-from ..booking.models import Appointment
+from ..common import events
 from ..common.clock import now, to_local
 from ..common.locking import lock_row
 from ..errors import ApiError, Conflict
 from ..extensions import db
-from ..integration.webhooks import notify_hospital
-from ..wechat import events as wechat_events
 from . import invoices, kinds, ledger, presettlement
 from .gateway import pay_gateway
 from .models import Bill, Payment, PaymentAlert, PaymentStateError
@@ -51,11 +48,9 @@ def start(bill, method, instant=None):
     if not bill.payable:
         raise Conflict("该账单当前不能支付", code="bill_not_payable")
     expires_at = instant + timedelta(minutes=ORDER_MINUTES)
-    if bill.kind == "registration":
-        appointment = db.session.get(Appointment, bill.appointment_id)
-        if appointment is None or appointment.hold_expired(instant) or appointment.status != "pending_payment":
-            raise Conflict("号源保留已超时，请重新预约", code="hold_expired")
-        expires_at = min(expires_at, appointment.hold_expires_at)
+    until = kinds.of(bill.kind).pay_until(bill, instant)  # e.g. a registration fee: its hold's end
+    if until is not None:
+        expires_at = min(expires_at, until)
     reusable = db.session.scalars(select(Payment).where(
         Payment.bill_id == bill.id, Payment.status == "created", Payment.method == method,
         Payment.expires_at > instant + timedelta(minutes=1))).first()
@@ -134,25 +129,20 @@ def _alert_second_transaction(payment, transaction_id, instant):
 
 
 def _settle_bill(payment, instant):
-    """Money arrived: book the appointment (ticket first), then the bill and the ledger."""
+    """Money arrived: claim what the bill pays for (a registration books its ticket), then the bill and the ledger."""
     bill = db.session.get(Bill, payment.bill_id)
-    kept = True
-    if bill.kind == "registration":
-        kept = lifecycle.confirm_paid(bill.appointment_id, instant)
+    kept = kinds.of(bill.kind).claim(bill, instant)  # e.g. books the appointment (ticket locked before the bill)
     lock_row(Bill, bill.id)
     db.session.refresh(bill)
     if kept and bill.status in ("unpaid", "paying"):
         kind = kinds.of(bill.kind)
         ledger.paid(bill, payment, kind.applied(bill))
-        claim = presettlement.claim_of(bill, payment, instant)
-        if claim is not None:  # the fund and the personal account pay their parts (the year's figures move)
-            presettlement.adapter().settle(claim)
+        insured = presettlement.claim_of(bill, payment, instant)
+        if insured is not None:  # the fund and the personal account pay their parts (the year's figures move)
+            presettlement.adapter().settle(insured)
         bill.status, bill.paid_at = "paid", instant
-        notify_hospital(bill.hospital_id, "bill.paid", {"bill_id": bill.id, "order_no": bill.order_no,
-                                                        "out_trade_no": payment.out_trade_no,
-                                                        "amount_fen": bill.total_fen, "kind": bill.kind})
+        events.publish("bill.paid", bill=bill, payment=payment, instant=instant)
         kind.on_paid(bill, payment, instant)
-        wechat_events.bill_paid(bill, payment, instant)
         db.session.flush()
         if kind.receipt:  # last: the receipt number comes from a counter row that stays locked until commit
             invoices.issue(bill, payment, instant)

@@ -7,12 +7,11 @@ import secrets
 
 from sqlalchemy import func, select
 
+from ..common import events
 from ..common.clock import now, to_local
 from ..common.locking import lock_row
 from ..errors import Conflict, Invalid
 from ..extensions import db
-from ..integration.webhooks import notify_hospital
-from ..wechat import events as wechat_events
 from . import invoices, ledger, presettlement
 from .models import Bill, Payment, Refund
 from .payments import NotificationRejected
@@ -68,7 +67,7 @@ def mark_result(out_refund_no, status, refund_id=None, instant=None):
     bill = db.session.get(Bill, payment.bill_id)
     if status == "SUCCESS":
         refund.status, refund.refund_id, refund.succeeded_at = "succeeded", refund_id, instant
-        wechat_events.refund_succeeded(bill, refund, instant)
+        events.publish("refund.succeeded", bill=bill, refund=refund, instant=instant)
         if payment.overpaid:  # the bill itself is untouched: its own payment stands
             ledger.overpayment_refunded(bill, refund)
             db.session.flush()
@@ -81,9 +80,7 @@ def mark_result(out_refund_no, status, refund_id=None, instant=None):
         if bill.status == "refunded":
             invoices.reverse(bill, instant)  # 冲红: the receipt no longer stands
             _reverse_insurance(bill, payment, instant)
-        notify_hospital(bill.hospital_id, "bill.refunded", {"bill_id": bill.id, "order_no": bill.order_no,
-                                                            "out_refund_no": refund.caller_refund_no,
-                                                            "amount_fen": refund.amount_fen})
+        events.publish("bill.refunded", bill=bill, refund=refund, instant=instant)
         db.session.flush()
         return "refunded"
     refund.status = "failed"  # ABNORMAL (card closed…) or CLOSED: nothing left the account

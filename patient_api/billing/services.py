@@ -1,12 +1,12 @@
 """Bill life cycle shared by booking and HIS: create, close while unpaid, read for an account."""
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, false, or_, select, update
 
 from ..accounts import links
-from ..booking.models import Appointment
+from ..common import events
 from ..common.clock import now
 from ..errors import NotFound
 from ..extensions import db
-from . import ledger
+from . import kinds, ledger
 from .models import Bill, BillItem
 
 
@@ -31,20 +31,21 @@ def close_unpaid_bill(bill_id):
                                 .values(status="closed", closed_at=now())
                                 .execution_options(synchronize_session="fetch")).rowcount == 1
     if closed:
-        ledger.closed(db.session.get(Bill, bill_id))
+        bill = db.session.get(Bill, bill_id)
+        ledger.closed(bill)
+        events.publish("bill.closed", bill=bill)
     return closed
 
 
-def _own_registrations(account_id):
-    """SELECT of the appointments this account booked: their fees are its to pay even on a claimed link."""
-    return select(Appointment.id).where(Appointment.account_id == account_id,
-                                        Appointment.patient_id.in_(links.active_patient_ids(account_id)))
+def _made_by(account_id):
+    """Bills this account made itself (the fees of its own bookings): its to pay even on a claimed link."""
+    made = [Bill.id.in_(kind.booked_by(account_id)) for kind in kinds.registered() if kind.booked_by]
+    return and_(or_(false(), *made), Bill.patient_id.in_(links.active_patient_ids(account_id)))
 
 
 def bills_for(account_id, status=None):
     """Bills of the account's verified patients, and the registration fees of its own bookings; newest first."""
-    query = select(Bill).where(or_(Bill.patient_id.in_(links.verified_patient_ids(account_id)),
-                                   Bill.appointment_id.in_(_own_registrations(account_id))))
+    query = select(Bill).where(or_(Bill.patient_id.in_(links.verified_patient_ids(account_id)), _made_by(account_id)))
     if status:
         query = query.where(Bill.status == status)
     return db.session.scalars(query.order_by(Bill.created_at.desc(), Bill.id).limit(200)).all()
@@ -59,8 +60,6 @@ def bill_for(account_id, bill_id, clinical=False):
         raise NotFound("未找到该账单", code="bill_not_found")
     if link.verified:
         return bill
-    own = bill.appointment_id is not None and db.session.scalar(
-        select(Appointment.account_id).where(Appointment.id == bill.appointment_id)) == account_id
-    if clinical or not own:
+    if clinical or kinds.of(bill.kind).booker(bill) != account_id:
         raise links.verification_required()
     return bill

@@ -5,6 +5,8 @@ from datetime import time, timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
+from ..billing.models import Payment
+from ..billing.refunds import request_refund
 from ..billing.services import close_unpaid_bill
 from ..common.clock import local_dt, now
 from ..directory.models import Hospital, Schedule, Ticket
@@ -105,9 +107,6 @@ def cancel(appointment, instant=None):
 
 def refund_registration(appointment, instant):
     """A paid fee goes back in full when the resident cancels in time."""
-    # Imported here: billing's payment module imports this one (to book on payment).
-    from ..billing.models import Payment
-    from ..billing.refunds import request_refund
     payment = db.session.scalars(select(Payment).where(Payment.bill_id == appointment.bill_id,
                                                        Payment.status == "paid")).first()
     if payment is not None and payment.amount_fen > payment.refunded_fen:

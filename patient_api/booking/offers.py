@@ -12,8 +12,7 @@ from ..common.locking import lock_row
 from ..directory.models import Schedule
 from ..errors import ApiError
 from ..extensions import db
-from ..wechat import events as wechat_events
-from . import lifecycle, services
+from . import lifecycle, notices, services
 from .models import Appointment, WaitlistEntry
 from .waitlist import first_open_day
 
@@ -75,7 +74,7 @@ def _offer_schedule(schedule_id, instant, counts):
             counts["lapsed"] += 1
         else:
             entry.status, entry.appointment_id, entry.offered_at = "offered", appointment.id, instant
-            wechat_events.waitlist_offered(entry, appointment)
+            notices.waitlist_offered(entry, appointment)
             counts["offered"] += 1
         db.session.commit()
 

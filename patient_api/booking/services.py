@@ -14,8 +14,7 @@ from ..common.locking import lock_row
 from ..directory.models import Schedule, Ticket
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
-from ..wechat import events as wechat_events
-from . import lifecycle, revisit, shedding, tickets, waitlist
+from . import lifecycle, notices, revisit, shedding, tickets, waitlist
 from .models import ACTIVE, Appointment
 
 
@@ -65,7 +64,7 @@ def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, vi
     if fee_fen:
         appointment.bill_id = create_registration_bill(appointment, schedule).id
     db.session.flush()
-    wechat_events.booked(appointment)  # free visits are confirmed now; paid ones once the fee arrives
+    notices.booked(appointment)  # free visits are confirmed now; paid ones once the fee arrives
     return appointment
 
 

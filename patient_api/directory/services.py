@@ -24,6 +24,13 @@ def get(model, row_id, code):
     return row
 
 
+def hospital_names(ids):
+    """{hospital id: name} for these ids."""
+    ids = set(ids)
+    return dict(db.session.execute(select(Hospital.id, Hospital.name).where(Hospital.id.in_(ids))).all()) \
+        if ids else {}
+
+
 def departments(hospital_id):
     """A hospital's departments."""
     get(Hospital, hospital_id, "hospital_not_found")

@@ -11,6 +11,7 @@ import json
 
 import sqlalchemy as sa
 
+from ..accounts.notices import tell_accounts
 from ..billing import invoices, kinds, ledger, payments
 from ..billing.ledger import LedgerEntry, LedgerTransaction
 from ..billing.models import Bill, BillItem, Refund
@@ -21,7 +22,6 @@ from ..common.locking import lock_row
 from ..errors import Conflict
 from ..extensions import db
 from ..integration.webhooks import notify_hospital
-from ..wechat import events as wechat_events
 from .access import audited, require_right
 from .models import Admission, Settlement
 from .money import DEPOSIT, deposit_payments, insurance_split, settlement_items
@@ -166,7 +166,7 @@ kinds.register(SETTLEMENT, description="泰安健康-出院结算", split=_split
 
 def _tell_family(admission, event, settlement):
     """A WeChat message to every account linked to the patient (sent by the channel worker)."""
-    wechat_events.tell_accounts(admission.patient_id, event, {
+    tell_accounts(admission.patient_id, event, {
         "admission_id": admission.id, "bill_id": settlement.bill_id, "balance_due_fen": settlement.balance_due_fen,
         "refund_fen": settlement.refund_fen})
 

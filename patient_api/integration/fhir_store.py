@@ -2,10 +2,10 @@
 observations are written in bulk, and only new or changed reports and records go through their save function."""
 import sqlalchemy as sa
 
+from ..common.digest import content_hash
 from ..extensions import db
 from ..records.models import Encounter, RecordEntry
 from ..records.store import save_encounter, save_entry
-from ..results.inputs import content_hash
 from ..results.models import Report
 from ..results.store import save_observations, save_report
 

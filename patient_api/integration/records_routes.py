@@ -10,10 +10,11 @@ from ..common.locking import lock_row
 from ..common.schemas import CONTROL
 from ..errors import Invalid
 from ..extensions import db
-from ..records.access import log_read, report_not_found
+from ..records.access import log_read
 from ..records.schemas import ContractIn, ContractOut
 from ..records.summary import CONTRACT_FIELDS, save_contract
 from ..results import queries, rules, store
+from ..results.access import report_not_found
 from ..results.matching import InvalidIdNumber, index_for_id_number
 from ..results.models import Report
 from ..results.schemas import HospitalReport, ReleaseOut

@@ -1,7 +1,10 @@
-"""Calling hospitals back (bill paid/refunded, appointment booked/cancelled) through the outbox."""
+"""Calling hospitals back (bill paid/refunded, stay settled) through the outbox.
+
+Billing does not call this module: the bill callbacks subscribe to its published events (common.events).
+"""
 import requests
 
-from ..common import outbox
+from ..common import events, outbox
 from ..directory.models import Hospital
 from ..extensions import db
 from .auth import webhook_signature
@@ -12,6 +15,22 @@ TIMEOUT = (3, 10)
 def notify_hospital(hospital_id, event, data):
     """Queue a signed callback to the hospital, sent after this transaction commits."""
     outbox.enqueue("hospital_webhook", hospital_id, event, {"event": event, "data": data})
+
+
+@events.subscribe("bill.paid")
+def bill_paid(bill, payment, instant):
+    """bill.paid, so HIS can mark the order settled."""
+    notify_hospital(bill.hospital_id, "bill.paid", {"bill_id": bill.id, "order_no": bill.order_no,
+                                                    "out_trade_no": payment.out_trade_no,
+                                                    "amount_fen": bill.total_fen, "kind": bill.kind})
+
+
+@events.subscribe("bill.refunded")
+def bill_refunded(bill, refund, instant):
+    """bill.refunded once WeChat confirmed a refund of the bill's own payment."""
+    notify_hospital(bill.hospital_id, "bill.refunded", {"bill_id": bill.id, "order_no": bill.order_no,
+                                                        "out_refund_no": refund.caller_refund_no,
+                                                        "amount_fen": refund.amount_fen})
 
 
 def send(hospital_id, event, payload):

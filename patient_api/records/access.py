@@ -1,4 +1,4 @@
-"""Who may read a patient's reports and record (per object), and the access log every read leaves."""
+"""Who may read a patient's record, and the access log every read of their data (reports too) leaves."""
 import sqlalchemy as sa
 from flask import g
 
@@ -6,11 +6,8 @@ from ..accounts import links
 from ..accounts.models import Patient, PatientLink
 from ..accounts.proxies import proxy_label
 from ..accounts.staff import Staff
-from ..errors import NotFound
+from ..directory.services import hospital_names
 from ..extensions import db
-from ..results import rules
-from ..results.models import Report
-from ..results.queries import hospital_names
 from .models import AccessLogEntry
 
 RESIDENT_CHANNEL = "wechat"  # resident tokens are issued to the WeChat H5 pages; kiosks get their own sessions
@@ -19,11 +16,6 @@ ROLE_LABELS = {"nurse": "护士", "cashier": "收费员", "admin": "管理员"}
 
 
 patient_not_found = links.patient_not_found
-
-
-def report_not_found():
-    """The same answer for a missing, withdrawn, held or someone else's report: its existence is not revealed."""
-    return NotFound("未找到该报告", code="report_not_found")
 
 
 def linked_patients(account_id):
@@ -36,20 +28,6 @@ def linked_patients(account_id):
 def linked_patient(account_id, patient_id):
     """A patient the account verified its link to; 403 verification_required unverified, 404 for anyone else."""
     return links.verified_link(account_id, patient_id).patient
-
-
-def resident_report(account_id, report_id):
-    """(report, patient) for a visible report of a verified patient; 404 report_not_found when not theirs."""
-    report = db.session.get(Report, report_id)
-    link = report and db.session.scalars(
-        sa.select(PatientLink).join(Patient, PatientLink.patient_id == Patient.id)
-        .where(PatientLink.account_id == account_id, PatientLink.status.in_(links.ACTIVE_LINK),
-               Patient.id_number_index == report.person_index)).first()
-    if link is None or not rules.visible(report):
-        raise report_not_found()
-    if not link.verified:
-        raise links.verification_required()
-    return report, link.patient
 
 
 def log_read(actor_type, actor_id, channel, person_index, resource_type, resource_id, patient_id=None):

@@ -4,8 +4,7 @@ from flask.views import MethodView
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
 from ..common.idempotency import idempotent
-from ..results.queries import page
-from ..results.schemas import PageQuery
+from ..common.paging import PageQuery, page
 from . import summary, vitals
 from .access import access_log_query, linked_patient, log_resident_read, render_log
 from .models import AccessLogEntry, Encounter, Vital

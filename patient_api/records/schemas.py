@@ -2,8 +2,8 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..accounts.schemas import IdNumber
+from ..common.paging import PageOut, PageQuery
 from ..common.schemas import Day, Instant, LocalDateTime, StrictSchema, Text
-from ..results.schemas import PageOut, PageQuery
 from .models import VITAL_KINDS
 from .vitals import GLUCOSE_CONTEXTS, UNITS
 

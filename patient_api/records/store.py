@@ -5,8 +5,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..common.clock import now
+from ..common.digest import content_hash
 from ..extensions import db
-from ..results.inputs import content_hash
 from .models import Encounter, RecordEntry
 
 ENCOUNTER_FIELDS = ("encounter_class", "status", "department", "reason", "started_at", "ended_at")

@@ -7,18 +7,16 @@ from sqlalchemy.exc import IntegrityError
 
 from ..common.clock import now, today_local
 from ..common.masking import mask_name
+from ..directory.services import hospital_names
 from ..extensions import db
-from ..results import rules
-from ..results.models import HIDDEN, Observation
-from ..results.queries import hospital_names
 from . import vitals
 from .models import Encounter, FamilyDoctorContract, RecordEntry
 
 SUMMARY_ENCOUNTERS = 10
 MAX_ENTRIES = 200
-HOSPITAL_VITALS_SCAN = 200  # recent stand-alone results looked at for the latest value of each code
 ENCOUNTER_SORT = sa.func.coalesce(Encounter.started_at, Encounter.updated_at)  # never NULL, so it can page
 CONTRACT_FIELDS = ("team", "doctor", "phone", "package", "starts_on", "ends_on", "status")
+_MEASURED = {}  # "module.function" → source of hospital-measured values (measured_vitals)
 
 
 def encounter_query(patient):
@@ -47,6 +45,13 @@ def entries(patient, kind):
             for r in rows]
 
 
+def measured_vitals(source):
+    """Decorator: `source(patient)` lists values measured in hospitals, shown after the uploads. Results registers
+    its stand-alone observations this way: it imports records (trends include uploads), so records cannot import it."""
+    _MEASURED[f"{source.__module__}.{source.__qualname__}"] = source
+    return source
+
+
 def latest_vitals(patient):
     """The newest upload of each kind (with the code its trend is under), then the newest hospital-measured value
     of each code."""
@@ -54,19 +59,7 @@ def latest_vitals(patient):
                  "hospital_id": None, **{name: getattr(v, name) for name in (
                      "kind", "systolic", "diastolic", "value", "unit", "context", "measured_at")}}
                 for v in vitals.latest(patient)]
-    rows = db.session.scalars(sa.select(Observation).where(
-        Observation.person_index == patient.id_number_index, Observation.report_id.is_(None),
-        Observation.observed_at.is_not(None), Observation.status.not_in(HIDDEN),
-        rules.observation_visible_clause(Observation))
-        .order_by(Observation.observed_at.desc(), Observation.id.desc()).limit(HOSPITAL_VITALS_SCAN)).all()
-    newest = {}
-    for row in rows:
-        newest.setdefault(row.code, row)
-    measured = [{"source": "hospital", "kind": None, "systolic": None, "diastolic": None, "context": None,
-                 "value": row.value_num, "measured_at": row.observed_at, "text": row.value,
-                 **{name: getattr(row, name) for name in ("code", "name", "unit", "flag", "hospital_id")}}
-                for row in newest.values()]
-    return uploaded + measured
+    return uploaded + [value for source in _MEASURED.values() for value in source(patient)]
 
 
 def active_contract(patient, day=None):

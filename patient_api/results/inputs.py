@@ -1,7 +1,5 @@
 """What ingest (FHIR or HL7 v2) hands to storage: plain values, already validated and mapped."""
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 
@@ -74,11 +72,3 @@ class EntryIn:
     status: str | None = None
     recorded_on: date | None = None
     detail: dict = field(default_factory=dict)
-
-
-def content_hash(value):
-    """A stable digest of an input, so a re-sent resource with the same content is recognised and skipped."""
-    def encode(obj):
-        return obj.isoformat() if isinstance(obj, (date, datetime)) else str(obj)
-    text = json.dumps(asdict(value), sort_keys=True, ensure_ascii=False, default=encode)
-    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,24 +1,23 @@
-"""Reading reports for residents: visibility in SQL, keyset paging, summaries, details, history and trends."""
-import base64
+"""Reading reports for residents: visibility in SQL, paged lists, summaries, details, history and trends."""
 import json
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import lazyload
 
-from ..common import inputs
 from ..common.clock import now
+from ..common.paging import page
 from ..directory.models import Hospital
-from ..errors import Invalid
+from ..directory.services import hospital_names
 from ..extensions import db
+from ..records import summary as record_summary
 from ..records import vitals
 from . import rules
 from .models import HIDDEN, Observation, Report, ReportVersion
 
 PRELIMINARY = ("partial", "preliminary")
 MAX_TREND_POINTS = 500
-CURSOR_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+HOSPITAL_VITALS_SCAN = 200  # recent stand-alone results looked at for the latest value of each code
 
 
 def visible_clause(instant=None):
@@ -26,53 +25,6 @@ def visible_clause(instant=None):
     cutoff = (instant or now()) - timedelta(days=rules.hold_days())
     return sa.and_(Report.status.not_in(HIDDEN), sa.or_(
         Report.sensitive.is_(False), Report.released_at.is_not(None), Report.created_at <= cutoff))
-
-
-def encode_cursor(at, key):
-    """An opaque position: the last item's sort time and id."""
-    return base64.urlsafe_b64encode(json.dumps([at.isoformat(), key]).encode()).decode().rstrip("=")
-
-
-def decode_cursor(text):
-    """(aware datetime, id) from a cursor; ValueError when it is not one of ours."""
-    try:
-        at, key = inputs.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        at = datetime.fromisoformat(at)
-        at = at.astimezone(timezone.utc) if at.tzinfo else None  # year 9999 at -12:00 overflows here, not in SQL
-    except (ValueError, TypeError, OverflowError, inputs.BadJson) as exc:
-        raise ValueError("invalid cursor") from exc
-    # Ids are short and printable (PostgreSQL would refuse a NUL in a query parameter).
-    if at is None or isinstance(key, bool) or not (isinstance(key, int) or (
-            isinstance(key, str) and CURSOR_KEY.match(key))):
-        raise ValueError("invalid cursor")
-    return at, key
-
-
-def page(stmt, sort, key, args):
-    """Newest first by (sort, key), after a cursor or at an offset; returns (rows, paging fields)."""
-    limit, cursor, offset = args["limit"], args.get("cursor"), args.get("offset")
-    if cursor is not None:
-        at, last = cursor
-        # A cursor of another list (a text id for an integer key, say) would be a database error, not a 500.
-        if not isinstance(last, key.type.python_type) or (isinstance(last, int) and abs(last) >= 2 ** 63):
-            raise Invalid(errors={"cursor": ["invalid cursor"]})
-        stmt = stmt.where(sa.or_(sort < at, sa.and_(sort == at, key < last)))
-    stmt = stmt.add_columns(sort.label("page_sort"), key.label("page_key"))
-    stmt = stmt.order_by(sort.desc(), key.desc()).limit(limit + 1).offset(offset or 0)
-    rows = db.session.execute(stmt).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last_row = rows[-1] if rows and more else None
-    return rows, {"limit": limit, "offset": offset, "has_more": more,
-                  "next_cursor": encode_cursor(last_row.page_sort, last_row.page_key) if last_row else None,
-                  "next_offset": (offset or 0) + limit if more and cursor is None else None}
-
-
-def hospital_names(ids):
-    """{hospital id: name} for these ids."""
-    ids = set(ids)
-    return dict(db.session.execute(sa.select(Hospital.id, Hospital.name).where(Hospital.id.in_(ids))).all()) \
-        if ids else {}
 
 
 def list_reports(patients_by_index, kind, args, hospital_id=None):
@@ -153,3 +105,20 @@ def trend(person_index, code):
 
 def _unit(text):
     return (text or "").replace(" ", "").lower()
+
+
+@record_summary.measured_vitals
+def latest_measured(patient):
+    """The newest hospital-measured value of each code (stand-alone results), for the health record's summary."""
+    rows = db.session.scalars(sa.select(Observation).where(
+        Observation.person_index == patient.id_number_index, Observation.report_id.is_(None),
+        Observation.observed_at.is_not(None), Observation.status.not_in(HIDDEN),
+        rules.observation_visible_clause(Observation))
+        .order_by(Observation.observed_at.desc(), Observation.id.desc()).limit(HOSPITAL_VITALS_SCAN)).all()
+    newest = {}
+    for row in rows:
+        newest.setdefault(row.code, row)
+    return [{"source": "hospital", "kind": None, "systolic": None, "diastolic": None, "context": None,
+             "value": row.value_num, "measured_at": row.observed_at, "text": row.value,
+             **{name: getattr(row, name) for name in ("code", "name", "unit", "flag", "hospital_id")}}
+            for row in newest.values()]

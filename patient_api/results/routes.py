@@ -6,8 +6,9 @@ from ..accounts.models import Patient
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
 from ..extensions import db
-from ..records.access import linked_patient, log_resident_read, resident_report
+from ..records.access import linked_patient, log_resident_read
 from . import queries
+from .access import resident_report
 from .schemas import ReportDetail, ReportHistory, ReportList, ReportQuery, TrendOut, TrendQuery
 
 blp = Blueprint("results", __name__, description="Lab and imaging reports, documents, trends (resident view)")

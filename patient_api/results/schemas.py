@@ -1,46 +1,12 @@
 """Bodies of the report endpoints: queries, paging, report summaries and details, history, trends."""
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
+from ..common.paging import PageOut, PageQuery
 from ..common.schemas import LocalDateTime, StrictSchema, Text
 from . import rules
 from .models import FLAGS, KINDS
-from .queries import decode_cursor
 
 ID = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$")
-
-
-class Cursor(Text):
-    """The next_cursor of an earlier page."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
-        except ValueError:
-            raise ValidationError("invalid cursor") from None
-
-
-class PageQuery(StrictSchema):
-    """Paging: up to `limit` items after `cursor` (preferred: stable while new items arrive) or at `offset`."""
-
-    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
-    cursor = Cursor(validate=validate.Length(1, 300))
-    offset = fields.Integer(validate=validate.Range(0, 100_000))
-
-    @validates_schema
-    def one_position(self, data, **_):
-        """A cursor and an offset would contradict each other."""
-        if "cursor" in data and "offset" in data:
-            raise ValidationError("give cursor or offset, not both", field_name="offset")
-
-
-class PageOut(Schema):
-    """Paging fields of a paged list."""
-
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(allow_none=True)
-    has_more = fields.Boolean(required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
-    next_offset = fields.Integer(allow_none=True)
 
 
 class ReportQuery(PageQuery):

@@ -6,13 +6,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Patient
-from ..billing.insurance import InsuranceInputError, hospital_level_rank
+from ..accounts.notices import tell_accounts
 from ..common.clock import now
+from ..common.digest import content_hash
 from ..common.locking import lock_row
+from ..directory.levels import level_rank
 from ..extensions import db
-from ..wechat import events as wechat_events
 from . import rules
-from .inputs import content_hash
 from .models import Observation, Report, ReportVersion
 
 REPORT_FIELDS = ("source_format", "kind", "title", "code", "category", "status", "department", "performer",
@@ -63,11 +63,7 @@ def _apply(report, report_in, hospital):
     for name in REPORT_FIELDS:
         setattr(report, name, getattr(report_in, name))
     report.sensitive = rules.sensitive_report(report_in)
-    try:
-        rank = hospital_level_rank(hospital.level)
-    except InsuranceInputError:
-        rank = 0
-    report.mutually_recognised = rules.recognised(report_in, rank)
+    report.mutually_recognised = rules.recognised(report_in, level_rank(hospital.level))
 
 
 def _store_items(hospital, person_index, report, items):
@@ -132,7 +128,7 @@ def _announce(report, instant, event="report.ready"):
     if not rules.visible(report, instant):
         return
     for patient_id in db.session.scalars(sa.select(Patient.id).filter_by(id_number_index=report.person_index)).all():
-        wechat_events.tell_accounts(patient_id, event, {
+        tell_accounts(patient_id, event, {
             "report_id": report.id, "kind": report.kind, "title": report.title, "status": report.status})
 
 

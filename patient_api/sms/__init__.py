@@ -9,6 +9,7 @@ import logging
 from flask import current_app
 
 from ..common import crypto, outbox
+from ..common.phone import mobile
 from ..extensions import db
 from .errors import SmsSendError
 from .models import SandboxSms
@@ -79,7 +80,6 @@ def cli():
     @click.argument("phone")
     def inbox_command(phone):
         """Messages the sandbox provider 'sent' to PHONE, newest last (development and tests only)."""
-        from ..accounts.people import mobile
         if current_app.config["SMS_PROVIDER"] != "sandbox":
             raise click.ClickException("the sandbox inbox exists only with PATIENT_API_SMS_PROVIDER=sandbox")
         number = mobile(phone)

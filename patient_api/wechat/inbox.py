@@ -13,11 +13,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..accounts.links import verified_patient_ids
 from ..common.clock import UtcDateTime, now
+from ..common.notify import CHANNEL
 from ..common.outbox import OutboxMessage
+from ..common.paging import page
 from ..errors import NotFound
 from ..extensions import db
-from ..results.queries import page
-from .events import CHANNEL
 from .facts import gather
 from .templates import _Blank
 

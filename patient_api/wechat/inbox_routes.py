@@ -4,8 +4,8 @@ from marshmallow import Schema, fields
 
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
+from ..common.paging import PageOut, PageQuery
 from ..common.schemas import LocalDateTime
-from ..results.schemas import PageOut, PageQuery
 from . import inbox
 
 blp = Blueprint("messages", __name__, description=(

@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from ..accounts.notices import tell_accounts
 from ..booking.models import Appointment
 from ..common.clock import LOCAL, now
 from ..directory.models import Hospital
 from ..extensions import db
 from ..inpatient.models import Admission
 from ..inpatient.money import ward_totals
-from .events import tell_accounts
 
 SEND_FROM_HOUR = 9  # local hour from which these messages go out: nobody is woken at midnight
 LOW_DEPOSIT_OPEN = ("admitted", "discharge_ordered")  # the stays whose wards flag a low deposit too

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from ..accounts.models import Account
 from ..common import outbox
 from ..common.clock import now
+from ..common.notify import CHANNEL
 from ..common.outbox import OutboxMessage
 from ..extensions import db
 from . import facts, templates
-from .events import CHANNEL
 from .token import WeChatError, api_request, call, redact
 
 log = logging.getLogger(__name__)

@@ -7,20 +7,19 @@ from datetime import datetime, timezone
 
 import redis as redis_lib
 import sqlalchemy as sa
-from rq import Queue
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Account
-from ..extensions import db, redis
+from ..common import jobs
+from ..extensions import db
 
 log = logging.getLogger(__name__)
 
 
 def queue_change(openid, subscribed, create_time):
     """From the callback: one Redis round trip to put the change on the worker's queue."""
-    from ..worker import QUEUE, record_subscription
     try:
-        Queue(QUEUE, connection=redis.client).enqueue(record_subscription, openid, subscribed, int(create_time))
+        jobs.enqueue("record_subscription", openid, subscribed, int(create_time))
     except redis_lib.RedisError:  # the reply must still go out; the next follow/unfollow will correct the record
         log.warning("subscription change of an account not queued: redis unavailable")
 

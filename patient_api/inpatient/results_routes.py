@@ -4,13 +4,15 @@ from flask.views import MethodView
 from ..accounts.models import Patient
 from ..common.auth import BEARER_DOC, current_staff_id
 from ..common.blueprint import Blueprint
+from ..common.paging import PageQuery
 from ..errors import NotFound
 from ..extensions import db
-from ..inpatient.access import current_staff, staff_admission
-from ..records.access import log_read, report_not_found
-from . import queries, rules
-from .models import Report
-from .schemas import PageQuery, ReportDetail, ReportList
+from ..records.access import log_read
+from ..results import queries, rules
+from ..results.access import report_not_found
+from ..results.models import Report
+from ..results.schemas import ReportDetail, ReportList
+from .access import current_staff, staff_admission
 
 blp = Blueprint("nurse_station_results", __name__, description="Nurse station: results of the ward's inpatients")
 CHANNEL = "nurse_station"
