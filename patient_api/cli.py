@@ -29,7 +29,7 @@ def demo_load(days):
 @click.option("--id-number", required=True, help="A resident ID number (the one you add as 就诊人 in the H5 pages).")
 @click.option("--name", required=True)
 @click.option("--phone", default="13800138000", show_default=True,
-              help="The mobile hospitals hold for the person: 实名认证 codes go there (read: flask sms inbox PHONE).")
+              help="The mobile hospitals hold for the person: 实名认证 codes go there (read them: sms inbox PHONE).")
 def demo_clinical(id_number, name, phone):
     """Reports from three hospitals, a phone on file and an inpatient stay for one person (idempotent)."""
     from .demo_clinical import load

@@ -22,7 +22,7 @@ DAY_LINES = [("CW001", "床位费（三人间）", "床位费", 1, 4500, "甲"),
 def _hospital(code):
     hospital = db.session.scalars(sa.select(Hospital).filter_by(code=code)).first()
     if hospital is None:
-        raise LookupError("run `flask --app wsgi demo load` first")
+        raise LookupError("run `.venv/bin/flask --app wsgi demo load` first")
     return hospital
 
 
