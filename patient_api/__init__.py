@@ -5,7 +5,7 @@ from flask import Flask, jsonify, send_from_directory
 from sqlalchemy import event, text
 
 from . import errors
-from .common import observability
+from .common import observability, zh_messages  # noqa: F401  (zh_messages: before any schema module is imported)
 from .common.blueprint import register_id_converter
 from .config import config_from_env, generated_key, running_demo_redis
 from .extensions import api, db, migrate, redis

@@ -1,4 +1,9 @@
-"""Command-line tools: demo data, hospital keys, the worker, one-off jobs."""
+"""Command-line tools: demo data, hospital keys, the worker, one-off jobs.
+
+Output: one plain line for a single fact, indented JSON (Chinese kept readable) for a result with several parts.
+"""
+import json
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -14,6 +19,11 @@ staff_cli = AppGroup("staff", help="Hospital staff accounts.")
 kiosk_cli = AppGroup("kiosk", help="Hospital kiosks (自助机).")
 outbox_cli = AppGroup("outbox", help="Messages to hospitals and WeChat: dead letters and retries.")
 wechat_cli = AppGroup("wechat", help="WeChat official account settings.")
+
+
+def echo_json(data):
+    """Print a structured result as indented JSON, never as a Python repr."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 @demo.command("load")
@@ -35,7 +45,7 @@ def demo_clinical(id_number, name, phone):
     from .demo_clinical import load
     from .errors import ApiError
     try:
-        click.echo(load(id_number, name, phone))
+        echo_json(load(id_number, name, phone))
     except (LookupError, ValueError, ApiError) as exc:
         raise click.ClickException(getattr(exc, "message", str(exc))) from None
 
@@ -127,7 +137,7 @@ def kiosk_disable(device_id):
 def waitlist_job():
     """Offer freed tickets to waiters now (and settle earlier offers, close queues past their cutoff)."""
     from .booking.offers import run
-    click.echo(run())
+    echo_json(run())
     db.session.commit()
 
 
@@ -161,7 +171,8 @@ def staff_create(hospital_code, username, password, role, wards):
         db.session.commit()
     except ApiError as exc:
         db.session.rollback()
-        raise click.ClickException(f"{exc.message} {exc.errors or ''}") from None
+        details = json.dumps(exc.errors, ensure_ascii=False) if exc.errors else ""
+        raise click.ClickException(f"{exc.message} {details}".strip()) from None
     except IntegrityError:
         db.session.rollback()
         raise click.ClickException(f"username {username} is taken") from None

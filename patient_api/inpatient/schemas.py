@@ -54,7 +54,7 @@ class ChargesIn(StrictSchema):
         seen, errors = set(), {}
         for n, item in enumerate(data.get("items", [])):
             if item["source_id"] in seen:
-                errors[n] = {"source_id": ["duplicate in this push"]}
+                errors[n] = {"source_id": ["本次推送中重复"]}
             seen.add(item["source_id"])
         if errors:
             raise ValidationError(errors, field_name="items")

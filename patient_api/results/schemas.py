@@ -16,7 +16,7 @@ class Cursor(Text):
         try:
             return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
         except ValueError:
-            raise ValidationError("invalid cursor") from None
+            raise ValidationError("翻页游标无效") from None
 
 
 class PageQuery(StrictSchema):
@@ -30,7 +30,7 @@ class PageQuery(StrictSchema):
     def one_position(self, data, **_):
         """A cursor and an offset would contradict each other."""
         if "cursor" in data and "offset" in data:
-            raise ValidationError("give cursor or offset, not both", field_name="offset")
+            raise ValidationError("cursor 与 offset 只能给一个", field_name="offset")
 
 
 class PageOut(Schema):
