@@ -44,6 +44,20 @@ class Bill(db.Model):
     items: Mapped[list["BillItem"]] = relationship(lazy="selectin", order_by="BillItem.id")
     payments: Mapped[list["Payment"]] = relationship(lazy="selectin", order_by="Payment.created_at",
                                                      viewonly=True)
+    # For the names a resident reads; lists load them with billing.services.WITH_NAMES.
+    hospital = relationship("Hospital", viewonly=True)
+    appointment = relationship("Appointment", primaryjoin="foreign(Bill.appointment_id) == Appointment.id",
+                               viewonly=True)
+
+    @property
+    def department_name(self):
+        """The department HIS named, or for a registration fee the booked one."""
+        return self.department or (self.appointment.department.name if self.appointment else None)
+
+    @property
+    def doctor_name(self):
+        """The doctor HIS named, or for a registration fee the booked schedule's."""
+        return self.doctor or (self.appointment.schedule.doctor.name if self.appointment else None)
 
     @property
     def payable(self):

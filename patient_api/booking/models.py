@@ -2,7 +2,7 @@
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from ..common.clock import UtcDateTime, now
 from ..common.ids import new_id
@@ -47,6 +47,11 @@ class Appointment(db.Model):
     reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # visit.reminder queued (once, in the DB)
     free_revisit_of: Mapped[str | None] = mapped_column(sa.String(32))  # 一次挂号三日免费: the paid visit it rides on
 
+    # For the names a resident reads; lists load them with WITH_NAMES (one query per relation, not per row).
+    hospital = relationship("Hospital", viewonly=True)
+    department = relationship("Department", viewonly=True)
+    schedule = relationship("Schedule", viewonly=True)  # its doctor comes joined
+
     @property
     def is_active(self):
         """Holds a ticket: pending payment, booked or checked in."""
@@ -61,6 +66,9 @@ class Appointment(db.Model):
         return (self.visit_start - timedelta(minutes=opens_minutes),
                 self.visit_start + timedelta(minutes=late_minutes))
 
+
+WITH_NAMES = (selectinload(Appointment.hospital), selectinload(Appointment.department),
+              selectinload(Appointment.schedule))
 
 WAITLIST_OPEN = ("waiting", "offered")
 WAITLIST_STATUSES = WAITLIST_OPEN + ("booked", "expired", "lapsed", "cancelled", "closed")
