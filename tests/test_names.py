@@ -95,3 +95,15 @@ def test_a_his_bill_keeps_the_names_his_sent(app, client, make):
     [bill] = client.get("/api/v1/bills", headers=headers).json["items"]
     names = (bill["hospital_name"], bill["department_name"], bill["doctor_name"])
     assert names == ("测试医院H1", "心血管内科", "王建国")
+
+
+def test_the_app_builds_in_a_fresh_process(tmp_path):
+    """Loader options are built at query time: built at import, they configured the mappers too early."""
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "PATIENT_API_INSTANCE_DIR": str(tmp_path), "PATIENT_API_ENV": "development",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "REDIS_URL": "redis://127.0.0.1:1/0"}
+    done = subprocess.run([sys.executable, "-c", "import wsgi"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -44,7 +44,7 @@ class Bill(db.Model):
     items: Mapped[list["BillItem"]] = relationship(lazy="selectin", order_by="BillItem.id")
     payments: Mapped[list["Payment"]] = relationship(lazy="selectin", order_by="Payment.created_at",
                                                      viewonly=True)
-    # For the names a resident reads; lists load them with billing.services.WITH_NAMES.
+    # For the names a resident reads; lists load them with billing.services.with_names().
     hospital = relationship("Hospital", viewonly=True)
     appointment = relationship("Appointment", primaryjoin="foreign(Bill.appointment_id) == Appointment.id",
                                viewonly=True)

@@ -3,15 +3,18 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import selectinload
 
 from ..accounts import links
-from ..booking.models import WITH_NAMES as APPOINTMENT_NAMES
 from ..booking.models import Appointment
+from ..booking.models import with_names as appointment_names
 from ..common.clock import now
 from ..errors import NotFound
 from ..extensions import db
 from . import ledger
 from .models import Bill, BillItem
 
-WITH_NAMES = (selectinload(Bill.hospital), selectinload(Bill.appointment).options(*APPOINTMENT_NAMES))
+
+def with_names():
+    """Loader options for a list's hospital, department and doctor names (see booking.models.with_names)."""
+    return selectinload(Bill.hospital), selectinload(Bill.appointment).options(*appointment_names())
 
 
 def create_registration_bill(appointment, schedule):
@@ -51,7 +54,7 @@ def bills_for(account_id, status=None):
                                    Bill.appointment_id.in_(_own_registrations(account_id))))
     if status:
         query = query.where(Bill.status == status)
-    return db.session.scalars(query.options(*WITH_NAMES).order_by(Bill.created_at.desc(), Bill.id).limit(200)).all()
+    return db.session.scalars(query.options(*with_names()).order_by(Bill.created_at.desc(), Bill.id).limit(200)).all()
 
 
 def bill_for(account_id, bill_id, clinical=False):

@@ -47,7 +47,7 @@ class Appointment(db.Model):
     reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # visit.reminder queued (once, in the DB)
     free_revisit_of: Mapped[str | None] = mapped_column(sa.String(32))  # 一次挂号三日免费: the paid visit it rides on
 
-    # For the names a resident reads; lists load them with WITH_NAMES (one query per relation, not per row).
+    # For the names a resident reads; lists load them with with_names() (one query per relation, not per row).
     hospital = relationship("Hospital", viewonly=True)
     department = relationship("Department", viewonly=True)
     schedule = relationship("Schedule", viewonly=True)  # its doctor comes joined
@@ -67,8 +67,11 @@ class Appointment(db.Model):
                 self.visit_start + timedelta(minutes=late_minutes))
 
 
-WITH_NAMES = (selectinload(Appointment.hospital), selectinload(Appointment.department),
-              selectinload(Appointment.schedule))
+def with_names():
+    """Loader options for a list's hospital, department and doctor names (built at query time, when every model
+    is mapped)."""
+    return selectinload(Appointment.hospital), selectinload(Appointment.department), selectinload(Appointment.schedule)
+
 
 WAITLIST_OPEN = ("waiting", "offered")
 WAITLIST_STATUSES = WAITLIST_OPEN + ("booked", "expired", "lapsed", "cancelled", "closed")

@@ -16,7 +16,7 @@ from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..wechat import events as wechat_events
 from . import lifecycle, revisit, shedding, tickets, waitlist
-from .models import ACTIVE, WITH_NAMES, Appointment
+from .models import ACTIVE, Appointment, with_names
 
 
 def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, via="wechat", slot_start=None):
@@ -146,7 +146,7 @@ def appointments_for(account_id, status=None):
         (Appointment.account_id == account_id) & Appointment.patient_id.in_(links.active_patient_ids(account_id))))
     if status:
         query = query.where(Appointment.status == status)
-    return db.session.scalars(query.options(*WITH_NAMES)
+    return db.session.scalars(query.options(*with_names())
                               .order_by(Appointment.visit_start.desc(), Appointment.id).limit(200)).all()
 
 
