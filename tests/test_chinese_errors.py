@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from .factories import hospital_key
+from .factories import hospital_key, resident_id
 
 ENGLISH = re.compile(r"[A-Za-z]+ [A-Za-z]+")  # two English words in a row; field names and choices are single tokens
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -66,6 +66,22 @@ def test_hospital_pushes(app, client):
         {"source_id": "a", "date": "today", "quantity": "two", "unit_price_fen": 1.5, "insurance_class": "gold"},
         {"source_id": "a"}]}, headers=key))
     assert_chinese(client.post("/api/v1/integration/admissions/ZY1/charges", json={"items": []}, headers=key))
+
+
+def test_refusals_after_validation(app, client, make):
+    key = hospital_key(app)
+    assert_chinese(client.post("/api/v1/integration/bills", headers=key, json={
+        "order_no": "MZ-1", "patient": {"mrn": "NOBODY"}, "items": [
+            {"code": "J1", "name": "心电图", "category": "检查", "quantity": 1, "unit_price_fen": 100}]}))
+    admission = {"admission_no": "ZY1", "patient": {"id_number": resident_id(9401), "name": "张三"},
+                 "ward_code": "W1", "bed_no": "1", "insurance_type": "employee"}
+    assert_chinese(client.post("/api/v1/integration/admissions", headers=key, json={
+        **admission, "admitted_at": "2099-01-01T08:00:00+08:00"}))
+    admitted = client.post("/api/v1/integration/admissions", headers=key, json={
+        **admission, "admitted_at": "2020-01-01T08:00:00+08:00"})
+    assert admitted.status_code == 201, admitted.json
+    assert_chinese(client.post("/api/v1/integration/admissions/ZY1/discharge-order", headers=key,
+                               json={"discharge_at": "2099-01-01T08:00:00+08:00"}))
 
 
 def test_schemas_used_outside_requests():

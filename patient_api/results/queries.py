@@ -55,7 +55,7 @@ def page(stmt, sort, key, args, ascending=False):
         at, last = cursor
         # A cursor of another list (a text id for an integer key, say) would be a database error, not a 500.
         if not isinstance(last, key.type.python_type) or (isinstance(last, int) and abs(last) >= 2 ** 63):
-            raise Invalid(errors={"cursor": ["invalid cursor"]})
+            raise Invalid(errors={"cursor": ["翻页游标无效"]})
         stmt = stmt.where(sa.or_(sort > at, sa.and_(sort == at, key > last)) if ascending else
                           sa.or_(sort < at, sa.and_(sort == at, key < last)))
     stmt = stmt.add_columns(sort.label("page_sort"), key.label("page_key"))
