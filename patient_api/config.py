@@ -95,7 +95,7 @@ class Config:
     KIOSK_SESSION_IDLE_SECONDS = env_int("KIOSK_SESSION_IDLE_SECONDS", 5 * 60)
     PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")  # kiosk provisioning links point here
 
-    # Domain defaults (DESIGN.md "Domain rules"); hospitals may override some per row.
+    # Domain defaults (docs/architecture.md); hospitals may override some per row.
     MAX_PATIENTS_PER_ACCOUNT = env_int("MAX_PATIENTS_PER_ACCOUNT", 5)
     MAX_ACTIVE_BOOKINGS = env_int("MAX_ACTIVE_BOOKINGS", 5)
     HOLD_MINUTES = env_int("HOLD_MINUTES", 15)
