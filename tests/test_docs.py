@@ -8,7 +8,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 def test_flask_commands_name_the_virtualenv_so_a_fresh_shell_runs_them():
     for doc in DOCS:
-        bare = re.findall(r"(?<![/\w.])flask --app", doc.read_text())
+        bare = re.findall(r"(?<![/\w.])flask --app|`flask ", doc.read_text())
         assert not bare, f"{doc.name}: write .venv/bin/flask --app wsgi … (a fresh shell has no flask on PATH)"
 
 
