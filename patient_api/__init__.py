@@ -5,9 +5,9 @@ from flask import Flask, jsonify, send_from_directory
 from sqlalchemy import event, text
 
 from . import errors
-from .common import keepalive, observability
+from .common import keepalive, observability, zh_messages  # noqa: F401  (zh_messages: before any schema module is imported)
 from .common.blueprint import register_id_converter
-from .config import config_from_env, generated_key
+from .config import config_from_env, generated_key, running_demo_redis
 from .extensions import api, db, migrate, redis
 from .webapps import register_webapps
 
@@ -29,6 +29,9 @@ def create_app(config=None):
         for name in ("SECRET_KEY", "DATA_KEY"):  # development and tests never use a key written in the source
             if not app.config.get(name):
                 app.config[name] = generated_key(name.lower())
+        if app.config["ENV_NAME"] == "development" and not app.config.get("REDIS_URL"):
+            # A second terminal's CLI must share the running demo's Redis, not start an embedded one of its own.
+            app.config["REDIS_URL"] = running_demo_redis(app.config["DEMO_REDIS_SOCKET"])
     observability.setup_logging(app.config.get("LOG_LEVEL", "INFO"))
 
     db.init_app(app)

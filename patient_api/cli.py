@@ -1,4 +1,9 @@
-"""Command-line tools: demo data, hospital keys, the worker, one-off jobs."""
+"""Command-line tools: demo data, hospital keys, the worker, one-off jobs.
+
+Output: one plain line for a single fact, indented JSON (Chinese kept readable) for a result with several parts.
+"""
+import json
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -16,6 +21,11 @@ outbox_cli = AppGroup("outbox", help="Messages to hospitals and WeChat: dead let
 wechat_cli = AppGroup("wechat", help="WeChat official account settings.")
 
 
+def echo_json(data):
+    """Print a structured result as indented JSON, never as a Python repr."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
 @demo.command("load")
 @click.option("--days", default=8, show_default=True, help="Days of schedules from today.")
 def demo_load(days):
@@ -29,13 +39,13 @@ def demo_load(days):
 @click.option("--id-number", required=True, help="A resident ID number (the one you add as 就诊人 in the H5 pages).")
 @click.option("--name", required=True)
 @click.option("--phone", default="13800138000", show_default=True,
-              help="The mobile hospitals hold for the person: 实名认证 codes go there (read: flask sms inbox PHONE).")
+              help="The mobile hospitals hold for the person: 实名认证 codes go there (read them: sms inbox PHONE).")
 def demo_clinical(id_number, name, phone):
     """Reports from three hospitals, a phone on file and an inpatient stay for one person (idempotent)."""
     from .demo_clinical import load
     from .errors import ApiError
     try:
-        click.echo(load(id_number, name, phone))
+        echo_json(load(id_number, name, phone))
     except (LookupError, ValueError, ApiError) as exc:
         raise click.ClickException(getattr(exc, "message", str(exc))) from None
 
@@ -127,7 +137,7 @@ def kiosk_disable(device_id):
 def waitlist_job():
     """Offer freed tickets to waiters now (and settle earlier offers, close queues past their cutoff)."""
     from .booking.offers import run
-    click.echo(run())
+    echo_json(run())
     db.session.commit()
 
 
@@ -161,7 +171,8 @@ def staff_create(hospital_code, username, password, role, wards):
         db.session.commit()
     except ApiError as exc:
         db.session.rollback()
-        raise click.ClickException(f"{exc.message} {exc.errors or ''}") from None
+        details = json.dumps(exc.errors, ensure_ascii=False) if exc.errors else ""
+        raise click.ClickException(f"{exc.message} {details}".strip()) from None
     except IntegrityError:
         db.session.rollback()
         raise click.ClickException(f"username {username} is taken") from None

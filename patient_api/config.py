@@ -47,6 +47,7 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     REDIS_URL = os.environ.get("REDIS_URL")
     EMBEDDED_REDIS_PATH = str(INSTANCE_DIR / "redis.db")
+    DEMO_REDIS_SOCKET = str(INSTANCE_DIR / "redis.sock")  # where scripts/serve.sh runs its Redis
     TIMEZONE = "Asia/Shanghai"
 
     # WeChat official account and WeChat Pay (used by auth now, payments later).
@@ -96,7 +97,7 @@ class Config:
     KIOSK_SESSION_IDLE_SECONDS = env_int("KIOSK_SESSION_IDLE_SECONDS", 5 * 60)
     PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")  # kiosk provisioning links point here
 
-    # Domain defaults (DESIGN.md "Domain rules"); hospitals may override some per row.
+    # Domain defaults (docs/architecture.md); hospitals may override some per row.
     MAX_PATIENTS_PER_ACCOUNT = env_int("MAX_PATIENTS_PER_ACCOUNT", 5)
     MAX_ACTIVE_BOOKINGS = env_int("MAX_ACTIVE_BOOKINGS", 5)
     HOLD_MINUTES = env_int("HOLD_MINUTES", 15)
@@ -181,6 +182,20 @@ def unsafe_settings(config):
         (not config.get("REDIS_URL"), "REDIS_URL must be set (no embedded Redis in production)"),
     ]
     return [message for failed, message in checks if failed]
+
+
+def running_demo_redis(socket_path):
+    """unix://<socket_path> when a Redis answers PING there (scripts/serve.sh's), else None."""
+    if not os.path.exists(socket_path):
+        return None
+    import redis
+    url = f"unix://{socket_path}"
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5) as client:
+            client.ping()
+    except (redis.RedisError, OSError):  # a socket file left by a demo that was killed
+        return None
+    return url
 
 
 def generated_key(name):

@@ -1,12 +1,19 @@
-"""Demo clinical data for one person: results from three hospitals and, once registered, an inpatient stay."""
+"""Demo clinical data for one person: results from three hospitals, an insured 诊间 bill and an inpatient stay.
+
+The person is insured (城镇职工医保) with this year's outpatient deductible already met and a small personal
+account, as the insurance platform would report it, so both bills pre-settle into fund + personal account +
+self-pay; the stay has a procedure that takes its charges past the inpatient deductible.
+"""
 from datetime import timedelta
 
 import sqlalchemy as sa
 
 from .accounts import cards, people
+from .billing import his as his_bills
+from .billing.presettlement import InsuredAccount
 from .common.clock import now, today_local
 from .common.masking import mask_phone
-from .directory.models import Hospital
+from .directory.models import Doctor, Hospital
 from .extensions import db
 from .inpatient import his
 from .results import store
@@ -17,12 +24,19 @@ BLOOD = [("6690-2", "白细胞计数", "10*9/L", 3.5, 9.5, 11.2), ("718-7", "血
          ("777-3", "血小板计数", "10*9/L", 125, 350, 231), ("2345-7", "葡萄糖", "mmol/L", 3.9, 6.1, 7.4)]
 DAY_LINES = [("CW001", "床位费（三人间）", "床位费", 1, 4500, "甲"), ("HL001", "一级护理", "护理费", 1, 3600, "甲"),
              ("YP101", "注射用头孢曲松钠", "药品", 2, 8860, "乙"), ("YP102", "氯化钠注射液", "药品", 3, 520, "甲")]
+# On the day of admission: the procedure that takes the stay past the inpatient deductible (起付线, 800 元 here).
+PROCEDURE = ("SS301", "冠状动脉造影术", "手术费", 1, 350000, "甲")
+# A 诊间 bill of the cardiology clinic: 甲 and 乙 drugs and tests, and one 丙 item the fund never pays.
+CLINIC_LINES = [("JC101", "常规心电图检查", "检查", 1, 2500, "甲"), ("JY201", "血脂四项", "检验", 1, 6000, "甲"),
+                ("YP201", "阿托伐他汀钙片", "药品", 2, 3580, "乙"), ("YP202", "硝酸甘油片", "药品", 1, 1200, "甲"),
+                ("YP301", "辅酶Q10胶囊", "药品", 1, 6800, "丙")]
+INSURED = {"insurance_type": "employee", "deductible_paid_fen": 60_000, "account_balance_fen": 10_000}
 
 
 def _hospital(code):
     hospital = db.session.scalars(sa.select(Hospital).filter_by(code=code)).first()
     if hospital is None:
-        raise LookupError("run `flask --app wsgi demo load` first")
+        raise LookupError("run `.venv/bin/flask --app wsgi demo load` first")
     return hospital
 
 
@@ -61,8 +75,32 @@ def _stay(id_number, name, tag):
               "category": kind, "quantity": quantity, "unit_price_fen": price, "insurance_class": klass}
              for back in (2, 1, 0) for day in [today_local() - timedelta(days=back)]
              for n, (code, item, kind, quantity, price, klass) in enumerate(DAY_LINES)]
+    code, item, kind, quantity, price, klass = PROCEDURE
+    items.append({"source_id": f"DEMO-{tag}-{code}", "charge_date": today_local() - timedelta(days=2), "code": code,
+                  "name": item, "category": kind, "quantity": quantity, "unit_price_fen": price,
+                  "insurance_class": klass})
     his.push_charges(hospital, admission.admission_no, items)
     return admission
+
+
+def _clinic_bill(id_number, name, tag):
+    """An unpaid, insured 诊间 bill of 泰安市中心医院's cardiology clinic, as its HIS pushes it."""
+    hospital = _hospital("TAZXYY")
+    doctor = db.session.scalars(sa.select(Doctor).filter_by(hospital_id=hospital.id, code="XXGNK01")).first()
+    bill, _ = his_bills.push_bill(hospital, {
+        "order_no": f"MZ-DEMO-{tag}", "patient": {"id_number": id_number, "name": name}, "department": "心血管内科",
+        "doctor": doctor.name if doctor else None, "insurance_type": "employee",
+        "items": [{"code": code, "name": item, "category": kind, "quantity": quantity, "unit_price_fen": price,
+                   "insurance_class": klass} for code, item, kind, quantity, price, klass in CLINIC_LINES]})
+    return bill
+
+
+def _insured(patient_id):
+    """The person's insurance state this year, as the platform would report it (reset on every run)."""
+    account = db.session.get(InsuredAccount, patient_id) or InsuredAccount(patient_id=patient_id)
+    for field, value in INSURED.items():
+        setattr(account, field, value)
+    db.session.add(account)
 
 
 DEMO_PHONE = "13800138000"
@@ -77,6 +115,9 @@ def load(id_number, name, phone=DEMO_PHONE):
     done["phone_on_file"] = mask_phone(phone)
     cards.record_card(person, DEMO_CARD, "demo")  # the kiosk's 读取医保卡 works with this card number
     done["insurance_card"] = cards.mask_card(DEMO_CARD)
-    done["admission"] = _stay(id_number, name, _tag(person)).id  # the hospital's push registers the person if needed
+    admission = _stay(id_number, name, _tag(person))  # the hospital's push registers the person if needed
+    done["admission"] = admission.id
+    done["outpatient_bill"] = _clinic_bill(id_number, name, _tag(person)).id
+    _insured(admission.patient_id)
     db.session.commit()
     return done

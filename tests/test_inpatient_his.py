@@ -138,11 +138,11 @@ def test_bad_amount_in_item_three_of_five_stores_nothing(app, stay, field, value
 
 @pytest.mark.parametrize("body, errors", [
     ({"items": [{**line("X-1", today_local()), "discount_fen": 5}]}, {"items": {"0": {"discount_fen": [
-        "Unknown field."]}}}),
-    ({"items": [line("X-1", today_local())], "operator": "x"}, {"operator": ["Unknown field."]}),
-    ({"items": []}, {"items": ["Length must be between 1 and 1000."]}),
+        "不支持该字段"]}}}),
+    ({"items": [line("X-1", today_local())], "operator": "x"}, {"operator": ["不支持该字段"]}),
+    ({"items": []}, {"items": ["长度应在 1 到 1000 之间"]}),
     ({"items": [line("D-1", today_local()), line("D-2", today_local()), line("D-1", today_local())]},
-     {"items": {"2": {"source_id": ["duplicate in this push"]}}}),
+     {"items": {"2": {"source_id": ["本次推送中重复"]}}}),
 ])
 def test_malformed_charges_body_is_refused(app, client, stay, body, errors):
     """Unknown fields (top level or in an item), no items, a source_id twice in one push: 422 naming the field."""

@@ -68,7 +68,7 @@ def test_walk_in_without_a_phone_is_enrolled_by_the_id_card(app, client, make):
     bad = kiosk.card(method="id_card", id_number="370902198601010000", name="王五")
     assert bad.status_code == 422 and "id_number" in bad.json["errors"]
     assert kiosk.card(method="insurance_card", ssn=resident_id(802)).json["errors"] == {
-        "card_number": ["required for this method"]}
+        "card_number": ["该读卡方式必填"]}
 
 
 def test_bad_signature_stale_timestamp_and_replayed_nonce_are_401(app, client):

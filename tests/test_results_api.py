@@ -316,7 +316,7 @@ def test_trend_across_three_hospitals(world):
     assert [p["hospital_name"] for p in points] == ["测试医院H1", "测试医院H2", "测试医院H3", "测试医院H2"]
     assert points[-1]["report_id"] is None and all(p["observed_at"].endswith("+08:00") for p in points)
     assert world.get(f"/api/v1/patients/{me.patient_id}/trends", me.headers, 422)["errors"] == {
-        "code": ["Missing data for required field."]}
+        "code": ["必填"]}
 
 
 def test_mutual_recognition_flag(world):

@@ -1,8 +1,8 @@
 """Hardening: refund numbers per hospital, payment alerts, the insured year, each payment's deductible, and the
-hold of sensitive stand-alone observations, the insurance cards the city holds
+hold of sensitive stand-alone observations, the insurance cards the city holds, names on registration fees
 
 Revision ID: c4d8e2f1a6b9
-Revises: b7e4a1c9d352
+Revises: c3d5e7f9a1b2
 Create Date: 2026-11-29 22:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4d8e2f1a6b9'
-down_revision = 'b7e4a1c9d352'
+down_revision = 'c3d5e7f9a1b2'
 branch_labels = None
 depends_on = None
 
@@ -35,6 +35,13 @@ def upgrade():
     with op.batch_alter_table('observations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sensitive', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('received_at', sa.DateTime(), nullable=True))
+    # A registration fee now carries its department and doctor names (billing no longer reads appointments).
+    op.execute("UPDATE bills SET department = (SELECT departments.name FROM appointments JOIN departments "
+               "ON departments.id = appointments.department_id WHERE appointments.id = bills.appointment_id) "
+               "WHERE kind = 'registration' AND department IS NULL")
+    op.execute("UPDATE bills SET doctor = (SELECT doctors.name FROM appointments JOIN schedules "
+               "ON schedules.id = appointments.schedule_id JOIN doctors ON doctors.id = schedules.doctor_id "
+               "WHERE appointments.id = bills.appointment_id) WHERE kind = 'registration' AND doctor IS NULL")
     op.create_table(
         'insurance_cards',
         sa.Column('id', sa.String(length=32), nullable=False),

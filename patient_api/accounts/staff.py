@@ -44,9 +44,9 @@ class Staff(db.Model):
 def create_staff(hospital, username, password, role, wards):
     """A new staff account with a scrypt password hash (werkzeug); 422 on a weak password or bad role."""
     if role not in ROLES:
-        raise Invalid(errors={"role": [f"one of {', '.join(ROLES)}"]})
+        raise Invalid(errors={"role": [f"应为以下之一：{', '.join(ROLES)}"]})
     if len(password) < 10 or password.isdigit() or password.isalpha():
-        raise Invalid("密码至少10位，且需包含字母和数字", errors={"password": ["too weak"]})
+        raise Invalid("密码至少10位，且需包含字母和数字", errors={"password": ["密码强度不足"]})
     staff = Staff(hospital_id=hospital.id, username=username, role=role, wards=",".join(wards),
                   password_hash=generate_password_hash(password, method="scrypt"))
     db.session.add(staff)

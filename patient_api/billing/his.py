@@ -29,7 +29,7 @@ def _patient(hospital, ref):
         patient = people.patient_by_index(index_for_mrn(hospital, ref["mrn"]))
     if patient is None:
         raise Invalid("未找到该患者：首次推送未登记的患者时请提供身份证号和姓名", code="unknown_patient",
-                      errors={"patient": ["unknown patient"]})
+                      errors={"patient": ["未找到该患者"]})
     people.record_phone(patient.id_number_index, ref.get("phone"), "his_bill", hospital.id)
     cards.record_card(patient.id_number_index, ref.get("insurance_card_no"), "his_bill", hospital.id)
     return patient

@@ -44,6 +44,18 @@ class Bill(db.Model):
     items: Mapped[list["BillItem"]] = relationship(lazy="selectin", order_by="BillItem.id")
     payments: Mapped[list["Payment"]] = relationship(lazy="selectin", order_by="Payment.created_at",
                                                      viewonly=True)
+    # For the name a resident reads; lists load it with billing.services.with_names().
+    hospital = relationship("Hospital", viewonly=True)
+
+    @property
+    def department_name(self):
+        """The department HIS named, or for a registration fee the booked one (copied when the fee was billed)."""
+        return self.department
+
+    @property
+    def doctor_name(self):
+        """The doctor HIS named, or for a registration fee the booked schedule's."""
+        return self.doctor
 
     @property
     def payable(self):

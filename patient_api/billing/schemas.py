@@ -44,6 +44,11 @@ class BillOut(Schema):
     order_no = fields.String(allow_none=True)
     department = fields.String(allow_none=True)
     doctor = fields.String(allow_none=True)
+    hospital_name = fields.String(attribute="hospital.name", required=True)
+    department_name = fields.String(allow_none=True, required=True,
+                                    metadata={"description": "HIS's department, or the booked one for a 挂号费"})
+    doctor_name = fields.String(allow_none=True, required=True,
+                                metadata={"description": "HIS's doctor, or the booked schedule's for a 挂号费"})
     appointment_id = fields.String(allow_none=True)
     created_at = LocalDateTime(required=True)
     paid_at = LocalDateTime(allow_none=True)

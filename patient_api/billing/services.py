@@ -1,19 +1,29 @@
 """Bill life cycle shared by booking and HIS: create, close while unpaid, read for an account."""
 from sqlalchemy import and_, false, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from ..accounts import links
 from ..common import events
 from ..common.clock import now
+from ..directory.models import Department
 from ..errors import NotFound
 from ..extensions import db
 from . import kinds, ledger
 from .models import Bill, BillItem
 
 
+def with_names():
+    """Loader options for a list's hospital names (department and doctor names are on the bill itself)."""
+    return (selectinload(Bill.hospital),)
+
+
 def create_registration_bill(appointment, schedule):
     """An unpaid registration (挂号费) bill for a held appointment."""
+    department = db.session.get(Department, schedule.department_id)
     bill = Bill(patient_id=appointment.patient_id, hospital_id=appointment.hospital_id,
-                kind="registration", total_fen=appointment.fee_fen, appointment_id=appointment.id)
+                kind="registration", total_fen=appointment.fee_fen, appointment_id=appointment.id,
+                department=department.name if department else None,  # the names a resident reads on the bill
+                doctor=schedule.doctor.name if schedule.doctor else None)
     bill.items.append(BillItem(code="REG-" + schedule.fee_kind, name=f"挂号费（{schedule.fee_kind}）",
                                category="registration", quantity=1, unit_price_fen=schedule.fee_fen,
                                amount_fen=schedule.fee_fen))
@@ -48,7 +58,7 @@ def bills_for(account_id, status=None):
     query = select(Bill).where(or_(Bill.patient_id.in_(links.verified_patient_ids(account_id)), _made_by(account_id)))
     if status:
         query = query.where(Bill.status == status)
-    return db.session.scalars(query.order_by(Bill.created_at.desc(), Bill.id).limit(200)).all()
+    return db.session.scalars(query.options(*with_names()).order_by(Bill.created_at.desc(), Bill.id).limit(200)).all()
 
 
 def bill_for(account_id, bill_id, clinical=False):

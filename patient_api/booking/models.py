@@ -2,7 +2,7 @@
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from ..common.clock import UtcDateTime, now
 from ..common.ids import new_id
@@ -47,6 +47,11 @@ class Appointment(db.Model):
     reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # visit.reminder queued (once, in the DB)
     free_revisit_of: Mapped[str | None] = mapped_column(sa.String(32))  # 一次挂号三日免费: the paid visit it rides on
 
+    # For the names a resident reads; lists load them with with_names() (one query per relation, not per row).
+    hospital = relationship("Hospital", viewonly=True)
+    department = relationship("Department", viewonly=True)
+    schedule = relationship("Schedule", viewonly=True)  # its doctor comes joined
+
     @property
     def is_active(self):
         """Holds a ticket: pending payment, booked or checked in."""
@@ -60,6 +65,12 @@ class Appointment(db.Model):
         """(opens, closes): check-in opens before the ticket's window and closes when the resident is too late."""
         return (self.visit_start - timedelta(minutes=opens_minutes),
                 self.visit_start + timedelta(minutes=late_minutes))
+
+
+def with_names():
+    """Loader options for a list's hospital, department and doctor names (built at query time, when every model
+    is mapped)."""
+    return selectinload(Appointment.hospital), selectinload(Appointment.department), selectinload(Appointment.schedule)
 
 
 WAITLIST_OPEN = ("waiting", "offered")

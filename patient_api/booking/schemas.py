@@ -46,6 +46,9 @@ class AppointmentOut(Schema):
     schedule_id = fields.String(required=True)
     hospital_id = fields.String(required=True)
     department_id = fields.String(required=True)
+    hospital_name = fields.String(attribute="hospital.name", required=True)
+    department_name = fields.String(attribute="department.name", required=True)
+    doctor_name = fields.String(attribute="schedule.doctor.name", required=True)
     visit_date = Day(required=True)
     status = fields.Function(lambda a: effective_status(a, now()), required=True,
                              metadata={"enum": list(STATUSES)})

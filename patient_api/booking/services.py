@@ -15,7 +15,7 @@ from ..directory.models import Schedule, Ticket
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from . import lifecycle, notices, revisit, shedding, tickets, waitlist
-from .models import ACTIVE, Appointment
+from .models import ACTIVE, Appointment, with_names
 
 
 def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, via="wechat", slot_start=None):
@@ -145,7 +145,8 @@ def appointments_for(account_id, status=None):
         (Appointment.account_id == account_id) & Appointment.patient_id.in_(links.active_patient_ids(account_id))))
     if status:
         query = query.where(Appointment.status == status)
-    return db.session.scalars(query.order_by(Appointment.visit_start.desc(), Appointment.id).limit(200)).all()
+    return db.session.scalars(query.options(*with_names())
+                              .order_by(Appointment.visit_start.desc(), Appointment.id).limit(200)).all()
 
 
 def appointment_for(account_id, appointment_id):

@@ -1,4 +1,5 @@
 """Masking of personal data in every response and log line."""
+import re
 
 
 def mask_id_number(value):
@@ -22,3 +23,16 @@ def mask_name(value):
     if len(value) <= 2:
         return value[0] + "*"
     return value[0] + "*" * (len(value) - 2) + value[-1]
+
+
+# Free text (log lines): an ID number or mobile standing alone, and WeChat openids (28 characters from "o").
+ID_NUMBER_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+PHONE_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
+OPENID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z_-])o[0-9A-Za-z_-]{27}(?![0-9A-Za-z_-])")
+
+
+def mask_text(text):
+    """Mask every ID number, mobile number and openid found in `text` (the last line of defence for logs)."""
+    text = ID_NUMBER_IN_TEXT.sub(lambda m: mask_id_number(m.group()), text)
+    text = PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group()), text)
+    return OPENID_IN_TEXT.sub(lambda m: m.group()[:4] + "****" + m.group()[-4:], text)

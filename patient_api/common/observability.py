@@ -10,28 +10,30 @@ import uuid
 from flask import Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from .masking import mask_text
+
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 REQUESTS = Counter("patient_api_requests_total", "HTTP requests", ["method", "endpoint", "status"])
 LATENCY = Histogram("patient_api_request_seconds", "HTTP request latency", ["method", "endpoint"])
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line; messages are already masked by their callers."""
+    """One JSON object per line; callers mask what they log, and identifiers that slip through are masked here."""
 
     def format(self, record):
         entry = {"ts": self.formatTime(record), "level": record.levelname, "logger": record.name,
-                 "msg": record.getMessage()}
+                 "msg": mask_text(record.getMessage())}
         for field in ("request_id", "method", "path", "status", "ms"):
             if hasattr(record, field):
                 entry[field] = getattr(record, field)
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = mask_text(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(level="INFO"):
-    """Send the app's logs to stderr as JSON lines."""
-    root = logging.getLogger("patient_api")
+def setup_logging(level="INFO", name="patient_api"):
+    """Send the logger `name`'s records (the app's, or a library's such as "rq") to stderr as masked JSON lines."""
+    root = logging.getLogger(name)
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())

@@ -35,17 +35,20 @@ def decode_cursor(text):
     return at, key
 
 
-def page(stmt, sort, key, args):
-    """Newest first by (sort, key), after a cursor or at an offset; returns (rows, paging fields)."""
+def page(stmt, sort, key, args, ascending=False):
+    """Newest first by (sort, key) (oldest first if `ascending`), after a cursor or at an offset; returns (rows,
+    paging fields)."""
     limit, cursor, offset = args["limit"], args.get("cursor"), args.get("offset")
     if cursor is not None:
         at, last = cursor
         # A cursor of another list (a text id for an integer key, say) would be a database error, not a 500.
         if not isinstance(last, key.type.python_type) or (isinstance(last, int) and abs(last) >= 2 ** 63):
-            raise Invalid(errors={"cursor": ["invalid cursor"]})
-        stmt = stmt.where(sa.or_(sort < at, sa.and_(sort == at, key < last)))
+            raise Invalid(errors={"cursor": ["翻页游标无效"]})
+        stmt = stmt.where(sa.or_(sort > at, sa.and_(sort == at, key > last)) if ascending else
+                          sa.or_(sort < at, sa.and_(sort == at, key < last)))
     stmt = stmt.add_columns(sort.label("page_sort"), key.label("page_key"))
-    stmt = stmt.order_by(sort.desc(), key.desc()).limit(limit + 1).offset(offset or 0)
+    order = (sort.asc(), key.asc()) if ascending else (sort.desc(), key.desc())
+    stmt = stmt.order_by(*order).limit(limit + 1).offset(offset or 0)
     rows = db.session.execute(stmt).all()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -62,7 +65,7 @@ class Cursor(Text):
         try:
             return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
         except ValueError:
-            raise ValidationError("invalid cursor") from None
+            raise ValidationError("翻页游标无效") from None
 
 
 class PageQuery(StrictSchema):
@@ -76,7 +79,7 @@ class PageQuery(StrictSchema):
     def one_position(self, data, **_):
         """A cursor and an offset would contradict each other."""
         if "cursor" in data and "offset" in data:
-            raise ValidationError("give cursor or offset, not both", field_name="offset")
+            raise ValidationError("cursor 与 offset 只能给一个", field_name="offset")
 
 
 class PageOut(Schema):

@@ -48,8 +48,10 @@ def list_doctors(department_id):
 @blp.arguments(ScheduleQuery(), location="query")
 @blp.response(200, ScheduleList)
 def list_schedules(query):
-    """Clinic sessions with live availability; without a date, the coming week."""
-    return {"items": services.schedules(**query)}
+    """Clinic sessions with live availability, soonest first; without a date, the coming week. Paged: follow
+    `next_cursor` (as `cursor`) until it is null."""
+    items, paging = services.schedules(query)
+    return {**paging, "items": items}
 
 
 @blp.get("/schedules/<id:schedule_id>")

@@ -1,7 +1,8 @@
 """Directory response bodies and query arguments."""
 from marshmallow import Schema, fields, validate
 
-from ..common.schemas import Day, LocalDateTime, StrictSchema, Text
+from ..common.paging import PageOut, PageQuery
+from ..common.schemas import Day, LocalDateTime, Text
 
 ID = validate.Length(1, 40)
 
@@ -80,9 +81,10 @@ class SlotOut(Schema):
         "description": "open: has free tickets; full: none free now (a lapsed hold may come back); past: window over"})
 
 
-class ScheduleQuery(StrictSchema):
-    """Filters for the schedule list."""
+class ScheduleQuery(PageQuery):
+    """Filters and paging for the schedule list (100 a page by default, at most 500)."""
 
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
     hospital_id = Text(validate=ID)
     department_id = Text(validate=ID)
     doctor_id = Text(validate=ID)
@@ -98,5 +100,10 @@ def listing(item_schema):
 HospitalList = listing(HospitalOut)
 DepartmentList = listing(DepartmentOut)
 DoctorList = listing(DoctorOut)
-ScheduleList = listing(ScheduleOut)
 SlotList = listing(SlotOut)
+
+
+class ScheduleList(PageOut):
+    """A page of schedules; `next_cursor` is null on the last one."""
+
+    items = fields.List(fields.Nested(ScheduleOut), required=True)

@@ -4,11 +4,10 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from ..common.clock import now, today_local
+from ..common.paging import page
 from ..errors import NotFound
 from ..extensions import db
 from .models import Department, Doctor, Hospital, Schedule, Ticket
-
-MAX_SCHEDULES = 500
 
 
 def hospitals():
@@ -43,8 +42,11 @@ def doctors(department_id):
     return db.session.scalars(select(Doctor).filter_by(department_id=department_id).order_by(Doctor.code)).all()
 
 
-def schedules(hospital_id=None, department_id=None, doctor_id=None, date=None):
-    """Schedules matching the filters; without a date, today through the next release day."""
+def schedules(args):
+    """A page of the schedules matching the filters in `args`, soonest first; without a date, today through the
+    next release day. Returns (schedules, paging fields)."""
+    hospital_id, department_id, doctor_id, date = (args.get(name) for name in (
+        "hospital_id", "department_id", "doctor_id", "date"))
     query = select(Schedule)
     for column, value in ((Schedule.hospital_id, hospital_id), (Schedule.department_id, department_id),
                           (Schedule.doctor_id, doctor_id)):
@@ -55,8 +57,8 @@ def schedules(hospital_id=None, department_id=None, doctor_id=None, date=None):
     else:
         today = today_local()
         query = query.where(Schedule.date.between(today, today + timedelta(days=8)))
-    query = query.order_by(Schedule.date, Schedule.starts_at, Schedule.id).limit(MAX_SCHEDULES)
-    return db.session.scalars(query).all()
+    rows, paging = page(query, Schedule.starts_at, Schedule.id, args, ascending=True)
+    return [row[0] for row in rows], paging
 
 
 def slots(schedule_id, instant=None):

@@ -16,6 +16,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from .models import OPEN_FOR_CHARGES, Admission, Charge
 from .money import charges_total_fen
+from .reversals import check_reversals
 
 MAX_ADMISSION_FEN = 1_000_000_000  # 1,000 万元: past this a push is a data error, not a stay
 CLOCK_SKEW = timedelta(minutes=5)
@@ -48,7 +49,7 @@ def push_admission(hospital, body, instant=None):
     """Create the admission once; a re-push moves the bed (转床/转科) while it is open. Returns (admission, created)."""
     instant = instant or now()
     if body["admitted_at"] > instant + CLOCK_SKEW:
-        raise Invalid("入院时间不能晚于当前时间", errors={"admitted_at": ["in the future"]})
+        raise Invalid("入院时间不能晚于当前时间", errors={"admitted_at": ["晚于当前时间"]})
     patient = _patient(hospital, body["patient"])
     existing = db.session.scalars(sa.select(Admission).filter_by(
         hospital_id=hospital.id, admission_no=body["admission_no"])).first()
@@ -102,7 +103,8 @@ def push_charges(hospital, admission_no, items):
     lock_row(Admission, admission.id)
     db.session.refresh(admission)
     if admission.status not in OPEN_FOR_CHARGES:
-        raise Conflict("该住院已出院审核，不能再记账", code="admission_closed")
+        raise Conflict("该住院已结算，不能再记账或冲销" if admission.status == "settled" else
+                       "该住院已出院审核，不能再记账或冲销", code="admission_closed")
     _check_dates(admission, items)
     stored = {c.source_id: c for c in db.session.scalars(sa.select(Charge).where(
         Charge.admission_id == admission.id, Charge.source_id.in_([i["source_id"] for i in items])))}
@@ -113,9 +115,10 @@ def push_charges(hospital, admission_no, items):
     new = [item for item in items if item["source_id"] not in stored]
     total = charges_total_fen(admission.id) + sum(i["quantity"] * i["unit_price_fen"] for i in new)
     if total > MAX_ADMISSION_FEN:
-        raise Invalid("住院费用总额超出范围", code="charges_out_of_range", errors={"items": ["total too large"]})
+        raise Invalid("住院费用总额超出范围", code="charges_out_of_range", errors={"items": ["总额超出范围"]})
+    check_reversals(admission, new)
     db.session.add_all(Charge(admission_id=admission.id, amount_fen=i["quantity"] * i["unit_price_fen"],
-                              source_id=i["source_id"], **{f: i[f] for f in Charge.FIELDS}) for i in new)
+                              source_id=i["source_id"], **{f: i.get(f) for f in Charge.FIELDS}) for i in new)
     db.session.flush()
     return {"admission_id": admission.id, "accepted": len(new), "duplicates": len(items) - len(new),
             "charges_total_fen": total}
@@ -157,7 +160,7 @@ def discharge_order(hospital, admission_no, discharge_at=None, instant=None):
     db.session.refresh(admission)
     discharge_at = discharge_at or instant
     if discharge_at < admission.admitted_at or discharge_at > instant + timedelta(days=2):
-        raise Invalid("出院时间不合理", errors={"discharge_at": ["before admission or too far ahead"]})
+        raise Invalid("出院时间不合理", errors={"discharge_at": ["早于入院时间或晚于两天后"]})
     if admission.status == "admitted":
         admission.status, admission.discharge_at = "discharge_ordered", discharge_at
         audit.record("hospital", hospital.id, "admission.discharge_order", patient_id=admission.patient_id,

@@ -52,7 +52,11 @@ class Admission(db.Model):
 
 
 class Charge(db.Model):
-    """One line of the daily charge list (一日清单); `source_id` is HIS's own line id, unique per admission."""
+    """One line of the daily charge list (一日清单); `source_id` is HIS's own line id, unique per admission.
+
+    A reversal (冲销/退费) is a line of its own with a negative quantity naming the line it takes back, as HIS
+    records it: nothing stored is ever changed, and every sum over the lines is the net amount.
+    """
 
     __tablename__ = "inpatient_charges"
     __table_args__ = (sa.UniqueConstraint("admission_id", "source_id"),
@@ -69,13 +73,15 @@ class Charge(db.Model):
     unit_price_fen: Mapped[int]
     amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
     insurance_class: Mapped[str | None] = mapped_column(sa.String(4))
+    reverses_source_id: Mapped[str | None] = mapped_column(sa.String(64))  # set on a reversal: the line taken back
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
 
-    FIELDS = ("charge_date", "code", "name", "category", "quantity", "unit_price_fen", "insurance_class")
+    FIELDS = ("charge_date", "code", "name", "category", "quantity", "unit_price_fen", "insurance_class",
+              "reverses_source_id")
 
     def same_as(self, item):
         """True when a re-sent line carries exactly what was stored (then it is a harmless duplicate)."""
-        return all(getattr(self, field) == item[field] for field in self.FIELDS)
+        return all(getattr(self, field) == item.get(field) for field in self.FIELDS)
 
 
 class Settlement(db.Model):

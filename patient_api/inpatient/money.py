@@ -67,6 +67,7 @@ def settlement_items(admission_id):
                   sa.func.sum(Charge.quantity), sa.func.sum(Charge.amount_fen))
         .where(Charge.admission_id == admission_id)
         .group_by(Charge.code, Charge.name, Charge.category, Charge.unit_price_fen, Charge.insurance_class)
+        .having(sa.func.sum(Charge.quantity) != 0)  # wholly reversed (冲销) items are not billed
         .order_by(Charge.category, Charge.code, Charge.unit_price_fen)).all()
     return [SimpleNamespace(code=code, name=name, category=category, unit_price_fen=price, insurance_class=klass,
                             quantity=int(quantity), amount_fen=int(amount))

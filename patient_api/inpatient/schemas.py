@@ -11,6 +11,7 @@ from .models import STATUSES
 
 ID = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$")
 CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,32}$")
+SOURCE_ID = validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 class NamedPatientRef(StrictSchema):
@@ -39,10 +40,29 @@ class AdmissionIn(StrictSchema):
 
 
 class ChargeIn(BillItemIn):
-    """One charge line with HIS's own line id and the day it belongs to."""
+    """One charge line with HIS's own line id and the day it belongs to; a reversal (冲销/退费) names the line it
+    takes back and has a negative quantity."""
 
-    source_id = Text(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}$"))
+    source_id = Text(required=True, validate=SOURCE_ID)
     date = Day(required=True, data_key="date", attribute="charge_date")
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(-100_000, 100_000), metadata={
+        "description": "positive; negative only on a reversal (reverses_source_id)"})
+    reverses_source_id = Text(load_default=None, allow_none=True, validate=SOURCE_ID, metadata={
+        "description": "冲销/退费: the source_id of the line this one takes back, repeating its code, name, category, "
+                       "unit price and insurance class; at most what is left of it (422 reversal_exceeds_charge)"})
+
+    @validates_schema
+    def signed_quantity(self, data, **_):
+        """A reversal takes quantity back (negative); every other line adds some (positive)."""
+        quantity, reverses = data.get("quantity"), data.get("reverses_source_id")
+        if quantity is None:
+            return
+        if reverses and quantity >= 0:
+            raise ValidationError("冲销行的数量应为负数", field_name="quantity")
+        if not reverses and quantity <= 0:
+            raise ValidationError("数量应为正数；冲销请用负数并填写 reverses_source_id", field_name="quantity")
+        if reverses == data.get("source_id"):
+            raise ValidationError("不能冲销自身", field_name="reverses_source_id")
 
 
 class ChargesIn(StrictSchema):
@@ -56,7 +76,7 @@ class ChargesIn(StrictSchema):
         seen, errors = set(), {}
         for n, item in enumerate(data.get("items", [])):
             if item["source_id"] in seen:
-                errors[n] = {"source_id": ["duplicate in this push"]}
+                errors[n] = {"source_id": ["本次推送中重复"]}
             seen.add(item["source_id"])
         if errors:
             raise ValidationError(errors, field_name="items")
@@ -122,8 +142,10 @@ class DayQuery(StrictSchema):
 
 
 class ChargeOut(Schema):
-    """One line of the daily list."""
+    """One line of the daily list; a reversal (冲销) has a negative quantity and amount and names its line."""
 
+    source_id = fields.String(required=True)
+    reverses_source_id = fields.String(allow_none=True, required=True)
     code = fields.String(required=True)
     name = fields.String(required=True)
     quantity = fields.Integer(required=True)

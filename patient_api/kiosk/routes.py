@@ -7,8 +7,9 @@ from ..accounts.models import Patient
 from ..billing import payments
 from ..billing.models import Bill
 from ..billing.schemas import BillList, PayOut
+from ..billing.services import with_names as bill_names
 from ..booking import lifecycle, services, shedding
-from ..booking.models import ACTIVE, Appointment
+from ..booking.models import ACTIVE, Appointment, with_names
 from ..booking.schemas import AppointmentList, AppointmentOut
 from ..common import audit
 from ..common.blueprint import Blueprint
@@ -69,7 +70,7 @@ class KioskAppointments(MethodView):
         patient_id = sessions.current_patient_id()
         return {"items": db.session.scalars(select(Appointment).where(
             Appointment.patient_id == patient_id, Appointment.status.in_(ACTIVE))
-            .order_by(Appointment.visit_start).limit(50)).all()}
+            .options(*with_names()).order_by(Appointment.visit_start).limit(50)).all()}
 
     @kiosk_required
     @blp.doc(**KIOSK_DOC)
@@ -105,7 +106,7 @@ class KioskBills(MethodView):
         patient_id = sessions.current_patient_id()
         return {"items": db.session.scalars(select(Bill).where(
             Bill.patient_id == patient_id, Bill.status.in_(("unpaid", "paying")))
-            .order_by(Bill.created_at.desc()).limit(50)).all()}
+            .options(*bill_names()).order_by(Bill.created_at.desc()).limit(50)).all()}
 
 
 @blp.route("/kiosk/bills/<id:bill_id>/payments")

@@ -18,7 +18,7 @@ class CardReadIn(StrictSchema):
     def fields_for_method(self, data, **_):
         """An ID card read needs number and name; an insurance card its card number and 社会保障号码."""
         needed = ("id_number", "name") if data.get("method") == "id_card" else ("card_number", "ssn")
-        missing = {name: ["required for this method"] for name in needed if not data.get(name)}
+        missing = {name: ["该读卡方式必填"] for name in needed if not data.get(name)}
         if missing:
             raise ValidationError(missing)
 

@@ -175,7 +175,7 @@ def test_wechat_pay_sheet_then_the_server_decides(page, live, outcome):
     """Inside WeChat (no sandbox): getBrandWCPayRequest, then GET /bills/{id} — shown whatever the sheet said."""
     api = live.api(f"jsapi-{outcome}")
     patient_id, _name, _number = add_patient(api)
-    schedules = api.get(api.base + "/schedules", timeout=10).json()["items"]
+    schedules = api.get(api.base + "/schedules?limit=500", timeout=10).json()["items"]
     schedule = next(s for s in schedules if s["status"] == "open" and s["available"] > 1 and s["fee_fen"] > 0)
     appointment = api.post(api.base + "/appointments", json={"schedule_id": schedule["id"], "patient_id": patient_id},
                            timeout=10).json()

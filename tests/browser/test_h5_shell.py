@@ -33,7 +33,7 @@ def add_patient(api, relation):
 
 def book_something(api, patient_id):
     """Book the first open schedule with a fee: an upcoming visit and an unpaid bill on 首页."""
-    schedules = api.get(api.base + "/schedules", timeout=10).json()["items"]
+    schedules = api.get(api.base + "/schedules?limit=500", timeout=10).json()["items"]
     schedule = next(s for s in schedules if s["status"] == "open" and s["available"] > 0 and s["fee_fen"] > 0)
     answer = api.post(api.base + "/appointments", json={"schedule_id": schedule["id"], "patient_id": patient_id},
                       timeout=10)
