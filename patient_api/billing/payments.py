@@ -3,6 +3,7 @@
 Outbound calls to WeChat happen in the routes and the worker between transactions; the functions
 here only read and write the database (flush), so a crashed call can always be recovered by query.
 """
+import base64
 import logging
 import secrets
 from datetime import timedelta
@@ -35,9 +36,11 @@ class NotificationRejected(ApiError):
     status = 400
 
 
-def new_out_trade_no(instant):
-    """≤ 32 chars, unique: local time plus randomness (WeChat shows it on the resident's receipt)."""
-    return to_local(instant).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8).upper()
+def new_out_trade_no(instant, prefix=""):
+    """≤ 32 chars, unique: local time plus randomness (WeChat shows it on the resident's receipt). The random part is
+    base32 (A–Z, 2–7: no "1"), so a number never contains what reads as an 11-digit mobile to a log or DLP scanner."""
+    random = base64.b32encode(secrets.token_bytes(10)).decode()
+    return prefix + to_local(instant).strftime("%Y%m%d%H%M%S") + random
 
 
 def start(bill, method, instant=None):

@@ -3,18 +3,17 @@
 The amount is reserved on the payment (refunded_fen) when the refund is requested, under the payment's
 row lock, so concurrent requests can never refund more than was paid; a failed refund gives it back.
 """
-import secrets
 
 from sqlalchemy import func, select
 
 from ..common import events
-from ..common.clock import now, to_local
+from ..common.clock import now
 from ..common.locking import lock_row
 from ..errors import Conflict, Invalid
 from ..extensions import db
 from . import invoices, ledger, presettlement
 from .models import Bill, Payment, Refund
-from .payments import NotificationRejected
+from .payments import NotificationRejected, new_out_trade_no
 
 
 def request_refund(payment_id, amount_fen, out_refund_no, reason, instant=None, hospital_refund_no=None):
@@ -31,7 +30,7 @@ def request_refund(payment_id, amount_fen, out_refund_no, reason, instant=None, 
     if hospital_refund_no is not None:
         existing = db.session.scalars(select(Refund).filter_by(
             hospital_id=hospital_id, source_refund_no=hospital_refund_no)).first()
-        out_refund_no = "R" + to_local(instant).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8).upper()
+        out_refund_no = new_out_trade_no(instant, prefix="R")
     else:
         existing = db.session.scalars(select(Refund).filter_by(out_refund_no=out_refund_no)).first()
     if existing is not None:
