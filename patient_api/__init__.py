@@ -17,6 +17,7 @@ log = logging.getLogger("patient_api")
 def create_app(config=None):
     """Build the Flask app; `config` is a config class or a dict of overrides."""
     app = Flask(__name__, static_folder="../static", static_url_path="/static")
+    app.json.ensure_ascii = False  # Chinese as UTF-8 text: a third of the bytes of \u escapes, readable in logs
     config_class = config_from_env()
     app.config.from_object(config_class)
     if isinstance(config, dict):

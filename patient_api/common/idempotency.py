@@ -69,7 +69,7 @@ def idempotent(scope_of):
                 return view(*args, **kwargs)
             if not KEY.match(key):
                 raise Invalid("Idempotency-Key 应为1–255个可见ASCII字符",
-                              errors={"Idempotency-Key": ["1-255 printable ASCII characters"]})
+                              errors={"Idempotency-Key": ["应为1–255个可见ASCII字符"]})
             scope = _scope(scope_of())
             digest = hashlib.sha256(request.get_data()).hexdigest()
             row = _lookup(scope, key)
