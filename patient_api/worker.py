@@ -1,7 +1,12 @@
 """RQ worker entry points: the periodic jobs and the process that runs them."""
 import logging
 import multiprocessing
+import os
+import signal
+import threading
+import time
 
+import redis as redis_lib
 from rq import Queue, Worker
 from rq.cron import CronScheduler
 
@@ -121,23 +126,88 @@ PERIODIC = [(deliver_sandbox_notifications, 2), (deliver_sms, 2), (sweep_holds, 
             (deliver_wechat_messages, 5), (remind_visits, 3600), (warn_low_deposits, 3600)]
 
 
-def _run_cron(redis_url):
+class _Worker(Worker):
+    """RQ's worker, remembering a stop request: its work loop also ends, quietly, when Redis goes away."""
+
+    stop_asked = False
+
+    def request_stop(self, signum, frame):
+        self.stop_asked = True
+        super().request_stop(signum, frame)
+
+
+class _Cron(CronScheduler):
+    """RQ's cron scheduler, remembering a stop request (it too gives up when Redis goes away)."""
+
+    stop_asked = False
+
+    def _request_stop(self, signum, frame):
+        self.stop_asked = True
+        super()._request_stop(signum, frame)
+
+
+def _await_redis(connection):
+    """Block until Redis answers again; SIGTERM and SIGINT still end the process meanwhile."""
+    def leave(signum, frame):
+        raise SystemExit(0)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, leave)
+    while True:
+        time.sleep(1)  # also keeps a worker that fails for another reason from spinning
+        try:
+            connection.ping()
+            return
+        except redis_lib.RedisError:
+            continue
+
+
+def _exit_with(parent_pid):
+    """Stop this process once `parent_pid` is no longer its parent (the worker was SIGKILLed or OOM-killed):
+    an orphaned scheduler would run on, and every restart of the worker would add one more."""
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def _run_cron(redis_url, parent_pid=None):
     """Child process: CronScheduler installs signal handlers, so it needs a main thread of its own."""
-    import redis
-    cron = CronScheduler(connection=redis.Redis.from_url(redis_url))
-    for func, seconds in PERIODIC:
-        cron.register(func, queue_name=QUEUE, interval=seconds)
-    cron.start()
+    if parent_pid is not None:
+        _exit_with(parent_pid)
+    connection = redis_lib.Redis.from_url(redis_url)
+    while True:
+        cron = _Cron(connection=connection)
+        for func, seconds in PERIODIC:
+            cron.register(func, queue_name=QUEUE, interval=seconds)
+        try:
+            cron.start()
+            return  # stopped on request
+        except redis_lib.RedisError:
+            if cron.stop_asked:
+                return
+            log.warning("cron scheduler lost Redis; starting again once it answers")
+            _await_redis(connection)
 
 
 def run(connection, redis_url, with_cron=True):
-    """Run a worker (and, once per deployment, the cron scheduler) until stopped."""
+    """Run a worker (and, once per deployment, the cron scheduler) until stopped; a Redis outage only pauses it."""
     cron = None
     if with_cron:
-        cron = multiprocessing.get_context("spawn").Process(target=_run_cron, args=(redis_url,), daemon=True)
+        cron = multiprocessing.get_context("spawn").Process(target=_run_cron, args=(redis_url, os.getpid()),
+                                                            daemon=True)
         cron.start()
     try:
-        Worker([Queue(QUEUE, connection=connection)], connection=connection).work()
+        while True:
+            worker = _Worker([Queue(QUEUE, connection=connection)], connection=connection)
+            try:
+                worker.work()
+            except redis_lib.RedisError:  # its teardown could not tell Redis it stopped
+                pass
+            if worker.stop_asked:
+                return
+            log.warning("worker lost Redis; starting again once it answers")
+            _await_redis(connection)
     finally:
         if cron is not None:
             cron.terminate()
