@@ -94,11 +94,13 @@ class Recorder:
 
     def persist(self, kind: str, method: str, path: str, deadline: float, token: str | None = None,
                 **kw) -> tuple[int | None, object]:
-        """Retry on no answer, 429 and 5xx with backoff until an answer or the deadline (monotonic)."""
+        """Retry on no answer, 429, 5xx and "request in progress" with backoff until an answer or the deadline."""
         pause = 0.1
         while True:
             status, body = self.call(kind, method, path, token, **kw)
-            if status is not None and status not in RETRY_STATUSES:
+            # 409 request_in_progress: our earlier try (timed out here) still runs there; ask again later.
+            in_progress = status == 409 and isinstance(body, dict) and body.get("code") == "request_in_progress"
+            if status is not None and status not in RETRY_STATUSES and not in_progress:
                 return status, body
             if time.monotonic() + pause >= deadline:
                 return status, body
