@@ -161,6 +161,8 @@ def run_phase(name, stack, opts, rec, prober, paid, residents, probe, schedule_i
             "conn_errors": sum(s.status is None for s in during),
             "http_500": sum(s.status == 500 for s in during), "http_503": sum(s.status == 503 for s in during),
             "failed_before_fault": sum(s.failed for s in before),
+            "failures": dict(sorted(_count(f"{s.kind}:{s.status or s.error}" for s in before + during
+                                           if s.failed).items())),
             "residents": len(residents), "booked": sum(o.booked is not None for o in outcomes),
             "paid": sum(o.result == "paid" for o in outcomes), "unfinished": len(residents) - len(outcomes),
             "results": dict(sorted(_count(o.result for o in outcomes).items())), "extra": extra,
@@ -184,6 +186,13 @@ def settle(stack: S.Stack, schedule_ids: list[str], timeout: float) -> float:
             break
         time.sleep(1.0)
     return time.monotonic() - t
+
+
+def free_tickets(db_url: str, schedule_ids: list[str]) -> dict[str, int]:
+    """Tickets nobody holds, per schedule (before the abandoned holds lapse)."""
+    with psycopg.connect(db_url) as conn:
+        return dict(conn.execute("SELECT schedule_id, count(*) FROM tickets WHERE status = 'free' "
+                                 "AND schedule_id = ANY(%s) GROUP BY 1", (schedule_ids,)).fetchall())
 
 
 def lapse_holds(stack: S.Stack, schedule_ids: list[str]) -> int:
@@ -247,6 +256,9 @@ def run(opts: Options, log=print) -> dict:
             storm.join(15)
         result["storm_sent"] = sum(storm.sent for storm in storms)
         result["settle_wait_s"] = round(settle(stack, schedules, opts.settle_seconds), 1)
+        free = free_tickets(stack.db_url, schedules)
+        for phase in result["phases"]:
+            phase["left_free"] = free.get(phase["schedule_id"], 0)
         result["holds_lapsed"] = lapse_holds(stack, schedules)
         result["swept"] = stack.cli("jobs", "sweep-holds").strip()
         found = INV.check(stack.db_url, stack.redis_url, schedules)
@@ -319,7 +331,8 @@ def report(result: dict, out=print) -> None:
     phases = result["phases"]
     out(table([[c for c, _ in COLUMNS]] + [[p.get(k) for _, k in COLUMNS] for p in phases]))
     for p in phases:
-        detail = {**p["extra"], "failed_before_fault": p["failed_before_fault"]}
+        detail = {**p["extra"], "failed_before_fault": p["failed_before_fault"], "left_free": p.get("left_free"),
+                  "failures": p["failures"]}
         out(f"  {p['name']}: {json.dumps(detail)} outcomes {json.dumps(p['results'])}")
     if phases and "invariants" in phases[0]:
         out(table([["fault", *SHORT.values()]]
