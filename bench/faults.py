@@ -11,6 +11,7 @@ Exit 0 when every invariant holds and every fault recovered, 1 otherwise, 2 if t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -82,9 +83,12 @@ def fault_rq_worker_kill(stack: S.Stack, opts: Options, rng: random.Random):
     time.sleep(max(0.0, opts.rq_down_seconds - (time.monotonic() - t)))
     stack.start_worker()
     restored = time.monotonic()
-    time.sleep(2.0)  # give what the dead worker left behind a moment to notice and go
+    # What the dead worker left behind (its cron child) must notice and go by itself.
+    with contextlib.suppress(TimeoutError):
+        S.wait_until(lambda: not [p for p in stack.tracker.members() if p.pgid == old], 15, "orphans", 0.1)
     orphans = [p for p in stack.tracker.members() if p.pgid == old]
-    return t, restored, {"left_at_kill": len(left), "orphans": len(orphans)}
+    return t, restored, {"left_at_kill": len(left), "orphans": len(orphans),
+                         "orphans_gone_ms": None if orphans else _ms(time.monotonic() - t)}
 
 
 def fault_redis_outage(stack: S.Stack, opts: Options, rng: random.Random):

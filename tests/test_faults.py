@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import faults  # noqa: E402
 
 # Small numbers (about a minute on a loaded 2-core machine); the faults themselves are full size.
-SHORT = faults.Options(residents=8, capacity=4, phase_seconds=15, storm_rate=20, storm_threads=2,
+SHORT = faults.Options(residents=8, capacity=4, abandon=0.375, phase_seconds=15, storm_rate=20, storm_threads=2,
                        redis_down_seconds=10, pay_wait_seconds=45, settle_seconds=45, demo_days=1, timeout=300)
 
 
