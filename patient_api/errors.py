@@ -110,15 +110,33 @@ def flatten_locations(messages):
     return flat
 
 
+def store_unreachable(err):
+    """Redis or PostgreSQL out of reach for a moment (restart, failover, lost connection): not a bug of ours."""
+    import redis
+    from sqlalchemy.exc import DBAPIError, OperationalError
+    if isinstance(err, (redis.ConnectionError, redis.TimeoutError, OperationalError)):
+        return True
+    return isinstance(err, DBAPIError) and err.connection_invalidated
+
+
 def handle_unexpected(err):
-    """Anything else: log with the request id, answer 500 without internals."""
+    """Anything else: log with the request id, answer 500 without internals (503 when a store is away)."""
     if isinstance(err, HTTPException):
         return handle_http_exception(err)
-    log.exception("unhandled error request_id=%s", g.get("request_id"))
     from .extensions import db
-    db.session.rollback()
+    unreachable = store_unreachable(err)
+    if unreachable:  # the client should simply retry, as after a 503 from the session lookup
+        log.warning("store unreachable request_id=%s: %s", g.get("request_id"), type(err).__name__)
+    else:
+        log.exception("unhandled error request_id=%s", g.get("request_id"))
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone with the store; nothing of this request was committed
+        log.warning("rollback failed request_id=%s", g.get("request_id"))
     if current_app.config.get("PROPAGATE_UNEXPECTED"):
         raise err
+    if unreachable:
+        return envelope(503, Unavailable.code, Unavailable.message, headers={"Retry-After": "1"})
     return envelope(500, "internal_error", "服务器内部错误，请稍后再试")
 
 

@@ -2,8 +2,12 @@
 import functools
 import logging
 import multiprocessing
+import os
+import signal
+import threading
 import time
 
+import redis as redis_lib
 from rq import Queue, Worker
 from rq.cron import CronScheduler
 
@@ -166,34 +170,100 @@ def quiet_rq_logs():
     observability.setup_logging(RQ_LOG_LEVEL, name="rq")
 
 
-def _run_cron(redis_url):
+class _Worker(Worker):
+    """RQ's worker, remembering a stop request: its work loop also ends, quietly, when Redis goes away."""
+
+    stop_asked = False
+
+    def request_stop(self, signum, frame):
+        self.stop_asked = True
+        super().request_stop(signum, frame)
+
+
+class _Cron(CronScheduler):
+    """RQ's cron scheduler, remembering a stop request (it too gives up when Redis goes away)."""
+
+    stop_asked = False
+
+    def _request_stop(self, signum, frame):
+        self.stop_asked = True
+        super()._request_stop(signum, frame)
+
+
+def _await_redis(connection):
+    """Block until Redis answers again; SIGTERM and SIGINT still end the process meanwhile."""
+    def leave(signum, frame):
+        raise SystemExit(0)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, leave)
+    while True:
+        time.sleep(1)  # also keeps a worker that fails for another reason from spinning
+        try:
+            connection.ping()
+            return
+        except redis_lib.RedisError:
+            continue
+
+
+def _exit_with(parent_pid):
+    """Stop this process once `parent_pid` is no longer its parent (the worker was SIGKILLed or OOM-killed):
+    an orphaned scheduler would run on, and every restart of the worker would add one more."""
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def _run_cron(redis_url, parent_pid=None):
     """Child process: CronScheduler installs signal handlers, so it needs a main thread of its own."""
-    import redis
     quiet_rq_logs()  # a spawned process starts with logging unconfigured
-    cron = CronScheduler(connection=redis.Redis.from_url(redis_url))
-    for func, seconds in PERIODIC:
-        cron.register(func, queue_name=QUEUE, interval=seconds)
-    cron.start()
+    if parent_pid is not None:
+        _exit_with(parent_pid)
+    connection = redis_lib.Redis.from_url(redis_url)
+    while True:
+        cron = _Cron(connection=connection)
+        for func, seconds in PERIODIC:
+            cron.register(func, queue_name=QUEUE, interval=seconds)
+        try:
+            cron.start()
+            return  # stopped on request
+        except redis_lib.RedisError:
+            if cron.stop_asked:
+                return
+            log.warning("cron scheduler lost Redis; starting again once it answers")
+            _await_redis(connection)
 
 
-def make_worker(connection, worker_class=Worker):
+def make_worker(connection, worker_class=None):
     """A worker whose own log lines name jobs by id only: no arguments, no results."""
     quiet_rq_logs()
+    worker_class = worker_class or _Worker
     worker = worker_class([Queue(QUEUE, connection=connection)], connection=connection, log_job_description=False)
     worker.log_result_lifespan = False
     return worker
 
 
 def run(connection, redis_url, with_cron=True):
-    """Run a worker (and, once per deployment, the cron scheduler) until stopped."""
+    """Run a worker (and, once per deployment, the cron scheduler) until stopped; a Redis outage only pauses it."""
     cron = None
     if with_cron:
-        cron = multiprocessing.get_context("spawn").Process(target=_run_cron, args=(redis_url,), daemon=True)
+        cron = multiprocessing.get_context("spawn").Process(target=_run_cron, args=(redis_url, os.getpid()),
+                                                            daemon=True)
         cron.start()
     worker = make_worker(connection)
     log.info("worker %s started %s", worker.name, "with the periodic jobs" if with_cron else "without periodic jobs")
     try:
-        worker.work(logging_level=RQ_LOG_LEVEL)
+        while True:
+            try:
+                worker.work(logging_level=RQ_LOG_LEVEL)
+            except redis_lib.RedisError:  # its teardown could not tell Redis it stopped
+                pass
+            if worker.stop_asked:
+                return
+            log.warning("worker lost Redis; starting again once it answers")
+            _await_redis(connection)
+            worker = make_worker(connection)
     finally:
         if cron is not None:
             cron.terminate()

@@ -83,3 +83,20 @@ def test_unexpected_error_is_500_without_internals(app, client, monkeypatch):
     response = client.get("/api/v1/hospitals")
     assert response.status_code == 500 and response.json["code"] == "internal_error"
     assert "secret" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("error", [
+    lambda: __import__("redis").ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused."),
+    lambda: sa.exc.OperationalError("SELECT 1", {}, Exception("terminating connection due to administrator command")),
+])
+def test_a_store_out_of_reach_is_503_not_500(app, client, monkeypatch, error):
+    # Found by bench/faults.py: WeChat Pay notifications and sandbox payments answered 500 while Redis was
+    # down or PostgreSQL restarting, where the session lookup already answers 503 (retry).
+    from patient_api.directory import services
+
+    def away():
+        raise error()
+    monkeypatch.setattr(services, "hospitals", away)
+    response = client.get("/api/v1/hospitals")
+    assert response.status_code == 503 and response.json["code"] == "service_unavailable"
+    assert response.headers["Retry-After"] == "1"

@@ -266,6 +266,38 @@ def test_idempotent_payment_start_is_retryable_after_wechat_fails(app, client, h
     assert replayed.json == retried.json and replayed.headers["Idempotent-Replayed"] == "true"
 
 
+def test_payment_start_whose_worker_died_is_taken_over_after_the_lease(app, client, held, monkeypatch):
+    # Found by bench/faults.py: a gunicorn worker SIGKILLed while the order waited on WeChat had already
+    # committed the payment and the key's claim; every retry with that key got 409 request_in_progress for 48 h.
+    from patient_api.billing.wechatpay import SandboxClient
+    from patient_api.common import idempotency
+    from patient_api.common.models import IdempotencyKey
+    headers, appointment = held
+    keyed = {**headers, "Idempotency-Key": "pay-killed"}
+    url = f"/api/v1/bills/{appointment['bill_id']}/payments"
+
+    def worker_dies(*_a, **_k):
+        raise KeyboardInterrupt  # not an Exception: nothing of the request's own clean-up runs, as on SIGKILL
+    monkeypatch.setattr(SandboxClient, "create_jsapi", worker_dies)
+    with pytest.raises(KeyboardInterrupt):
+        client.post(url, json={"method": "wechat_jsapi"}, headers=keyed)
+    monkeypatch.undo()
+    with app.app_context():
+        db.session.remove()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(IdempotencyKey)
+                                 .where(IdempotencyKey.status_code.is_(None))) == 1
+    soon = client.post(url, json={"method": "wechat_jsapi"}, headers=keyed)
+    assert soon.status_code == 409 and soon.json["code"] == "request_in_progress"
+    monkeypatch.setattr(idempotency, "PENDING_LEASE", idempotency.PENDING_LEASE * 0)
+    later = client.post(url, json={"method": "wechat_jsapi"}, headers=keyed)
+    assert later.status_code == 201 and later.json["jsapi"]["package"].startswith("prepay_id=")
+    replayed = client.post(url, json={"method": "wechat_jsapi"}, headers=keyed)
+    assert replayed.json == later.json and replayed.headers["Idempotent-Replayed"] == "true"
+    with app.app_context():  # the order the dead request committed is the one taken up, not a second one
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)
+                                 .where(Payment.bill_id == appointment["bill_id"])) == 1
+
+
 def test_bill_paid_twice_through_two_orders_keeps_one_payment_and_refunds_the_other(app, client, held):
     from patient_api.billing import jobs
     headers, appointment = held

@@ -18,16 +18,28 @@ KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 # Errors worth replaying: a retry with the same key would get the same business answer.
 # 401/429/5xx are left out so the client can simply try again.
 REPLAYABLE_ERRORS = {403, 404, 409, 422}
+# A claim still unanswered after this long belongs to a request that died after committing part-way (its
+# worker was killed, e.g. while paying waited on WeChat): the next try with the same key takes it over.
+# Longer than any request runs (WeChat's own calls time out after 25 s).
+PENDING_LEASE = timedelta(seconds=60)
 
 
 def _lookup(scope, key):
     return db.session.scalars(select(IdempotencyKey).filter_by(scope=scope, key=key)).first()
 
 
+def _abandoned(row, digest):
+    """An unanswered claim of the same request, older than the lease: drop it (True) so this request runs."""
+    if row.status_code is not None or row.request_hash != digest or row.created_at > now() - PENDING_LEASE:
+        return False
+    return db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row.id,
+                                                           IdempotencyKey.status_code.is_(None))).rowcount == 1
+
+
 def _replay(row, digest):
     if row.request_hash != digest:
         raise Invalid("同一个 Idempotency-Key 不能用于不同的请求", code="idempotency_key_reused")
-    if row.status_code is None:  # the first request is still running (SQLite only): say so
+    if row.status_code is None:  # the first request is still running (or committed part-way, then died)
         raise ApiError("相同请求正在处理中", code="request_in_progress", status=409)
     return Response(row.response_body, status=row.status_code, mimetype="application/json",
                     headers={"Idempotent-Replayed": "true"})
@@ -73,7 +85,7 @@ def idempotent(scope_of):
             scope = _scope(scope_of())
             digest = hashlib.sha256(request.get_data()).hexdigest()
             row = _lookup(scope, key)
-            if row is not None:
+            if row is not None and not _abandoned(row, digest):
                 return _replay(row, digest)
             row = IdempotencyKey(scope=scope, key=key, request_hash=digest)
             db.session.add(row)
