@@ -13,12 +13,13 @@ class FakeWorker:
     """Stands in for RQ's worker: the first work loop ends as on a lost Redis, the second on a stop request."""
 
     made = []
+    name = "fake"
 
-    def __init__(self, queues, connection):
+    def __init__(self, queues, connection, **options):
         self.stop_asked = False
         FakeWorker.made.append(self)
 
-    def work(self):
+    def work(self, **options):
         if len(FakeWorker.made) == 1:
             raise redis_lib.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
         self.stop_asked = True
@@ -28,6 +29,7 @@ def test_worker_starts_again_after_losing_redis_and_stops_on_request(monkeypatch
     waits = []
     FakeWorker.made = []
     monkeypatch.setattr(worker, "_Worker", FakeWorker)
+    monkeypatch.setattr(worker, "quiet_rq_logs", lambda: None)
     monkeypatch.setattr(worker, "_await_redis", waits.append)
     worker.run(connection=object(), redis_url="redis://127.0.0.1:1/0", with_cron=False)
     assert len(FakeWorker.made) == 2 and len(waits) == 1
@@ -49,6 +51,7 @@ def test_cron_scheduler_starts_again_after_losing_redis(monkeypatch):
                 raise redis_lib.ConnectionError("Connection closed by server.")
 
     monkeypatch.setattr(worker, "_Cron", FakeCron)
+    monkeypatch.setattr(worker, "quiet_rq_logs", lambda: None)  # leave this process's logging as it was
     monkeypatch.setattr(worker, "_await_redis", waits.append)
     worker._run_cron("redis://127.0.0.1:1/0")
     assert len(starts) == 2 and len(waits) == 1
@@ -66,6 +69,7 @@ def test_cron_scheduler_asked_to_stop_during_an_outage_stops(monkeypatch):
             raise redis_lib.ConnectionError("registering death failed")
 
     monkeypatch.setattr(worker, "_Cron", StoppingCron)
+    monkeypatch.setattr(worker, "quiet_rq_logs", lambda: None)
     monkeypatch.setattr(worker, "_await_redis", lambda _c: (_ for _ in ()).throw(AssertionError("waited")))
     worker._run_cron("redis://127.0.0.1:1/0")
 

@@ -74,8 +74,10 @@ def _check_strings(value):
                 raise BadJson("提交的数据有误", code="invalid_unicode", status=422,
                               errors={field or "_schema": ["包含无法保存的字符（不成对的代理字符或空字符）"]})
         elif isinstance(item, dict):
-            stack.extend((key, field or key) for key in item)
-            stack.extend((child, field or key if isinstance(key, str) else field) for key, child in item.items())
+            for key, child in item.items():
+                # An unstorable key cannot name itself in the answer either (it could not be encoded).
+                name = field or (key if not UNSTORABLE.search(key) else None)
+                stack.extend(((key, name), (child, name)))
         elif isinstance(item, list):
             stack.extend((child, field) for child in item)
 
