@@ -25,7 +25,7 @@ BLOOD = [("6690-2", "白细胞计数", "10*9/L", 3.5, 9.5, 11.2), ("718-7", "血
 DAY_LINES = [("CW001", "床位费（三人间）", "床位费", 1, 4500, "甲"), ("HL001", "一级护理", "护理费", 1, 3600, "甲"),
              ("YP101", "注射用头孢曲松钠", "药品", 2, 8860, "乙"), ("YP102", "氯化钠注射液", "药品", 3, 520, "甲")]
 # On the day of admission: the procedure that takes the stay past the inpatient deductible (起付线, 800 元 here).
-PROCEDURE = ("SS301", "冠状动脉造影术", "手术费", 1, 350000, "甲")
+PROCEDURE = ("SS301", "冠状动脉造影术", "手术费", 1, 50000, "甲")
 # A 诊间 bill of the cardiology clinic: 甲 and 乙 drugs and tests, and one 丙 item the fund never pays.
 CLINIC_LINES = [("JC101", "常规心电图检查", "检查", 1, 2500, "甲"), ("JY201", "血脂四项", "检验", 1, 6000, "甲"),
                 ("YP201", "阿托伐他汀钙片", "药品", 2, 3580, "乙"), ("YP202", "硝酸甘油片", "药品", 1, 1200, "甲"),

@@ -26,7 +26,7 @@ def test_demo_person_gets_reports_a_stay_and_a_phone_to_verify_with(app, client,
     assert [r["abnormal_count"] for r in reports if r["kind"] == "lab"] == [2]
     stays = client.get("/api/v1/admissions", headers=headers).json["items"]
     assert [(s["ward"], s["bed_no"], s["charges_total_fen"]) for s in stays] == [
-        ("心内科一病区", "12", 3 * 27380 + 350000)]  # three days and the procedure
+        ("心内科一病区", "12", 3 * 27380 + 50000)]  # three days and the procedure
 
 
 def test_demo_clinical_explains_what_is_missing(app):
@@ -57,4 +57,4 @@ def test_the_demo_shows_an_insurance_split_outpatient_and_inpatient(app, client,
     token = client.post("/api/v1/staff/auth/login", json={"username": "demo-nurse", "password": PASSWORD}).json
     stay = client.post(f"/api/v1/staff/admissions/{done['admission']}/pre-settlement",
                        headers={"Authorization": f"Bearer {token['token']}"}).json
-    assert stay["insurance_fund_fen"] > 0 and stay["total_fen"] == 3 * 27380 + 350000
+    assert stay["insurance_fund_fen"] > 0 and stay["total_fen"] == 3 * 27380 + 50000
