@@ -159,7 +159,7 @@ def no_shows():
 @click.option("--hospital", "hospital_code", required=True, help="Hospital code.")
 @click.option("--username", required=True)
 @click.option("--password", required=True, help="At least 10 characters with letters and digits.")
-@click.option("--role", type=click.Choice(["nurse", "cashier", "admin"]), required=True)
+@click.option("--role", type=click.Choice(["nurse", "cashier", "admin", "dispatcher"]), required=True)
 @click.option("--wards", default="", help="Comma-separated ward codes the account may act on.")
 def staff_create(hospital_code, username, password, role, wards):
     """Create a staff account (the password is stored as a scrypt hash)."""
