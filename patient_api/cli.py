@@ -155,6 +155,13 @@ def no_shows():
     click.echo(f"marked {mark_no_shows()}")
 
 
+@jobs.command("homecare")
+def homecare_jobs():
+    """互联网+护理: lapse requests past their review deadline, alert dispatchers about overdue visits, now."""
+    from .homecare.jobs import alert_overdue_visits, lapse_requests
+    echo_json({"lapsed": lapse_requests(), "overdue_alerts": alert_overdue_visits()})
+
+
 @staff_cli.command("create")
 @click.option("--hospital", "hospital_code", required=True, help="Hospital code.")
 @click.option("--username", required=True)

@@ -266,3 +266,8 @@ def test_dispatch_and_visit_refusals(app, client, care):
     assert client.get(f"/api/v1/me/homecare/orders/{order['id']}", headers=headers).json["rating"] is None
     assert_refused(client.post(f"/api/v1/me/homecare/orders/{order['id']}/complaint", json={"text": "差"},
                                headers=headers), 422, "validation_error")
+
+
+def test_the_jobs_run_from_the_cli(app, care):
+    result = app.test_cli_runner().invoke(args=["jobs", "homecare"])
+    assert result.exit_code == 0 and '"lapsed": 0' in result.output, result.output
