@@ -121,3 +121,20 @@ def test_alerts_of_another_hospital_are_404(app, client, make):
     done = client.post(f"/api/v1/staff/homecare/alerts/{alert['id']}/acknowledge", headers=care.dispatcher).json
     assert done["acknowledged_at"] and done["acknowledged_by"] == care.staff_id(care.dispatcher)
     assert client.get("/api/v1/staff/homecare/alerts?open=true", headers=care.dispatcher).json["items"] == []
+
+
+def test_a_proxy_whose_link_is_revoked_no_longer_sees_its_request(app, client, make):
+    care = Homecare(app, client, make)
+    own_headers, patient_id, person = care.hospital.resident()
+    proxy = make.login()
+    assert make.patient(proxy, id_number=person["id_number"], name=person["name"], relation="child") == patient_id
+    links = client.get(f"/api/v1/me/patients/{patient_id}/links", headers=own_headers).json["items"]
+    link_id = next(link["id"] for link in links if link["relation"] == "child")
+    base = f"/api/v1/me/patients/{patient_id}/links/{link_id}"
+    assert client.post(f"{base}/approve", headers=own_headers).status_code == 200
+    order = care.request(proxy, patient_id)
+    assert client.get(f"/api/v1/me/homecare/orders/{order['id']}", headers=own_headers).status_code == 404
+    assert client.post(f"{base}/revoke", headers=own_headers).status_code == 200
+    assert_refused(client.get(f"/api/v1/me/homecare/orders/{order['id']}", headers=proxy), 404,
+                   "homecare_order_not_found")
+    assert client.get("/api/v1/me/homecare/orders", headers=proxy).json["items"] == []

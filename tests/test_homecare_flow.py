@@ -112,7 +112,8 @@ def test_the_whole_visit_from_request_to_paid_bill_and_rating(app, client, make)
     assert actions.count("homecare.depart") == 1
     inbox = {m["event"]: m for m in client.get("/api/v1/me/messages?limit=50", headers=headers).json["items"]}
     assert inbox["homecare.accepted"]["title"] == "护理申请已受理"
-    assert "上门换药" in inbox["homecare.accepted"]["lines"][0] and "测试医院H1" in inbox["homecare.accepted"]["lines"][0]
+    first_line = inbox["homecare.accepted"]["lines"][0]
+    assert "上门换药" in first_line and "测试医院H1" in first_line
     assert inbox["homecare.finished"]["lines"][1] == "应缴 208.00元"
     assert inbox["homecare.finished"]["path"] == f"/homecare/orders/{order['id']}"
     assert [json.loads(p)["bill_id"] for p in paid_told] == [done["bill_id"]]

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from flask import current_app
 
+from ..accounts import links
 from ..accounts.staff import Staff
 from ..common import audit
 from ..common.auth import current_staff_id
@@ -38,9 +39,11 @@ def require_right(staff, right):
 
 
 def resident_order(account_id, order_id):
-    """An order this account requested; 404 for anyone else's (other proxies of the patient included)."""
+    """An order this account requested while it still holds a verified link to the patient; 404 for anyone else's
+    (other proxies of the patient included) and once the link was revoked."""
     order = db.session.get(HomecareOrder, order_id)
-    if order is None or order.account_id != account_id:
+    link = order and order.account_id == account_id and links.link_of(account_id, order.patient_id)
+    if not link or not link.verified:
         raise order_not_found()
     return order
 

@@ -3,6 +3,7 @@ import re
 
 import sqlalchemy as sa
 
+from ..accounts.links import verified_patient_ids
 from ..accounts.models import Patient
 from ..common.clock import now
 from ..common.masking import mask_name, mask_phone
@@ -76,8 +77,9 @@ def listed(stmt, query, staff=None):
 
 
 def for_account(account_id, query):
-    """The orders this account requested."""
-    return listed(sa.select(HomecareOrder).where(HomecareOrder.account_id == account_id), query)
+    """The orders this account requested, of the patients it still holds a verified link to."""
+    return listed(sa.select(HomecareOrder).where(HomecareOrder.account_id == account_id,
+                                                 HomecareOrder.patient_id.in_(verified_patient_ids(account_id))), query)
 
 
 def for_staff(staff, query):
