@@ -158,6 +158,7 @@ def _refused_and_nothing_stored(app, response, status, code):
     ({"window_start": "tomorrow"}, 422, "validation_error"),
     ({"shared_record": {"kind": "xray", "id": "x"}}, 422, "validation_error"),
     ({"admin": True}, 422, "validation_error"),
+    ({"shared_record": {"kind": "report", "id": "rpt_x", "consent": 1}}, 422, "validation_error"),  # not a boolean
 ])
 def test_bad_requests_are_refused_in_chinese_and_store_nothing(app, client, care, changes, status, code):
     headers, patient_id = care.resident()
@@ -205,6 +206,7 @@ def test_request_refusals_that_need_a_setup(app, client, care, make):
     ({"areas": ["泰山区"]}, "areas"),
     ({"consumables": [{"code": "C 1", "name": "x", "unit": "个", "unit_price_fen": 1}]}, "consumables"),
     ({"duration_minutes": 0}, "duration_minutes"),
+    ({"active": 0}, "active"),
 ])
 def test_bad_catalogue_entries_are_refused(app, client, care, changes, field):
     response = client.post("/api/v1/staff/homecare/services", json=service_body(code="HC777", **changes),
@@ -252,7 +254,9 @@ def test_dispatch_and_visit_refusals(app, client, care):
     assert_refused(client.post(f"{path}/check-out", headers=care.nurse), 409, "record_missing")
     for consumables, code in (([{"code": "XX99", "quantity": 1}], "unknown_consumable"),
                               ([{"code": "FL01", "quantity": 0}], "validation_error"),
-                              ([{"code": "FL01", "quantity": 1}, {"code": "FL01", "quantity": 2}], "validation_error")):
+                              ([{"code": "FL01", "quantity": 1}, {"code": "FL01", "quantity": 2}], "validation_error"),
+                              ([{"quantity": 1}, {"quantity": 2}], "validation_error"),  # a line without a code
+                              ("FL01", "validation_error")):
         assert_refused(client.post(f"{path}/record", json={"notes": "已换药", "consumables": consumables},
                                    headers=care.nurse), 422, code)
     assert client.get(path, headers=care.nurse).json["visit_notes"] is None  # none of it was stored

@@ -1,5 +1,5 @@
 """Bodies of the 互联网+护理 endpoints: the catalogue, requests, the dispatcher's and the nurse's steps, alerts."""
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..common.paging import PageOut, PageQuery
 from ..common.phone import mobile
@@ -12,6 +12,15 @@ ID = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="编号格式不正确")
 CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,16}$", error="编码只能包含字母、数字、下划线和连字符（最多16位）")
 AREA = validate.Regexp(r"^[1-9][0-9]{5}$", error="应为6位行政区划代码")
 FEN = validate.Range(0, 10_000_000)  # up to 10 万元
+
+
+class StrictBool(fields.Boolean):
+    """A JSON true or false (not 0, 1 or "yes")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
 
 
 def _unique(items, key, field):
@@ -78,7 +87,7 @@ class ServiceIn(StrictSchema):
     consumables = fields.List(fields.Nested(ConsumableIn), load_default=list, validate=validate.Length(0, 50))
     areas = fields.List(Text(validate=AREA), required=True, validate=validate.Length(1, 200), metadata={
         "description": "district/county codes served; a code ending in 00 covers the whole city"})
-    active = fields.Boolean(load_default=True, metadata={"description": "false withdraws it from the catalogue"})
+    active = StrictBool(load_default=True, metadata={"description": "false withdraws it from the catalogue"})
 
     @validates_schema
     def unique_codes(self, data, **_):
@@ -165,7 +174,7 @@ class SharedRecordIn(StrictSchema):
 
     kind = Text(required=True, validate=validate.OneOf(SHARED_KINDS))
     id = Text(required=True, validate=ID)
-    consent = fields.Boolean(required=True, metadata={"description": "must be true: the nurse may read it"})
+    consent = StrictBool(required=True, metadata={"description": "must be true: the nurse may read it"})
 
 
 class Phone(Text):
@@ -351,11 +360,12 @@ class RecordIn(StrictSchema):
     notes = Text(required=True, validate=validate.Length(2, 2000))
     consumables = fields.List(fields.Nested(UsedIn), load_default=list, validate=validate.Length(0, 20))
 
-    @validates("consumables")
-    def once_each(self, value, **_):
-        """A consumable is listed once, with its quantity."""
-        if len({line["code"] for line in value}) != len(value):
-            raise ValidationError("同一耗材只能列一次")
+    @validates_schema
+    def once_each(self, data, **_):
+        """A consumable is listed once, with its quantity (checked once every line is well-formed)."""
+        lines = data.get("consumables", [])
+        if len({line["code"] for line in lines}) != len(lines):
+            raise ValidationError("同一耗材只能列一次", field_name="consumables")
 
 
 class NurseOut(Schema):
