@@ -275,3 +275,42 @@ def test_dispatch_and_visit_refusals(app, client, care):
 def test_the_jobs_run_from_the_cli(app, care):
     result = app.test_cli_runner().invoke(args=["jobs", "homecare"])
     assert result.exit_code == 0 and '"lapsed": 0' in result.output, result.output
+
+
+def test_the_worker_runs_the_homecare_jobs(app, care, monkeypatch):
+    from patient_api import worker
+    periods = {func.__name__: seconds for func, seconds in worker.PERIODIC}
+    assert (periods["lapse_homecare_requests"], periods["alert_overdue_homecare_visits"],
+            periods["deliver_staff_messages"]) == (60, 300, 10)
+    monkeypatch.setattr(worker, "_app", app)
+    assert worker.lapse_homecare_requests() == 0 and worker.alert_overdue_homecare_visits() == 0
+    assert worker.deliver_staff_messages() == (0, 0)  # the catalogue's set-up told nobody
+
+
+def test_two_lapse_runs_at_once_tell_once(app, client, care):
+    from concurrent.futures import ThreadPoolExecutor
+    headers, patient_id = care.resident()
+    order = care.request(headers, patient_id)
+    later = now() + timedelta(hours=3)
+
+    def run(_):
+        with app.app_context():
+            try:
+                return jobs.lapse_requests(later)
+            finally:
+                db.session.remove()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert sorted(pool.map(run, range(2))) == [0, 1]
+    assert [e for _, e in told(app, order["id"])] == ["homecare.lapsed"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(HomecareAlert)) == 1
+
+
+def test_a_retried_request_with_the_same_key_is_one_order(app, client, care):
+    headers, patient_id = care.resident()
+    body = request_body(care.service["id"], patient_id)
+    keyed = {**headers, "Idempotency-Key": "hc-retry-1"}
+    first = client.post("/api/v1/me/homecare/orders", json=body, headers=keyed)
+    again = client.post("/api/v1/me/homecare/orders", json=body, headers=keyed)
+    assert first.status_code == again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert first.json["id"] == again.json["id"] and orders_count(app) == 1
