@@ -5,7 +5,7 @@ from ..common.paging import PageOut, PageQuery
 from ..common.phone import mobile
 from ..common.schemas import Instant, LocalDateTime, StrictSchema, Text
 from ..results.schemas import ReportDetail
-from .eligibility import RULE_KINDS
+from .eligibility import RULE_KINDS, describe
 from .models import ALERT_KINDS, MOBILITY, SHARED_KINDS, STATUSES
 
 ID = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="编号格式不正确")
@@ -109,9 +109,11 @@ class RuleOut(Schema):
 class EligibilityOut(Schema):
     """Who may be served, with the rules as a resident reads them."""
 
-    match = fields.String(required=True)
+    match = fields.String(required=True, validate=validate.OneOf(("any", "all")))
     rules = fields.List(fields.Nested(RuleOut), required=True)
-    text = fields.List(fields.String(), required=True)
+    text = fields.Function(lambda eligibility: [describe(rule) for rule in eligibility.get("rules", [])],
+                           required=True, metadata={"type": "array", "items": {"type": "string"},
+                                                    "description": "the rules in Chinese, e.g. 年满60周岁的老人"})
 
 
 class BandOut(Schema):
@@ -142,18 +144,11 @@ class ServiceOut(Schema):
     description = fields.String(required=True)
     service_fee_fen = fields.Integer(required=True)
     duration_minutes = fields.Integer(required=True)
-    eligibility = fields.Method("dump_eligibility", required=True)
+    eligibility = fields.Nested(EligibilityOut, required=True)
     travel_bands = fields.List(fields.Nested(BandOut), required=True)
     consumables = fields.List(fields.Nested(ConsumableOut), required=True)
     areas = fields.List(fields.String(), attribute="area_codes", required=True)
     active = fields.Boolean(required=True)
-
-    def dump_eligibility(self, service):
-        """The rules and their Chinese reading."""
-        from .eligibility import describe
-        rules = service.eligibility.get("rules", [])
-        return {"match": service.eligibility.get("match", "any"), "rules": rules,
-                "text": [describe(rule) for rule in rules]}
 
 
 class ServiceList(Schema):
