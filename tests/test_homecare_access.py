@@ -1,5 +1,6 @@
 """Who sees a home-care order: its requester, its hospital's dispatchers, its assigned nurse; everyone else a 404.
 The address is masked except for the assigned nurse from her acceptance until 24 h after check-out."""
+import pytest
 import sqlalchemy as sa
 
 from patient_api.common.audit import AuditEntry
@@ -138,3 +139,15 @@ def test_a_proxy_whose_link_is_revoked_no_longer_sees_its_request(app, client, m
     assert_refused(client.get(f"/api/v1/me/homecare/orders/{order['id']}", headers=proxy), 404,
                    "homecare_order_not_found")
     assert client.get("/api/v1/me/homecare/orders", headers=proxy).json["items"] == []
+
+
+@pytest.mark.parametrize("address, masked", [
+    ("泰安市泰山区龙潭路29号阳光小区3号楼", "泰安市泰山区****"),
+    ("山东省泰安市岱岳区粥店街道", "山东省泰安市岱岳区****"),
+    ("龙潭路29号阳光小区3号楼", "龙潭路****"),  # no district first: never the number (nor a 小区 after it)
+    ("新泰市青云街道府前街100号", "新泰市青****"),
+    ("1号楼", "****"),
+])
+def test_masked_addresses_keep_the_district_at_most(address, masked):
+    from patient_api.homecare.views import mask_address
+    assert mask_address(address) == masked

@@ -13,17 +13,20 @@ from . import fees
 from .access import address_open, audited
 from .models import HomecareOrder
 
-# Keep the address up to its district (…区, …县, …市 within the first 12 characters), hide the street and number.
-DISTRICT = re.compile(r"^.{1,12}?[区县旗]")
+# Keep the address up to its district (…区, …县 or …旗 within the first 12 characters), hide the street and number.
+DISTRICT = re.compile(r"^[^0-9０-９]{1,12}?[区县旗]")
+DIGIT = re.compile(r"[0-9０-９]")
 
 
 def mask_address(address):
-    """泰安市泰山区**** — never the street, building or room."""
+    """泰安市泰山区**** — never the street, building or room: without a district first, at most a third of it (up to
+    6 characters) and nothing from its first digit on."""
     if not address:
         return address
     match = DISTRICT.match(address)
-    kept = match.group() if match else address[:min(6, len(address) // 3)]
-    return kept + "****"
+    if match:
+        return match.group() + "****"
+    return DIGIT.split(address[:min(6, len(address) // 3)])[0] + "****"
 
 
 def _fees(order):
