@@ -155,11 +155,18 @@ def no_shows():
     click.echo(f"marked {mark_no_shows()}")
 
 
+@jobs.command("homecare")
+def homecare_jobs():
+    """互联网+护理: lapse requests past their review deadline, alert dispatchers about overdue visits, now."""
+    from .homecare.jobs import alert_overdue_visits, lapse_requests
+    echo_json({"lapsed": lapse_requests(), "overdue_alerts": alert_overdue_visits()})
+
+
 @staff_cli.command("create")
 @click.option("--hospital", "hospital_code", required=True, help="Hospital code.")
 @click.option("--username", required=True)
 @click.option("--password", required=True, help="At least 10 characters with letters and digits.")
-@click.option("--role", type=click.Choice(["nurse", "cashier", "admin"]), required=True)
+@click.option("--role", type=click.Choice(["nurse", "cashier", "admin", "dispatcher"]), required=True)
 @click.option("--wards", default="", help="Comma-separated ward codes the account may act on.")
 def staff_create(hospital_code, username, password, role, wards):
     """Create a staff account (the password is stored as a scrypt hash)."""

@@ -124,6 +124,16 @@ class Config:
         "2160-0", "3094-0", "3084-1", "33914-3", "2345-7", "1558-6", "4548-4", "17856-6",
         "2093-3", "2571-8", "2085-9", "13457-7", "2951-2", "2823-3", "2075-0", "17861-6"))).split(","))
 
+    # 互联网+护理 (home nursing): a request is reviewed within HOMECARE_REVIEW_MINUTES or lapses; cancelling is free
+    # until HOMECARE_FREE_CANCEL_HOURS before the window, then costs HOMECARE_CANCEL_FEE ("travel": the order's
+    # travel fee, or a number of fen); dispatchers are alerted when a visit has no check-out HOMECARE_OVERDUE_HOURS
+    # after check-in; the assigned nurse reads the address until HOMECARE_ADDRESS_HOURS after check-out.
+    HOMECARE_REVIEW_MINUTES = env_int("HOMECARE_REVIEW_MINUTES", 120)
+    HOMECARE_FREE_CANCEL_HOURS = env_int("HOMECARE_FREE_CANCEL_HOURS", 24)
+    HOMECARE_CANCEL_FEE = env("HOMECARE_CANCEL_FEE", "travel")
+    HOMECARE_OVERDUE_HOURS = env_int("HOMECARE_OVERDUE_HOURS", 4)
+    HOMECARE_ADDRESS_HOURS = env_int("HOMECARE_ADDRESS_HOURS", 24)
+
     # OpenAPI (flask-smorest); Swagger UI assets are served locally, never from a CDN.
     API_TITLE = "patient_api"
     API_VERSION = "v1"

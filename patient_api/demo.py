@@ -1,4 +1,6 @@
-"""Demo data: three Tai'an hospitals with departments, doctors and a week of schedules plus the day released next."""
+"""Demo data: three Tai'an hospitals with departments, doctors and a week of schedules plus the day released next,
+and the central hospital's 互联网+护理 catalogue."""
+import json
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -7,6 +9,7 @@ from .common.clock import now, today_local
 from .directory.models import Department, Doctor, Hospital, Schedule
 from .directory.schedules import create_schedule
 from .extensions import db
+from .homecare.models import HomecareService
 
 HOSPITALS = [
     ("TAZXYY", "泰安市中心医院", "三级甲等", "泰安市泰山区龙潭路29号", "0538-6298000"),
@@ -49,7 +52,44 @@ def load(days=8):
                     day = today + timedelta(days=offset)
                     for period in _periods(index, offset, code):
                         _ensure_schedule(hospital, department, doctor, day, period, fee_kind, fee_fen, capacity)
+        if code == "TAZXYY":
+            _homecare(hospital)
     db.session.commit()
+
+
+# 互联网+护理 of 泰安市中心医院: (code, name, what it includes, fee in fen, minutes, rules, consumables)
+ELDERLY, BED_BOUND, DISCHARGED = ({"kind": "age_at_least_years", "years": 60}, {"kind": "bed_bound"},
+                                  {"kind": "discharged_within_days", "days": 30})
+HOMECARE = [
+    ("HC001", "上门换药", "伤口评估、清创消毒、更换敷料，指导家属观察伤口", 12000, 45, [BED_BOUND, DISCHARGED, ELDERLY],
+     [("FL01", "无菌换药包", "包", 1500), ("FL02", "藻酸盐敷料", "片", 3800)]),
+    ("HC002", "PICC维护", "导管评估、冲封管、更换贴膜及输液接头", 15000, 40, [DISCHARGED, BED_BOUND],
+     [("PI01", "PICC维护包", "套", 4500), ("PI02", "无针输液接头", "个", 2200)]),
+    ("HC003", "导尿管更换", "评估留置导尿、更换导尿管及集尿袋，会阴护理", 13000, 40, [BED_BOUND, ELDERLY],
+     [("DN01", "一次性导尿包", "套", 3500), ("DN02", "抗反流集尿袋", "个", 1200)]),
+    ("HC004", "压疮护理", "压疮分期评估、清创换药、体位与减压指导", 14000, 50, [BED_BOUND],
+     [("YC01", "水胶体敷料", "片", 2600), ("FL01", "无菌换药包", "包", 1500)]),
+    ("HC005", "留置胃管", "评估后置入或更换胃管，确认位置，鼻饲指导", 13000, 40, [BED_BOUND, ELDERLY],
+     [("WG01", "一次性胃管", "根", 1800), ("WG02", "营养泵管路", "套", 3200)]),
+    ("HC006", "新生儿护理", "新生儿体格检查、脐部护理、黄疸监测、母乳喂养指导", 10000, 60,
+     [{"kind": "age_at_most_days", "days": 28}], [("XS01", "脐带护理包", "包", 900)]),
+]
+HOMECARE_BANDS = [{"code": "A", "name": "5公里以内", "fee_fen": 3000},
+                  {"code": "B", "name": "5-15公里", "fee_fen": 5000},
+                  {"code": "C", "name": "15公里以上", "fee_fen": 8000}]
+HOMECARE_AREAS = "370902,370911,370921"  # 泰山区, 岱岳区, 宁阳县
+
+
+def _homecare(hospital):
+    """The hospital's home-nursing catalogue (services already there are left as an admin may have changed them)."""
+    for code, name, description, fee_fen, minutes, rules, consumables in HOMECARE:
+        _get_or_add(HomecareService, hospital_id=hospital.id, code=code, defaults=dict(
+            name=name, description=description, service_fee_fen=fee_fen, duration_minutes=minutes,
+            eligibility_json=json.dumps({"match": "any", "rules": rules}),
+            travel_bands_json=json.dumps(HOMECARE_BANDS, ensure_ascii=False),
+            consumables_json=json.dumps([{"code": c, "name": n, "unit": u, "unit_price_fen": p}
+                                         for c, n, u, p in consumables], ensure_ascii=False),
+            areas=HOMECARE_AREAS, active=True))
 
 
 def _periods(index, offset, hospital_code):

@@ -159,10 +159,35 @@ def deliver_sandbox_notifications():
         return outbox.drain("wechatpay_sandbox", deliver)
 
 
+@periodic
+def lapse_homecare_requests():
+    """互联网+护理: requests nobody reviewed in time lapse (the family is told, the dispatchers alerted)."""
+    from .homecare.jobs import lapse_requests
+    with _app_context():
+        return lapse_requests()
+
+
+@periodic
+def alert_overdue_homecare_visits():
+    """互联网+护理: alert the dispatchers (once) about visits with no check-out long after check-in."""
+    from .homecare.jobs import alert_overdue_visits
+    with _app_context():
+        return alert_overdue_visits()
+
+
+@periodic
+def deliver_staff_messages():
+    """Drain the outbox of staff messages (dispatchers' and nurses' home-care news)."""
+    from .homecare.notices import deliver
+    with _app_context():
+        return deliver()
+
+
 PERIODIC = [(deliver_sandbox_notifications, 2), (deliver_sms, 2), (sweep_holds, 30), (mark_no_shows, 600),
             (purge_idempotency_keys, 3600), (query_payments, 5), (submit_refunds, 10),
             (deliver_hospital_webhooks, 10), (offer_waitlist, 10),
-            (deliver_wechat_messages, 5), (remind_visits, 3600), (warn_low_deposits, 3600)]
+            (deliver_wechat_messages, 5), (remind_visits, 3600), (warn_low_deposits, 3600),
+            (lapse_homecare_requests, 60), (alert_overdue_homecare_visits, 300), (deliver_staff_messages, 10)]
 
 
 def quiet_rq_logs():

@@ -14,11 +14,12 @@ from ..common.clock import to_local
 from ..common.masking import mask_name
 from ..directory.models import Department, Hospital, Schedule
 from ..extensions import db
+from ..homecare.models import HomecareOrder
 from ..inpatient.models import Admission
 from ..results.models import Report
 
 BILL_KINDS = {"registration": "挂号费", "outpatient": "门诊缴费", "inpatient_deposit": "住院预交金",
-              "inpatient_settlement": "出院结算"}
+              "inpatient_settlement": "出院结算", "homecare": "上门护理"}
 REPORT_KINDS = {"lab": "检验报告", "imaging": "检查报告", "outpatient": "门诊病历", "inpatient": "出院小结"}
 
 
@@ -46,7 +47,7 @@ def gather(payload):
         elif key.endswith("_at"):
             facts[key[:-3] + "_time"] = local_time(value)
     for key, add in (("appointment_id", _appointment), ("bill_id", _bill), ("admission_id", _admission),
-                     ("report_id", _report)):
+                     ("report_id", _report), ("homecare_order_id", _homecare)):
         if payload.get(key):
             add(facts, payload[key])
     if facts.get("patient_id") and "patient" not in facts:
@@ -103,3 +104,13 @@ def _report(facts, report_id):
     facts.setdefault("report_title", report.title)
     facts.setdefault("report_kind", REPORT_KINDS.get(report.kind, "报告"))
     facts.setdefault("issued_time", local_time(report.issued_at))
+
+
+def _homecare(facts, order_id):
+    order = db.session.get(HomecareOrder, order_id)
+    if order is None:
+        return
+    _hospital(facts, order.hospital_id)
+    facts.setdefault("patient_id", order.patient_id)
+    facts.setdefault("homecare_service", order.service.name)
+    facts.setdefault("homecare_window", f"{local_time(order.window_start)}-{to_local(order.window_end):%H:%M}")

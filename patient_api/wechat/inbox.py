@@ -36,6 +36,8 @@ class MessageRead(db.Model):
 
 # event → (title, lines as format strings over the message's facts, H5 page); pages as in templates.DEFAULTS
 _STAY = "/admissions/{admission_id}"
+_CARE = "/homecare/orders/{homecare_order_id}"
+_CARE_WHAT = "{patient} {hospital} {homecare_service}"
 EVENTS = {
     "booking.confirmed": ("预约成功", ["{patient} {hospital} {department}", "{visit_time} {queue_no}"],
                           "/appointments/{appointment_id}"),
@@ -57,8 +59,16 @@ EVENTS = {
                        "/patients/{patient_id}"),
     "proxy.declined": ("代办申请未通过", ["{patient} 拒绝了您的代办申请"], "/patients"),
     "proxy.revoked": ("代办授权已撤销", ["{patient} 撤销了您的代办授权"], "/patients"),
+    "homecare.accepted": ("护理申请已受理", [_CARE_WHAT, "上门时段 {homecare_window}"], _CARE),
+    "homecare.declined": ("护理申请未通过", [_CARE_WHAT, "原因：{reason}"], _CARE),
+    "homecare.lapsed": ("护理申请已失效", [_CARE_WHAT, "医院未能及时受理，请重新申请或联系医院"], _CARE),
+    "homecare.confirmed": ("护士已接单", [_CARE_WHAT, "上门时段 {homecare_window}"], _CARE),
+    "homecare.on_the_way": ("护士已出发", [_CARE_WHAT, "请保持电话畅通"], _CARE),
+    "homecare.started": ("护士已到达", [_CARE_WHAT, "到达时间 {checked_in_time}"], _CARE),
+    "homecare.finished": ("护理服务已完成，请缴费", [_CARE_WHAT, "应缴 {total}"], _CARE),
+    "homecare.cancelled": ("护理申请已取消", [_CARE_WHAT, "取消费 {cancel_fee}"], _CARE),
 }
-CLINICAL = ("report.", "deposit.", "inpatient.")
+CLINICAL = ("report.", "deposit.", "inpatient.", "homecare.")
 WITHHELD = "您已不再是该就诊人的授权账户，内容不再显示"
 
 
