@@ -124,6 +124,16 @@ class Config:
         "2160-0", "3094-0", "3084-1", "33914-3", "2345-7", "1558-6", "4548-4", "17856-6",
         "2093-3", "2571-8", "2085-9", "13457-7", "2951-2", "2823-3", "2075-0", "17861-6"))).split(","))
 
+    # 先诊疗后付费 / 无感支付 (docs/credit.md): default limits where a hospital has no credit_policies row, the
+    # days a settlement may stay unpaid before reminders (D+1, D+3, D+7) and before credit is suspended city-wide,
+    # deduction retries (seconds after each failure), and the merchant's 委托代扣 template id (plan_id).
+    CREDIT_BASE_LIMIT_FEN = env_int("CREDIT_BASE_LIMIT_FEN", 100_000)
+    CREDIT_FAMILY_DOCTOR_LIMIT_FEN = env_int("CREDIT_FAMILY_DOCTOR_LIMIT_FEN", 300_000)
+    CREDIT_INSURED_LIMIT_FEN = env_int("CREDIT_INSURED_LIMIT_FEN", 200_000)
+    CREDIT_GRACE_DAYS = env_int("CREDIT_GRACE_DAYS", 15)
+    CREDIT_DEDUCTION_BACKOFF = tuple(int(s) for s in env("CREDIT_DEDUCTION_BACKOFF", "0,1800,21600").split(","))
+    WECHATPAY_PAPAY_PLAN_ID = env_int("WECHATPAY_PAPAY_PLAN_ID", 10000)
+
     # OpenAPI (flask-smorest); Swagger UI assets are served locally, never from a CDN.
     API_TITLE = "patient_api"
     API_VERSION = "v1"

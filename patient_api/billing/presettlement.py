@@ -28,7 +28,8 @@ from .insurance import (
 
 log = logging.getLogger(__name__)
 SETTING_OF_KIND = {"registration": "outpatient", "outpatient": "outpatient",
-                   "inpatient_deposit": "inpatient", "inpatient_settlement": "inpatient"}
+                   "inpatient_deposit": "inpatient", "inpatient_settlement": "inpatient",
+                   "credit_settlement": "outpatient"}
 
 
 class InsurancePolicy(db.Model):
