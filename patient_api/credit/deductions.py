@@ -90,17 +90,17 @@ def follow(settlement_id, instant=None):
     if status == "paid":  # applied by a notification meanwhile
         return "paid"
     settings, client = pay_gateway()
-    try:
-        transaction = client.query(out_trade_no)
-    except PayError as exc:
-        if exc.code not in NOT_FOUND:
-            return _later(settlement_id, instant)
-        contract = active_contract(settlement.patient_id)  # never reached WeChat (a crash): send it again
+    transaction = _query(client, out_trade_no)
+    if transaction is None:  # never reached WeChat (a crash after begin): send the same number again, then ask
+        contract = active_contract(settlement.patient_id)
         db.session.commit()
-        if contract is None:
-            return fail(settlement_id, payment_id, "CONTRACT_NOT_EXIST", instant)
-        code = send({"out_trade_no": out_trade_no, "amount_fen": amount, "contract_id": contract.contract_id})
-        return fail(settlement_id, payment_id, code, instant) if code else _later(settlement_id, instant)
+        code = send({"out_trade_no": out_trade_no, "amount_fen": amount, "contract_id": contract.contract_id}) \
+            if contract else "CONTRACT_NOT_EXIST"
+        if code:
+            return fail(settlement_id, payment_id, code, instant)
+        transaction = _query(client, out_trade_no)
+    if transaction is False or transaction is None:
+        return _later(settlement_id, instant)
     state = transaction.get("trade_state")
     if state in ("SUCCESS", "REFUND"):
         try:
@@ -118,6 +118,14 @@ def follow(settlement_id, instant=None):
     if state in FAILED_STATES:
         return fail(settlement_id, payment_id, transaction.get("trade_state_desc") or state, instant)
     return _later(settlement_id, instant)
+
+
+def _query(client, out_trade_no):
+    """WeChat's transaction; None when WeChat has no such order, False when it could not be asked now."""
+    try:
+        return client.query(out_trade_no)
+    except PayError as exc:
+        return None if exc.code in NOT_FOUND else False
 
 
 def _later(settlement_id, instant):
