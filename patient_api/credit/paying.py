@@ -25,8 +25,8 @@ def settle_now(account_id, patient_id, hospital_id, instant=None):
     db.session.commit()  # the settlement stands whatever WeChat answers next
     result, payment = _state(settlement_id), None
     if result == "pending" and contract is not None and not settlement.deduction_failed:
-        outcome = deductions.attempt(settlement_id, instant)
-        result = "deducted" if outcome == "paid" else _state(settlement_id)
+        deductions.attempt(settlement_id, instant)
+        result = _state(settlement_id)
     if result == "pending":
         try:
             payment = payments.open_order(db.session.get(Bill, settlement.bill_id), "wechat_jsapi",
@@ -41,5 +41,8 @@ def settle_now(account_id, patient_id, hospital_id, instant=None):
 
 
 def _state(settlement_id):
-    """pending | deducting | paid | cancelled, read afresh."""
-    return db.session.get(CreditSettlement, settlement_id, populate_existing=True).status
+    """pending | deducting | deducted (paid by 委托代扣) | paid | cancelled, read afresh."""
+    settlement = db.session.get(CreditSettlement, settlement_id, populate_existing=True)
+    if settlement.status == "paid" and settlement.method == "wechat_papay":
+        return "deducted"
+    return settlement.status
