@@ -150,6 +150,8 @@ def test_settle_now_by_jsapi_pays_every_bill_once(app, client, world):
         shown = client.get(f"/api/v1/bills/{bill['id']}", headers=headers).json
         assert shown["status"] == "paid" and shown["hold"] is None
     assert client.get(credit_path(patient_id), headers=headers).json["pending"] == []
+    inbox = client.get("/api/v1/me/messages", headers=headers).json["items"]
+    assert any(m["title"] == "先诊疗后付费已结算" and "80.99元" in " ".join(m["lines"]) for m in inbox)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Invoice).where(
             Invoice.bill_id == settlement["bill_id"])) == 1
