@@ -218,3 +218,29 @@ def test_the_payer_ending_the_contract_in_wechat_is_followed(app, client, world)
     assert run_deductions(app) == {"skipped": 1}
     assert settlement_row(app).next_deduction_at is None
     check_books(app)
+
+
+def test_an_abandoned_signing_gives_way_and_a_late_signature_still_counts(app, client, world, make):
+    headers, patient_id, person = world.enrolled()
+    first = client.post(credit_path(patient_id, "/contract"), headers=headers).json
+    proxy = make.login()
+    make.patient(proxy, relation="child", id_number=person["id_number"], name=person["name"])
+    with app.app_context():  # the self account verified first, so the proxy waits for consent; approve it
+        from patient_api.accounts.models import PatientLink
+        db.session.execute(sa.update(PatientLink).where(PatientLink.patient_id == patient_id).values(
+            status="verified"))
+        db.session.commit()
+    busy = client.post(credit_path(patient_id, "/contract"), headers=proxy)
+    assert busy.status_code == 409 and busy.json["code"] == "credit_contract_exists"
+    with app.app_context():  # ten minutes later WeChat's signing page is gone
+        db.session.execute(sa.update(CreditContract).values(created_at=now() - timedelta(minutes=11)))
+        db.session.commit()
+    second = client.post(credit_path(patient_id, "/contract"), headers=proxy)
+    assert second.status_code == 201 and second.json["out_contract_code"] != first["out_contract_code"]
+    with app.app_context():  # the first account signs its old page after all: WeChat's word stands
+        wire = pay_gateway()[1].simulate_contract_signing(first["out_contract_code"], time.time())
+    world.notify(wire)
+    with app.app_context():
+        states = dict(db.session.execute(sa.select(CreditContract.out_contract_code, CreditContract.status)).all())
+    assert states == {first["out_contract_code"]: "active", second.json["out_contract_code"]: "terminated"}
+    assert client.get(credit_path(patient_id), headers=proxy).json["contract"]["status"] == "active"

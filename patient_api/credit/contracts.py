@@ -1,6 +1,7 @@
 """委托代扣 contracts: the resident signs in WeChat, the contract's state follows WeChat's notifications."""
 import logging
 import secrets
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -21,13 +22,14 @@ from .models import CreditContract, CreditEnrolment
 
 log = logging.getLogger(__name__)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 商户签约协议号: letters and digits only
+SIGNING_SESSION = timedelta(minutes=10)  # how long WeChat keeps a pre-sign page open
 
 
 def contract_of(patient_id):
     """The patient's latest contract being signed or in force, or None."""
     return db.session.scalars(sa.select(CreditContract).where(
         CreditContract.patient_id == patient_id, CreditContract.status.in_(("signing", "active")))
-        .order_by(CreditContract.created_at.desc())).first()
+        .order_by(CreditContract.status == "signing", CreditContract.created_at.desc())).first()
 
 
 def sign(account_id, patient_id, instant=None):
@@ -42,6 +44,10 @@ def sign(account_id, patient_id, instant=None):
     if not enrolled:
         raise Conflict("请先开通先诊疗后付费，再开通自动扣费", code="credit_not_enrolled")
     contract = contract_of(patient_id)
+    if contract is not None and contract.status == "signing" and contract.account_id != account_id \
+            and contract.created_at < instant - SIGNING_SESSION:  # WeChat's page for it has expired: start afresh
+        contract.status, contract.terminated_at = "terminated", instant
+        contract = None
     if contract is not None and (contract.status == "active" or contract.account_id != account_id):
         raise Conflict("该就诊人已开通（或正在开通）自动扣费", code="credit_contract_exists")
     account = db.session.get(Account, account_id)
@@ -106,9 +112,16 @@ def apply_contract_notice(settings, resource, instant=None):
         raise NotificationRejected("协议信息不匹配", code="contract_mismatch")
     change = resource.get("change_type") or resource.get("contract_state")
     if change == "ADD":
-        if contract.status != "signing":
+        # A signature that arrives after its session was given up still stands, unless another contract took over.
+        late = contract.status == "terminated" and contract.signed_at is None and \
+            not db.session.scalar(sa.select(CreditContract.id).filter_by(patient_id=contract.patient_id,
+                                                                         status="active"))
+        if contract.status != "signing" and not late:
             return "duplicate"
         contract.status, contract.contract_id, contract.signed_at = "active", resource.get("contract_id"), instant
+        for other in db.session.scalars(sa.select(CreditContract).filter_by(patient_id=contract.patient_id,
+                                                                             status="signing")):
+            other.status, other.terminated_at = "terminated", instant  # one contract pays: other sessions lapse
         tell_accounts(contract.patient_id, "credit.contract_signed", {"contract_id": contract.id})
     elif change == "DELETE":
         if contract.status == "terminated":
