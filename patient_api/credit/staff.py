@@ -10,7 +10,7 @@ from ..common.clock import now
 from ..common.locking import lock_row
 from ..errors import Forbidden, NotFound
 from ..extensions import db
-from .models import CITY, CreditBlock, CreditEnrolment
+from .models import CreditBlock, CreditEnrolment
 
 ROLES = ("cashier", "admin")
 
@@ -24,15 +24,15 @@ def current_credit_staff():
 
 
 def staff_patient(staff, patient_id, action):
-    """A patient the staff member's hospital knows (a bill there, or credit opened there or city-wide); 404
+    """A patient the staff member's hospital knows (a bill there, or credit opened for that hospital); 404
     otherwise, so ids of other hospitals' patients reveal nothing. The access is audited."""
     patient = db.session.get(Patient, patient_id)
     known = patient is not None and (
         db.session.scalar(sa.select(Bill.id).where(Bill.patient_id == patient_id,
                                                    Bill.hospital_id == staff.hospital_id).limit(1)) is not None
         or db.session.scalar(sa.select(CreditEnrolment.id).where(
-            CreditEnrolment.patient_id == patient_id,
-            CreditEnrolment.scope.in_((staff.hospital_id, CITY))).limit(1)) is not None)
+            CreditEnrolment.patient_id == patient_id, CreditEnrolment.scope == staff.hospital_id).limit(1))
+        is not None)
     if not known:
         audit.record("staff", staff.id, "credit.access_denied", resource=str(patient_id)[:120])
         db.session.commit()  # kept although the answer is an error
