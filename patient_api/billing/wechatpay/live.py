@@ -93,7 +93,7 @@ class LiveClient(PayClient):
 
     def presign_contract(self, plan_id, out_contract_code, display_account, openid, notify_url):
         """POST JSAPI pre-sign (公众号纯签约); returns {"redirect_url"} for the H5 page (valid 10 minutes)."""
-        answer = self._json(self._core_request, path=PAPAY_PRESIGN_JSAPI, method=RequestType.POST, data={
+        answer = self._json(self._core_request, path=PAPAY_PRESIGN_JSAPI, verb=RequestType.POST, data={
             "appid": self.settings.appid, "openid": openid, "plan_id": int(plan_id),
             "out_contract_code": out_contract_code, "contract_display_account": display_account,
             "contract_notify_url": notify_url})
@@ -102,23 +102,23 @@ class LiveClient(PayClient):
     def query_contract(self, plan_id, out_contract_code):
         """GET the contract by the merchant's code (查询签约)."""
         return self._json(self._core_request, path=PAPAY_CONTRACT_BY_CODE.format(
-            plan_id=int(plan_id), code=out_contract_code, appid=self.settings.appid), method=RequestType.GET)
+            plan_id=int(plan_id), code=out_contract_code, appid=self.settings.appid), verb=RequestType.GET)
 
     def terminate_contract(self, contract_id, note):
         """POST 申请解约 (204, no body); the PAPAY.TERMINATE notification confirms."""
-        self._call(self._core_request, path=PAPAY_TERMINATE.format(contract_id=contract_id), method=RequestType.POST,
+        self._call(self._core_request, path=PAPAY_TERMINATE.format(contract_id=contract_id), verb=RequestType.POST,
                    data={"appid": self.settings.appid, "termination_note": note[:256]})
 
     def pay_by_contract(self, out_trade_no, description, amount_fen, contract_id, notify_url):
         """POST 受理扣款: accepted only; the result comes as TRANSACTION.SUCCESS or from query()."""
-        self._call(self._core_request, path=PAPAY_APPLY, method=RequestType.POST, data={
+        self._call(self._core_request, path=PAPAY_APPLY, verb=RequestType.POST, data={
             "appid": self.settings.appid, "out_trade_no": out_trade_no, "description": description,
             "transaction_notify_url": notify_url, "contract_id": contract_id,
             "amount": {"total": amount_fen, "currency": "CNY"}})
 
-    def _core_request(self, path, method, data=None):
+    def _core_request(self, path, verb, data=None):
         """wechatpayv3's signed request (answers verified against the platform public key)."""
-        return self._wxpay._core.request(path, method=method, data=data)
+        return self._wxpay._core.request(path, method=verb, data=data)
 
     def _json(self, method, **kwargs):
         """Call and decode a JSON answer."""
