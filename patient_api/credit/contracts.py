@@ -38,7 +38,7 @@ def sign(account_id, patient_id, instant=None):
     credit_not_enrolled."""
     instant = instant or now()
     links.verified_link(account_id, patient_id)
-    lock_row(Patient, patient_id)
+    lock_row(Patient, patient_id, keep_keys=True)
     enrolled = db.session.scalar(sa.select(sa.func.count()).select_from(CreditEnrolment).where(
         CreditEnrolment.patient_id == patient_id, CreditEnrolment.status == "active"))
     if not enrolled:

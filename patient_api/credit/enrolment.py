@@ -32,7 +32,7 @@ def enrol(account_id, patient_id, hospital_id, consent_version, instant=None):
         raise Conflict(f"《{consent.TITLE}》已更新，请阅读并同意最新版本后再开通", code="consent_outdated")
     if not policy.terms(hospital_id)["enabled"]:
         raise Conflict("该医院暂未开通先诊疗后付费服务", code="credit_not_eligible")
-    lock_row(Patient, patient_id)  # one patient's enrolments, contract and blocks change one at a time
+    lock_row(Patient, patient_id, keep_keys=True)  # one patient's enrolments, contract and blocks change one at a time
     refused = policy.refusal(patient_id, hospital_id, instant)
     if refused is not None:
         raise refused

@@ -66,7 +66,7 @@ def open_settlement(patient_id, hospital_id, instant=None, trigger="resident", b
     """The settlement to pay now: a new one over every open bill, or the one already waiting; None when nothing is
     owed. A waiting settlement nobody is paying yet is replaced, so bills added since are settled with it."""
     instant = instant or now()
-    lock_row(Patient, patient_id)  # one patient's settlements are made one at a time
+    lock_row(Patient, patient_id, keep_keys=True)  # one patient's settlements are made one at a time
     waiting = unpaid_settlement(patient_id, hospital_id)
     rows = open_bills(patient_id, hospital_id, before)
     if waiting is not None:

@@ -43,7 +43,7 @@ def staff_patient(staff, patient_id, action):
 
 def suspend(staff, patient_id, note=None, instant=None):
     """暂停: no new credit for the patient at this hospital until lifted; repeating it returns the same block."""
-    lock_row(Patient, patient_id)
+    lock_row(Patient, patient_id, keep_keys=True)
     block = _staff_block(staff, patient_id)
     if block is None:
         block = CreditBlock(patient_id=patient_id, hospital_id=staff.hospital_id, reason="staff", note=note,
@@ -57,7 +57,7 @@ def suspend(staff, patient_id, note=None, instant=None):
 def lift(staff, patient_id, instant=None):
     """解除暂停 of this hospital's suspension; 404 credit_block_not_found when there is none. Overdue suspensions
     lift themselves when the settlement is paid."""
-    lock_row(Patient, patient_id)
+    lock_row(Patient, patient_id, keep_keys=True)
     block = _staff_block(staff, patient_id)
     if block is None:
         raise NotFound("该就诊人在本院没有被暂停", code="credit_block_not_found")
