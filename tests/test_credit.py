@@ -14,7 +14,7 @@ from patient_api.common.audit import AuditEntry
 from patient_api.common.clock import now
 from patient_api.common.outbox import OutboxMessage
 from patient_api.credit import consent, jobs
-from patient_api.credit.models import CreditBill, CreditEnrolment, CreditPolicy, CreditSettlement
+from patient_api.credit.models import CreditBill, CreditBlock, CreditEnrolment, CreditPolicy, CreditSettlement
 from patient_api.extensions import db
 from patient_api.records.models import FamilyDoctorContract
 
@@ -230,6 +230,8 @@ def test_the_window_settles_and_staff_suspend_and_lift(app, client, world):
     again = client.post(f"{path}/settlements", headers=cashier)
     assert again.status_code == 409 and again.json["code"] == "credit_nothing_to_settle"
     check_books(app)
+    assert_chinese(client.post(f"{path}/suspension", headers=cashier, json={"note": "欠" * 201, "until": 1}))
+    assert count(app, CreditBlock) == 0
     blocked = client.post(f"{path}/suspension", headers=cashier, json={"note": "多次欠费"})
     assert blocked.status_code == 201 and blocked.json["reason"] == "staff"
     assert world.bill(person, 1000)["hold"] is None  # suspended: no new credit here

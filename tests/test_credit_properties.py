@@ -14,8 +14,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from patient_api.billing.gateway import pay_gateway
 from patient_api.billing.models import Payment
 from patient_api.common.clock import now
-from patient_api.credit import deductions, jobs, policy
-from patient_api.credit.models import UNPAID, CreditBill, CreditContract, CreditSettlement
+from patient_api.credit import consent, deductions, jobs, policy
+from patient_api.credit.models import UNPAID, CreditBill, CreditContract, CreditEnrolment, CreditSettlement
 from patient_api.extensions import db
 
 from .conftest import is_postgres
@@ -55,6 +55,25 @@ def credit_machine(app, client, make):
         def _openid(self):
             return self._in(lambda: db.session.scalars(sa.select(CreditContract.openid).filter_by(
                 patient_id=self.patient_id)).first())
+
+        @rule(join=st.booleans())
+        def enrol_or_leave_here(self, join):
+            """A hospital enrolment of its own (it then covers H1 instead of the city-wide one), or leaving it."""
+            if join:
+                response = client.post(credit_path(self.patient_id, "/enrolments"), headers=self.headers,
+                                       json={"hospital_id": here.hospital_id, "consent_version": consent.VERSION})
+                assert response.status_code in (201, 409), response.json
+                if response.status_code == 409:
+                    assert response.json["code"] in ("credit_blocked", "credit_overdue_elsewhere")
+                return
+            enrolment_id = self._in(lambda: db.session.scalars(sa.select(CreditEnrolment.id).filter_by(
+                patient_id=self.patient_id, scope=here.hospital_id, status="active")).first())
+            if enrolment_id:
+                response = client.delete(credit_path(self.patient_id, f"/enrolments/{enrolment_id}"),
+                                         headers=self.headers)
+                assert response.status_code in (200, 409), response.json
+                if response.status_code == 409:
+                    assert response.json["code"] == "credit_open_bills"
 
         @rule(at_here=st.booleans(), fen=st.integers(100, 40_000))
         def his_bill(self, at_here, fen):
