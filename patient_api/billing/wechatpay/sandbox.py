@@ -316,7 +316,7 @@ class SandboxClient(PayClient):
                                         success_time=order["success_time"], trade_type=order["trade_type"])
         return {"appid": self.settings.appid, "mchid": self.settings.mchid, "out_trade_no": order["out_trade_no"],
                 "trade_state": state, "trade_state_desc": order.get("fail_reason") or TRADE_STATE_DESC[state],
-                "attach": "", "trade_type": order["trade_type"],
+                "attach": "",
                 "amount": {"total": order["amount_fen"], "currency": "CNY", "payer_currency": "CNY"}}
 
     def _check_refund(self, order, refund_fen, total_fen, now):
