@@ -234,6 +234,7 @@ def test_the_window_settles_and_staff_suspend_and_lift(app, client, world):
     assert count(app, CreditBlock) == 0
     blocked = client.post(f"{path}/suspension", headers=cashier, json={"note": "多次欠费"})
     assert blocked.status_code == 201 and blocked.json["reason"] == "staff"
+    assert client.post(f"{path}/suspension", headers=cashier).json["id"] == blocked.json["id"]  # no body: same
     assert world.bill(person, 1000)["hold"] is None  # suspended: no new credit here
     refused = client.post(credit_path(patient_id, "/enrolments"), headers=headers,
                           json={"hospital_id": world.hospital_id, "consent_version": consent.VERSION})

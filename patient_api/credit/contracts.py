@@ -58,7 +58,7 @@ def sign(account_id, patient_id, instant=None):
         db.session.add(contract)
     db.session.flush()
     args = (contract.plan_id, contract.out_contract_code,
-            f"{mask_name(db.session.get(Patient, patient_id).name)}的诊疗费用", contract.openid)
+            f"{mask_name(db.session.get(Patient, patient_id).name)}的诊疗费用"[-32:], contract.openid)
     contract_id = contract.id
     db.session.commit()  # the session exists before WeChat is asked; a retry reuses it
     settings, client = pay_gateway()
