@@ -133,6 +133,15 @@ class Config:
     HOMECARE_CANCEL_FEE = env("HOMECARE_CANCEL_FEE", "travel")
     HOMECARE_OVERDUE_HOURS = env_int("HOMECARE_OVERDUE_HOURS", 4)
     HOMECARE_ADDRESS_HOURS = env_int("HOMECARE_ADDRESS_HOURS", 24)
+    # 先诊疗后付费 / 无感支付 (docs/credit.md): default limits where a hospital has no credit_policies row, the
+    # days a settlement may stay unpaid before reminders (D+1, D+3, D+7) and before credit is suspended city-wide,
+    # deduction retries (seconds after each failure), and the merchant's 委托代扣 template id (plan_id).
+    CREDIT_BASE_LIMIT_FEN = env_int("CREDIT_BASE_LIMIT_FEN", 100_000)
+    CREDIT_FAMILY_DOCTOR_LIMIT_FEN = env_int("CREDIT_FAMILY_DOCTOR_LIMIT_FEN", 300_000)
+    CREDIT_INSURED_LIMIT_FEN = env_int("CREDIT_INSURED_LIMIT_FEN", 200_000)
+    CREDIT_GRACE_DAYS = env_int("CREDIT_GRACE_DAYS", 15)
+    CREDIT_DEDUCTION_BACKOFF = tuple(int(s) for s in env("CREDIT_DEDUCTION_BACKOFF", "0,1800,21600").split(","))
+    WECHATPAY_PAPAY_PLAN_ID = env_int("WECHATPAY_PAPAY_PLAN_ID", 10000)
 
     # OpenAPI (flask-smorest); Swagger UI assets are served locally, never from a CDN.
     API_TITLE = "patient_api"

@@ -183,11 +183,36 @@ def deliver_staff_messages():
         return deliver()
 
 
+@periodic
+def settle_credit_days():
+    """先诊疗后付费: settle each patient's open credit bills of days already over."""
+    from .credit.jobs import close_days
+    with _app_context():
+        return close_days()
+
+
+@periodic
+def deduct_credit():
+    """无感支付: start due 委托代扣 deductions, follow those under way, retry failures with backoff."""
+    from .credit.deductions import run
+    with _app_context():
+        return run()
+
+
+@periodic
+def remind_credit():
+    """Overdue settlements: reminders at D+1, D+3, D+7; city-wide suspension past the grace period."""
+    from .credit.jobs import remind_and_suspend
+    with _app_context():
+        return remind_and_suspend()
+
+
 PERIODIC = [(deliver_sandbox_notifications, 2), (deliver_sms, 2), (sweep_holds, 30), (mark_no_shows, 600),
             (purge_idempotency_keys, 3600), (query_payments, 5), (submit_refunds, 10),
             (deliver_hospital_webhooks, 10), (offer_waitlist, 10),
             (deliver_wechat_messages, 5), (remind_visits, 3600), (warn_low_deposits, 3600),
-            (lapse_homecare_requests, 60), (alert_overdue_homecare_visits, 300), (deliver_staff_messages, 10)]
+            (lapse_homecare_requests, 60), (alert_overdue_homecare_visits, 300), (deliver_staff_messages, 10),
+            (settle_credit_days, 600), (deduct_credit, 30), (remind_credit, 3600)]
 
 
 def quiet_rq_logs():

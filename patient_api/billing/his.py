@@ -4,6 +4,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts import cards, people
 from ..accounts.identity import InvalidIdNumber, parse_resident_id
+from ..common import events
 from ..common.locking import lock_row
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
@@ -53,6 +54,7 @@ def push_bill(hospital, body):
     except IntegrityError:  # the same order arrived twice at once: the first one wins
         return _by_order_no(hospital.id, body["order_no"]), False
     ledger.issue(bill)
+    events.publish("bill.issued", bill=bill)  # e.g. 先诊疗后付费 takes it on credit
     return bill, True
 
 

@@ -92,6 +92,12 @@ def _later(payment_id, instant, outcome):
     return outcome
 
 
+def close_order(payment_id, instant):
+    """The order is closed at WeChat (or failed there, like a refused deduction): close ours, and reopen the bill
+    if nothing else is paying it; returns "closed" or "already_<status>"."""
+    return _close(payment_id, instant)
+
+
 def _close(payment_id, instant):
     """The order is closed at WeChat: close ours, and reopen the bill if nothing else is paying it."""
     lock_row(Payment, payment_id)

@@ -26,6 +26,7 @@ class BillKind:
 
 
 _KINDS: dict[str, BillKind] = {}
+_HOLDS: list[Callable] = []
 
 
 def register(kind, **hooks):
@@ -41,3 +42,20 @@ def of(kind):
 def registered():
     """Every declared kind's hooks."""
     return list(_KINDS.values())
+
+
+def hold(check):
+    """Register check(bill) -> (code, message) or None: a bill held back from being paid on its own (a 先诊疗后付费
+    bill waits for its settlement). Decorator; registered once, at import of the owning module."""
+    if check not in _HOLDS:
+        _HOLDS.append(check)
+    return check
+
+
+def held(bill):
+    """The first registered hold on this bill as {"code", "message"}, or None when it may be paid on its own."""
+    for check in _HOLDS:
+        found = check(bill)
+        if found:
+            return {"code": found[0], "message": found[1]}
+    return None

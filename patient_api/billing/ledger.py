@@ -2,7 +2,8 @@
 
 Sign convention: positive = the account owes (or holds for) the hospital more; negative = less.
 - a bill is issued:   resident +T, hospital_receivable −T
-- it is paid:         resident −T, wechat_clearing +S, insurance_fund +F, personal_account +P   (T = S + F + P)
+- it is paid:         resident −T, wechat_clearing +S, insurance_fund +F, personal_account +P   (T = S + F + P);
+  money taken at a hospital's window goes to counter_cash instead of wechat_clearing
 - a refund of R:      hospital_receivable +R, wechat_clearing −R
 - a bill refunded in full also reverses insurance: hospital_receivable +(F+P), insurance_fund −F, personal_account −P
 - an unpaid bill is closed: resident −T, hospital_receivable +T
@@ -22,7 +23,9 @@ from ..common.clock import UtcDateTime, now
 from ..common.ids import new_id
 from ..extensions import db
 
-ACCOUNTS = ("resident", "hospital_receivable", "insurance_fund", "personal_account", "wechat_clearing")
+ACCOUNTS = ("resident", "hospital_receivable", "insurance_fund", "personal_account", "wechat_clearing", "counter_cash")
+# Where a payment's self-pay money is: WeChat Pay's clearing, or the cashier's drawer for money taken at the window.
+CLEARING = {"counter": "counter_cash"}
 
 
 class UnbalancedTransaction(ValueError):
@@ -97,7 +100,7 @@ def paid(bill, payment, applied=()):
     `applied` lists (deposit bill id, fen) whose held money pays `payment.deposit_fen` of this bill.
     """
     return post("payment", payment.id, bill.id, {
-        "resident": -bill.total_fen, "wechat_clearing": payment.amount_fen,
+        "resident": -bill.total_fen, CLEARING.get(payment.method, "wechat_clearing"): payment.amount_fen,
         "insurance_fund": payment.insurance_fund_fen, "personal_account": payment.personal_account_fen},
         elsewhere=[(deposit_bill_id, "hospital_receivable", fen) for deposit_bill_id, fen in applied])
 

@@ -8,7 +8,7 @@ from ..common.clock import UtcDateTime, now
 from ..common.ids import new_id
 from ..extensions import db
 
-KINDS = ("registration", "outpatient", "inpatient_deposit", "inpatient_settlement", "homecare")
+KINDS = ("registration", "outpatient", "inpatient_deposit", "inpatient_settlement", "homecare", "credit_settlement")
 STATUSES = ("unpaid", "paying", "paid", "partially_refunded", "refunded", "closed")
 
 

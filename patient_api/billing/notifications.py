@@ -8,6 +8,16 @@ from .payments import apply_transaction
 from .wechatpay import NotificationError, verify_notification
 
 log = logging.getLogger(__name__)
+# Other WeChat Pay events by prefix (委托代扣 contracts: "PAPAY."), answered by the feature that owns them.
+_HANDLERS = {}
+
+
+def handles(prefix):
+    """Decorator: handler(settings, resource) -> outcome for notifications whose event_type starts with prefix."""
+    def register(handler):
+        _HANDLERS[prefix] = handler
+        return handler
+    return register
 
 
 def handle(headers, body):
@@ -25,6 +35,7 @@ def handle(headers, body):
         from .refunds import apply_refund_notice
         outcome = apply_refund_notice(settings, notice["resource"])
     else:
-        outcome = "ignored"
+        handler = next((h for prefix, h in _HANDLERS.items() if event.startswith(prefix)), None)
+        outcome = handler(settings, notice["resource"]) if handler else "ignored"
     log.info("wechatpay notification %s %s → %s", notice["id"], event, outcome)
     return outcome

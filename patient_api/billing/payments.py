@@ -43,11 +43,18 @@ def new_out_trade_no(instant, prefix=""):
     return prefix + to_local(instant).strftime("%Y%m%d%H%M%S") + random
 
 
-def start(bill, method, instant=None):
-    """Create (or reuse) the open payment of a bill the caller may pay; returns it (flushed)."""
+def start(bill, method, instant=None, queried=True):
+    """Create (or reuse) the open payment of a bill the caller may pay; returns it (flushed).
+
+    `queried=False` leaves the order out of the worker's query schedule: its owner follows it itself (a 委托代扣
+    deduction, whose failure needs a retry rather than a close).
+    """
     instant = instant or now()
     lock_row(Bill, bill.id)  # one payment start per bill at a time
     db.session.refresh(bill)
+    hold = kinds.held(bill)
+    if hold is not None:  # e.g. a 先诊疗后付费 bill: paid with its settlement, never on its own
+        raise Conflict(hold["message"], code=hold["code"])
     if not bill.payable:
         raise Conflict("该账单当前不能支付", code="bill_not_payable")
     expires_at = instant + timedelta(minutes=ORDER_MINUTES)
@@ -60,7 +67,8 @@ def start(bill, method, instant=None):
     if reusable is not None:
         return reusable
     payment = Payment(bill_id=bill.id, out_trade_no=new_out_trade_no(instant), method=method, expires_at=expires_at,
-                      next_query_at=instant + timedelta(seconds=QUERY_SCHEDULE[0]), **_split(bill))
+                      next_query_at=instant + timedelta(seconds=QUERY_SCHEDULE[0]) if queried else None,
+                      **_split(bill))
     db.session.add(payment)
     bill.status = "paying"
     db.session.flush()
@@ -157,6 +165,23 @@ def _settle_bill(payment, instant):
     from .refunds import request_refund
     request_refund(payment.id, payment.amount_fen, "AUTO" + payment.out_trade_no, "订单已失效，自动退款", instant)
     return "paid_then_refund"
+
+
+def record_counter_payment(bill, instant=None):
+    """The hospital's cashier took the self-pay part at the window (cash or card, outside WeChat Pay): the bill is
+    paid at once through the same path as a notification; the money is booked to counter_cash, not WeChat."""
+    instant = instant or now()
+    lock_row(Bill, bill.id)
+    db.session.refresh(bill)
+    if not bill.payable:
+        raise Conflict("该账单当前不能支付", code="bill_not_payable")
+    payment = Payment(bill_id=bill.id, out_trade_no=new_out_trade_no(instant, prefix="C"), method="counter",
+                      expires_at=instant, next_query_at=None, **_split(bill))
+    db.session.add(payment)
+    db.session.flush()
+    payment.mark_paid(None, None, instant)
+    _settle_bill(payment, instant)
+    return payment
 
 
 def pay(account_id, bill_id, method):

@@ -29,7 +29,7 @@ from .insurance import (
 log = logging.getLogger(__name__)
 SETTING_OF_KIND = {"registration": "outpatient", "outpatient": "outpatient",
                    "inpatient_deposit": "inpatient", "inpatient_settlement": "inpatient",
-                   "homecare": "outpatient"}
+                   "homecare": "outpatient", "credit_settlement": "outpatient"}
 
 
 class InsurancePolicy(db.Model):

@@ -92,7 +92,9 @@ def _mismatch(kind, out_trade_no, wechat_fen, ours_fen, detail, out_refund_no=No
 def _payments(rows, start, end):
     """Mismatches of the day's payment rows against payments we marked paid that day; and their ledger total."""
     theirs = {row["out_trade_no"]: row for row in rows if not row["out_refund_no"] and row["trade_state"] == "SUCCESS"}
-    window = sa.and_(Payment.status == "paid", Payment.paid_at >= start, Payment.paid_at < end)
+    # Money a cashier took at the window never passes through WeChat Pay: it is not in the trade bill.
+    window = sa.and_(Payment.status == "paid", Payment.paid_at >= start, Payment.paid_at < end,
+                     Payment.method != "counter")
     ours = {payment.out_trade_no: payment for payment in db.session.scalars(sa.select(Payment).where(window))}
     # We mark an order paid when told, which may be after midnight; so WeChat's rows are matched to any of our days.
     elsewhere = _by(Payment, Payment.out_trade_no, set(theirs) - set(ours))

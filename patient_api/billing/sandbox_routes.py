@@ -10,12 +10,13 @@ import requests
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
+from ..accounts.models import Account
 from ..common import outbox
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
 from ..errors import Conflict, NotFound
 from ..extensions import db
-from .gateway import pay_gateway
+from .gateway import pay_gateway, queue_sandbox_notification
 from .models import Payment
 from .services import bill_for
 from .wechatpay import PayError
@@ -49,6 +50,33 @@ class SandboxPay(MethodView):
         outbox.enqueue("wechatpay_sandbox", settings.notify_url, "TRANSACTION.SUCCESS",
                        {"headers": headers, "body": body.decode()})
         return {"out_trade_no": out_trade_no, "notification_queued": True}
+
+
+class SandboxSignOut(Schema):
+    """What the sandbox did."""
+
+    out_contract_code = fields.String(required=True)
+    notification_queued = fields.Boolean(required=True)
+
+
+@blp.route("/sandbox/wechatpay/contracts/<id:out_contract_code>/sign")
+class SandboxSignContract(MethodView):
+    @resident_required
+    @blp.doc(**BEARER_DOC)
+    @blp.response(200, SandboxSignOut)
+    def post(self, out_contract_code):
+        """The resident signs the 委托代扣 contract in the (simulated) WeChat page; PAPAY.SIGN follows."""
+        settings, client = pay_gateway()
+        if settings.is_live:
+            raise NotFound()
+        openid = db.session.get(Account, current_account_id()).openid
+        try:  # only the account that opened the signing page may sign it
+            wire = client.simulate_contract_signing(out_contract_code, time.time(), openid=openid)
+        except PayError as exc:
+            raise NotFound() if exc.status == 404 or exc.code == "PARAM_ERROR" else \
+                Conflict("该协议已解约", code="contract_not_signable") from exc
+        queue_sandbox_notification(settings, "PAPAY.SIGN", wire)
+        return {"out_contract_code": out_contract_code, "notification_queued": True}
 
 
 def deliver(notify_url, _event, payload):

@@ -3,6 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from ..common.clock import to_local
 from ..common.schemas import LocalDateTime, StrictSchema, Text
+from . import kinds
 from .models import KINDS, PAYMENT_METHODS, STATUSES
 
 
@@ -55,6 +56,13 @@ class BillOut(Schema):
     items = fields.List(fields.Nested(BillItemOut), required=True)
     payments = fields.List(fields.Nested(PaymentOut), required=True)
     refunds = fields.Method("dump_refunds", required=True)
+    hold = fields.Method("dump_hold", allow_none=True, metadata={
+        "description": "Why the bill is not paid on its own, or null: {code, message}; e.g. "
+                       "credit_bill_pending_settlement, a 先诊疗后付费 bill shown as 待结算, paid with its settlement"})
+
+    def dump_hold(self, bill):
+        """The registered hold on the bill (kinds.held) while it is unpaid."""
+        return kinds.held(bill) if bill.status in ("unpaid", "paying") else None
 
     def dump_refunds(self, bill):
         """Refunds of all the bill's payments."""

@@ -4,9 +4,14 @@ from sqlalchemy import select, update
 from ..extensions import db
 
 
-def lock_row(model, row_id):
-    """Serialise writers on one row until the transaction ends; returns False if it does not exist."""
+def lock_row(model, row_id, keep_keys=False):
+    """Serialise writers on one row until the transaction ends; returns False if it does not exist.
+
+    keep_keys: on PostgreSQL lock FOR NO KEY UPDATE, so other transactions may still insert rows that reference
+    this one (their foreign-key check takes FOR KEY SHARE): for a row used as a mutex, such as a patient's.
+    """
     if db.session.get_bind().dialect.name == "postgresql":
-        return db.session.execute(select(model.id).where(model.id == row_id).with_for_update()).first() is not None
+        query = select(model.id).where(model.id == row_id).with_for_update(key_share=keep_keys)
+        return db.session.execute(query).first() is not None
     # SQLite has no row locks; a no-op UPDATE takes the database write lock instead.
     return db.session.execute(update(model).where(model.id == row_id).values(id=model.id)).rowcount == 1

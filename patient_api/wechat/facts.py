@@ -19,7 +19,7 @@ from ..inpatient.models import Admission
 from ..results.models import Report
 
 BILL_KINDS = {"registration": "挂号费", "outpatient": "门诊缴费", "inpatient_deposit": "住院预交金",
-              "inpatient_settlement": "出院结算", "homecare": "上门护理"}
+              "inpatient_settlement": "出院结算", "homecare": "上门护理", "credit_settlement": "先诊疗后付费结算"}
 REPORT_KINDS = {"lab": "检验报告", "imaging": "检查报告", "outpatient": "门诊病历", "inpatient": "出院小结"}
 
 

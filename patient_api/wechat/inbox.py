@@ -53,6 +53,16 @@ EVENTS = {
     "deposit.low": ("预交金余额不足", ["{patient} {hospital} {ward}", "可用余额 {available}，请及时缴纳"], _STAY),
     "inpatient.balance_due": ("出院结算待缴费", ["{patient} {hospital}", "待缴 {balance_due}"], _STAY),
     "inpatient.settled": ("出院结算已完成", ["{patient} {hospital}", "余额 {refund} 原路退回"], _STAY),
+    "credit.settlement_due": ("先诊疗后付费待结算", ["{patient} {hospital}", "本次结算自付 {self_pay}，请尽快支付"],
+                              "/credit"),
+    "credit.settled": ("先诊疗后付费已结算", ["{patient} {hospital}", "合计 {total}，本次支付 {amount}"], "/credit"),
+    "credit.deduction_failed": ("自动扣费未成功", ["{patient} {hospital}", "自付 {self_pay} 请自行支付"], "/credit"),
+    "credit.reminder": ("先诊疗后付费逾期提醒", ["{patient} {hospital}", "自付 {self_pay} 已逾期 {day} 天，请尽快支付"],
+                        "/credit"),
+    "credit.suspended": ("先诊疗后付费已暂停", ["{patient}：结算逾期未付，全市暂停先诊疗后付费", "付清后自动恢复"],
+                         "/credit"),
+    "credit.contract_signed": ("已开通自动扣费", ["{patient} 的先诊疗后付费结算将自动扣款"], "/credit"),
+    "credit.contract_terminated": ("自动扣费已关闭", ["{patient} 的先诊疗后付费结算需自行支付"], "/credit"),
     "proxy.requested": ("家人申请代您办理", ["{patient}：有家属账户申请代您办理就医业务", "请同意或拒绝"],
                         "/patients/{patient_id}/links"),
     "proxy.verified": ("代办申请已同意", ["{patient} 同意您代为办理，现在可以查看其报告和病历"],
@@ -68,7 +78,7 @@ EVENTS = {
     "homecare.finished": ("护理服务已完成，请缴费", [_CARE_WHAT, "应缴 {total}"], _CARE),
     "homecare.cancelled": ("护理申请已取消", [_CARE_WHAT, "取消费 {cancel_fee}"], _CARE),
 }
-CLINICAL = ("report.", "deposit.", "inpatient.", "homecare.")
+CLINICAL = ("report.", "deposit.", "inpatient.", "homecare.", "credit.")
 WITHHELD = "您已不再是该就诊人的授权账户，内容不再显示"
 
 

@@ -9,17 +9,25 @@ from .errors import BadNotification, BadSignature, NotificationError, PayError, 
 from .factory import build_client, sandbox_keys, sandbox_settings
 from .live import LiveClient
 from .notify import build_notification, verify_notification
-from .resources import REFUND_STATUSES, TRADE_STATES, refund_resource, transaction_resource
+from .resources import (
+    CONTRACT_STATES,
+    REFUND_STATUSES,
+    TRADE_STATES,
+    contract_resource,
+    refund_resource,
+    transaction_resource,
+)
 from .sandbox import SandboxClient
 from .settings import WechatPaySettings
 from .store import DictStore, KeyValueStore, RedisStore
 from .testkeys import generate_test_keys, settings_from_keys
 
 __all__ = [
-    "BadNotification", "BadSignature", "DictStore", "KeyValueStore", "LiveClient", "NotificationError", "PayClient",
-    "PayError", "REFUND_STATUSES", "RedisStore", "SandboxClient", "StaleNotification", "TRADE_STATES",
-    "UnknownSerial", "WechatPaySettings", "aead_decrypt", "aead_encrypt", "build_client", "build_notification",
-    "generate_test_keys", "jsapi_pay_params", "parse_trade_bill", "parse_trade_bill_summary", "refund_resource",
-    "render_trade_bill", "sandbox_keys", "sandbox_settings", "settings_from_keys", "sign_message",
-    "transaction_resource", "verify_notification", "verify_signature",
+    "BadNotification", "BadSignature", "CONTRACT_STATES", "DictStore", "KeyValueStore", "LiveClient",
+    "NotificationError", "PayClient", "PayError", "REFUND_STATUSES", "RedisStore", "SandboxClient",
+    "StaleNotification", "TRADE_STATES", "UnknownSerial", "WechatPaySettings", "aead_decrypt", "aead_encrypt",
+    "build_client", "build_notification", "contract_resource", "generate_test_keys", "jsapi_pay_params",
+    "parse_trade_bill", "parse_trade_bill_summary", "refund_resource", "render_trade_bill", "sandbox_keys",
+    "sandbox_settings", "settings_from_keys", "sign_message", "transaction_resource", "verify_notification",
+    "verify_signature",
 ]

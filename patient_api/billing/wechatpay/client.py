@@ -35,6 +35,26 @@ class PayClient(ABC):
     def trade_bill(self, bill_date):
         """The CSV text of the ALL trade bill (交易账单) of that China-time date."""
 
+    # -- 委托代扣 (papay): a contract the payer signs once, then deductions without the payer acting ----------------
+    @abstractmethod
+    def presign_contract(self, plan_id, out_contract_code, display_account, openid, notify_url):
+        """JSAPI pre-sign (公众号纯签约); returns {"redirect_url"}: the H5 page opens it and the payer signs in WeChat.
+        Nothing is signed yet: the PAPAY.SIGN notification (or query_contract) says when it is."""
+
+    @abstractmethod
+    def query_contract(self, plan_id, out_contract_code):
+        """The contract dict (contract_id, contract_state ADD | DELETE, openid, …); RESOURCE_NOT_EXISTS until signed."""
+
+    @abstractmethod
+    def terminate_contract(self, contract_id, note):
+        """End a contract (解约); the PAPAY.TERMINATE notification confirms it."""
+
+    @abstractmethod
+    def pay_by_contract(self, out_trade_no, description, amount_fen, contract_id, notify_url):
+        """Apply for a deduction (申请扣款) under a contract. WeChat only accepts it here; the charge happens after,
+        reported by TRANSACTION.SUCCESS or by query (trade_state SUCCESS, or PAYERROR e.g. 余额不足). The same
+        out_trade_no is charged at most once, so repeating the call after a lost answer is safe."""
+
 
 def jsapi_pay_params(settings, prepay_id, now, nonce=None):
     """Arguments for WeixinJSBridge getBrandWCPayRequest, paySign made with the merchant private key."""

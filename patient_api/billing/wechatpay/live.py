@@ -6,6 +6,7 @@ import zlib
 
 import requests
 from wechatpayv3 import WeChatPay, WeChatPayType
+from wechatpayv3.type import RequestType
 
 from .client import PayClient
 from .crypto import private_key_pkcs8, public_key_spki
@@ -15,6 +16,11 @@ from .timefmt import datetime_rfc3339
 # WeChat asks callers to retry these with the same parameters; everything else needs a human or a new request.
 RETRYABLE_CODES = {"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED", "BANK_ERROR", "BANKERROR"}
 DEFAULT_TIMEOUT = (5, 20)  # (connect, read) seconds; a hung call must not pin a worker
+# 委托代扣 (papay) v3 paths of a direct merchant (普通商户); wechatpayv3 has no wrappers, so they go through its core.
+PAPAY_PRESIGN_JSAPI = "/v3/papay/scheduled-deduct-sign/contracts/pre-entrust-sign/jsapi"
+PAPAY_CONTRACT_BY_CODE = "/v3/papay/sign/contracts/plan-id/{plan_id}/out-contract-code/{code}?appid={appid}"
+PAPAY_TERMINATE = "/v3/papay/sign/contracts/{contract_id}/terminate"
+PAPAY_APPLY = "/v3/papay/pay/transactions/apply"
 
 
 class LiveClient(PayClient):
@@ -84,6 +90,35 @@ class LiveClient(PayClient):
         if hashlib.sha1(data).hexdigest().lower() != str(info.get("hash_value", "")).lower():
             raise PayError("BILL_HASH_MISMATCH", "账单文件摘要不符", retryable=True)
         return data.decode("utf-8-sig")
+
+    def presign_contract(self, plan_id, out_contract_code, display_account, openid, notify_url):
+        """POST JSAPI pre-sign (公众号纯签约); returns {"redirect_url"} for the H5 page (valid 10 minutes)."""
+        answer = self._json(self._core_request, path=PAPAY_PRESIGN_JSAPI, verb=RequestType.POST, data={
+            "appid": self.settings.appid, "openid": openid, "plan_id": int(plan_id),
+            "out_contract_code": out_contract_code, "contract_display_account": display_account,
+            "contract_notify_url": notify_url})
+        return {"redirect_url": _field(answer, "redirect_url")}
+
+    def query_contract(self, plan_id, out_contract_code):
+        """GET the contract by the merchant's code (查询签约)."""
+        return self._json(self._core_request, path=PAPAY_CONTRACT_BY_CODE.format(
+            plan_id=int(plan_id), code=out_contract_code, appid=self.settings.appid), verb=RequestType.GET)
+
+    def terminate_contract(self, contract_id, note):
+        """POST 申请解约 (204, no body); the PAPAY.TERMINATE notification confirms."""
+        self._call(self._core_request, path=PAPAY_TERMINATE.format(contract_id=contract_id), verb=RequestType.POST,
+                   data={"appid": self.settings.appid, "termination_note": note[:256]})
+
+    def pay_by_contract(self, out_trade_no, description, amount_fen, contract_id, notify_url):
+        """POST 受理扣款: accepted only; the result comes as TRANSACTION.SUCCESS or from query()."""
+        self._call(self._core_request, path=PAPAY_APPLY, verb=RequestType.POST, data={
+            "appid": self.settings.appid, "out_trade_no": out_trade_no, "description": description,
+            "transaction_notify_url": notify_url, "contract_id": contract_id,
+            "amount": {"total": amount_fen, "currency": "CNY"}})
+
+    def _core_request(self, path, verb, data=None):
+        """wechatpayv3's signed request (answers verified against the platform public key)."""
+        return self._wxpay._core.request(path, method=verb, data=data)
 
     def _json(self, method, **kwargs):
         """Call and decode a JSON answer."""

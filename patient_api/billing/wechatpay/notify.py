@@ -15,7 +15,10 @@ SUMMARIES = {
     "REFUND.SUCCESS": "退款成功",
     "REFUND.ABNORMAL": "退款异常",
     "REFUND.CLOSED": "退款关闭",
+    "PAPAY.SIGN": "签约成功",
+    "PAPAY.TERMINATE": "解约成功",
 }
+ORIGINAL_TYPES = {"TRANSACTION.": "transaction", "REFUND.": "refund", "PAPAY.": "papay"}
 # ASCII digits only: str.isdigit() accepts "²", and int() of thousands of digits raises.
 TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
@@ -118,7 +121,7 @@ def _decrypt(settings, resource):
 def build_notification(settings, platform_private_key_pem, event_type, resource_plain, now, nonce=None,
                        notification_id=None):
     """Headers and body exactly as WeChat posts them, signed with the (sandbox/test) platform private key."""
-    original_type = "transaction" if event_type.startswith("TRANSACTION.") else "refund"
+    original_type = next(kind for prefix, kind in ORIGINAL_TYPES.items() if event_type.startswith(prefix))
     resource_nonce = random_nonce(12)
     plaintext = json.dumps(resource_plain, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     envelope = {

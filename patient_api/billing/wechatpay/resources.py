@@ -14,6 +14,9 @@ TRADE_STATE_DESC = {
     "PAYERROR": "支付失败",
 }
 REFUND_STATUSES = ("SUCCESS", "PROCESSING", "ABNORMAL", "CLOSED")
+CONTRACT_STATES = ("ADD", "DELETE")  # 委托代扣: signed (生效中), terminated (已解约)
+# contract_termination_mode: how a contract ended (the payer in WeChat, or the merchant through the API).
+TERMINATED_BY_PAYER, TERMINATED_BY_MERCHANT = 2, 3
 # What lands in the payer's account for a refund to WeChat balance (零钱), the usual case.
 BALANCE_ACCOUNT = "支付用户零钱"
 
@@ -54,6 +57,26 @@ def refund_resource(settings, out_trade_no, out_refund_no, refund_id, refund_fen
     }
     if refund_status == "SUCCESS":
         resource["success_time"] = _wire_time(success_time)
+    return resource
+
+
+def contract_resource(settings, plan_id, out_contract_code, contract_id, openid, change_type, operate_time,
+                      display_account="", termination_mode=None):
+    """A PAPAY.SIGN / PAPAY.TERMINATE resource (签约、解约结果通知), also the shape of a contract query answer."""
+    resource = {
+        "mchid": settings.mchid,
+        "appid": settings.appid,
+        "plan_id": plan_id,
+        "out_contract_code": out_contract_code,
+        "contract_id": contract_id,
+        "openid": openid,
+        "contract_display_account": display_account,
+        "change_type": change_type,
+        "contract_state": change_type,
+        "operate_time": _wire_time(operate_time),
+    }
+    if change_type == "DELETE":
+        resource["contract_termination_mode"] = termination_mode or TERMINATED_BY_MERCHANT
     return resource
 
 

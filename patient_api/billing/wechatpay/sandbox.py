@@ -8,7 +8,15 @@ from .bill import NO_REFUND, render_trade_bill
 from .client import PayClient
 from .errors import PayError
 from .notify import build_notification
-from .resources import BALANCE_ACCOUNT, TRADE_STATE_DESC, refund_resource, transaction_resource
+from .resources import (
+    BALANCE_ACCOUNT,
+    TERMINATED_BY_MERCHANT,
+    TERMINATED_BY_PAYER,
+    TRADE_STATE_DESC,
+    contract_resource,
+    refund_resource,
+    transaction_resource,
+)
 from .timefmt import bill_time, compact, epoch_of, local_date, rfc3339
 
 DEFAULT_NAMESPACE = "wechatpay:sandbox:"
@@ -17,6 +25,8 @@ REFUND_WINDOW_SECONDS = 365 * 24 * 3600
 PAID = ("SUCCESS", "REFUND")
 SANDBOX_OPENID = "o-sandbox-payer"
 OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_|*-]{6,32}")
+OUT_CONTRACT_CODE = re.compile(r"[A-Za-z0-9]{1,32}")  # 商户签约协议号: digits and letters only
+NOT_ENOUGH = "余额不足（NOT_ENOUGH）"
 
 
 class SandboxClient(PayClient):
@@ -105,6 +115,102 @@ class SandboxClient(PayClient):
                                    transaction_id=record["transaction_id"], success_time=record["success_time"])
         return self._notification(f"REFUND.{status}", resource, now, out_refund_no)
 
+    # -- 委托代扣 (papay) ----------------------------------------------------------------------------------------
+    def presign_contract(self, plan_id, out_contract_code, display_account, openid, notify_url):
+        """Open a signing session; the same code again (still unsigned) gives the same page, a used code is refused."""
+        if not isinstance(out_contract_code, str) or not OUT_CONTRACT_CODE.fullmatch(out_contract_code):
+            raise PayError("PARAM_ERROR", "out_contract_code 应为 1-32 位数字或字母", status=400)
+        if not openid or not display_account or len(display_account) > 32:
+            raise PayError("PARAM_ERROR", "openid 必填，contract_display_account 长度应为 1-32", status=400)
+        record = {"plan_id": plan_id, "out_contract_code": out_contract_code, "openid": openid,
+                  "display_account": display_account, "state": "PENDING", "contract_id": "",
+                  "session": secrets.token_urlsafe(12), "operate_time": None, "termination_mode": None}
+        if not self._add(self._contract_key(out_contract_code), record):
+            record = self._contract(out_contract_code)
+            if record["state"] != "PENDING" or record["openid"] != openid:
+                raise PayError("INVALID_REQUEST", "商户签约协议号已使用", status=400)
+        return {"redirect_url": f"https://sandbox.wechatpay.invalid/papay/sign?session={record['session']}"}
+
+    def simulate_contract_signing(self, out_contract_code, now, openid=None):
+        """The payer signs in the (simulated) WeChat page: ADD, and the signed PAPAY.SIGN notification (headers, body).
+        Signing again re-sends the same notification, as WeChat's retries do."""
+        record = self._contract(out_contract_code)
+        if openid and openid != record["openid"]:
+            raise PayError("PARAM_ERROR", "只能由发起签约的用户签约", status=400)
+        if record["state"] == "DELETE":
+            raise PayError("CONTRACT_TERMINATED", "协议已解约", status=400)
+        if record["state"] == "PENDING":
+            record.update(state="ADD", contract_id=_digits("2026", 20), operate_time=int(now))
+            self._store.set(self._contract_key(out_contract_code), record)
+            self._store.set(self._contract_id_key(record["contract_id"]), {"out_contract_code": out_contract_code})
+        return self.contract_notification(out_contract_code, now)
+
+    def query_contract(self, plan_id, out_contract_code):
+        """The signed (or terminated) contract; RESOURCE_NOT_EXISTS while nobody has signed."""
+        record = self._store.get(self._contract_key(out_contract_code))
+        if record is None or record["state"] == "PENDING" or record["plan_id"] != plan_id:
+            raise PayError("RESOURCE_NOT_EXISTS", "协议不存在", status=404)
+        return self._contract_view(record)
+
+    def terminate_contract(self, contract_id, note):
+        """The merchant ends the contract (repeating it is harmless); the PAPAY.TERMINATE notification follows."""
+        self._end_contract(contract_id, TERMINATED_BY_MERCHANT)
+
+    def simulate_user_termination(self, contract_id, now):
+        """The payer ends the contract in WeChat (钱包 → 支付设置 → 自动扣费): its PAPAY.TERMINATE notification."""
+        record = self._end_contract(contract_id, TERMINATED_BY_PAYER, now)
+        return self.contract_notification(record["out_contract_code"], now)
+
+    def contract_notification(self, out_contract_code, now):
+        """The signed PAPAY.SIGN or PAPAY.TERMINATE notification of the contract's present state (fixed id)."""
+        record = self._contract(out_contract_code)
+        if record["state"] == "PENDING":
+            raise PayError("RESOURCE_NOT_EXISTS", "协议尚未签约", status=404)
+        event = "PAPAY.SIGN" if record["state"] == "ADD" else "PAPAY.TERMINATE"
+        return self._notification(event, self._contract_view(record), now, "contract:" + out_contract_code)
+
+    def pay_by_contract(self, out_trade_no, description, amount_fen, contract_id, notify_url):
+        """Deduct at once from the payer's sandbox wallet: SUCCESS, or PAYERROR 余额不足 when the wallet is short.
+        One out_trade_no is charged once; repeating it with the same arguments is accepted again and changes nothing."""
+        index = self._store.get(self._contract_id_key(contract_id)) if contract_id else None
+        record = index and self._contract(index["out_contract_code"])
+        if not record or record["state"] != "ADD":
+            raise PayError("CONTRACT_NOT_EXIST", "委托代扣协议不存在或已解约", status=400)
+        _check_order_args(out_trade_no, description, amount_fen)
+        now = int(self._clock())
+        order = {"out_trade_no": out_trade_no, "trade_type": "PAP", "description": description,
+                 "amount_fen": amount_fen, "openid": record["openid"], "time_expire": now, "created_at": now,
+                 "trade_state": "NOTPAY", "transaction_id": "", "success_time": None, "refunded_fen": 0, "refunds": [],
+                 "prepay_id": "", "code_url": "", "contract_id": contract_id, "fail_reason": ""}
+        if not self._add(self._order_key(out_trade_no), order):
+            existing = self._order(out_trade_no)
+            if (existing.get("contract_id"), existing["amount_fen"]) != (contract_id, amount_fen):
+                raise PayError("OUT_TRADE_NO_USED", "商户订单号重复", status=400)
+            return
+        wallet = self._store.get(self._wallet_key(record["openid"]))
+        if wallet is not None and wallet["balance_fen"] < amount_fen:
+            order.update(trade_state="PAYERROR", fail_reason=NOT_ENOUGH)
+        else:
+            if wallet is not None:
+                self._store.set(self._wallet_key(record["openid"]), {"balance_fen": wallet["balance_fen"] - amount_fen})
+            order.update(trade_state="SUCCESS", success_time=now, transaction_id=_digits("4200", 24))
+        self._store.set(self._order_key(out_trade_no), order)
+
+    def deduction_notification(self, out_trade_no, now):
+        """The signed TRANSACTION.SUCCESS notification of a successful deduction (fixed id, so re-sends are replays)."""
+        order = self._order(out_trade_no)
+        if order["trade_state"] not in PAID:
+            raise PayError("ORDER_NOT_PAID", "扣款未成功", status=400)
+        return self._notification("TRANSACTION.SUCCESS", self._transaction(order, trade_state="SUCCESS"), now,
+                                  out_trade_no)
+
+    def set_wallet(self, openid, balance_fen):
+        """The payer's sandbox balance (None: unlimited), to play 余额不足 and its remedy."""
+        if balance_fen is None:
+            self._store.set(self._wallet_key(openid), None)
+        else:
+            self._store.set(self._wallet_key(openid), {"balance_fen": balance_fen})
+
     # -- bill --------------------------------------------------------------------------------------------------
     def trade_bill(self, bill_date):
         """The ALL trade bill of bill_date (China time): payments by success time, refunds by application time."""
@@ -126,6 +232,42 @@ class SandboxClient(PayClient):
     def _refund_key(self, out_refund_no):
         """Store key of a refund."""
         return f"{self._ns}refund:{out_refund_no}"
+
+    def _contract_key(self, out_contract_code):
+        """Store key of a contract (by the merchant's code)."""
+        return f"{self._ns}contract:{out_contract_code}"
+
+    def _contract_id_key(self, contract_id):
+        """Store key of the contract-id → code index."""
+        return f"{self._ns}contract-id:{contract_id}"
+
+    def _wallet_key(self, openid):
+        """Store key of a payer's sandbox balance."""
+        return f"{self._ns}wallet:{openid}"
+
+    def _contract(self, out_contract_code):
+        """The stored contract, or WeChat's 404."""
+        record = self._store.get(self._contract_key(out_contract_code))
+        if record is None:
+            raise PayError("RESOURCE_NOT_EXISTS", "协议不存在", status=404)
+        return record
+
+    def _end_contract(self, contract_id, mode, now=None):
+        """ADD → DELETE (once); returns the record."""
+        index = self._store.get(self._contract_id_key(contract_id)) if contract_id else None
+        if index is None:
+            raise PayError("CONTRACT_NOT_EXIST", "委托代扣协议不存在", status=400)
+        record = self._contract(index["out_contract_code"])
+        if record["state"] == "ADD":
+            record.update(state="DELETE", termination_mode=mode, operate_time=int(now or self._clock()))
+            self._store.set(self._contract_key(record["out_contract_code"]), record)
+        return record
+
+    def _contract_view(self, record):
+        """WeChat's contract dict (notification resource and query answer)."""
+        return contract_resource(self.settings, record["plan_id"], record["out_contract_code"], record["contract_id"],
+                                 record["openid"], record["state"], record["operate_time"], record["display_account"],
+                                 record["termination_mode"])
 
     def _add(self, key, value):
         """Set only if absent; uses the store's atomic add when it has one."""
@@ -173,7 +315,8 @@ class SandboxClient(PayClient):
                                         order["amount_fen"], order["openid"], trade_state=state,
                                         success_time=order["success_time"], trade_type=order["trade_type"])
         return {"appid": self.settings.appid, "mchid": self.settings.mchid, "out_trade_no": order["out_trade_no"],
-                "trade_state": state, "trade_state_desc": TRADE_STATE_DESC[state], "attach": "",
+                "trade_state": state, "trade_state_desc": order.get("fail_reason") or TRADE_STATE_DESC[state],
+                "attach": "",
                 "amount": {"total": order["amount_fen"], "currency": "CNY", "payer_currency": "CNY"}}
 
     def _check_refund(self, order, refund_fen, total_fen, now):
