@@ -341,7 +341,8 @@ def test_the_form_refuses_what_the_server_would_and_shows_its_words(page, app, l
     page.get_by_role("radio", name="可自行活动").click()
     page.get_by_label("病情描述").fill("脐部护理")
     page.get_by_role("button", name="下一步").click()
-    expect(page.get_by_role("alert")).to_have_text("该服务仅面向出生28天内的新生儿，该就诊人暂不符合服务条件")
+    expect(page.get_by_role("alert")).to_have_text(
+        "该服务仅面向出生28天内的新生儿（满足其一即可），该就诊人暂不符合服务条件")
     expect(page.get_by_text("第 1 步，共 3 步")).to_be_visible()
     check_axe(page, "homecare not eligible")
     screenshot(page, "homecare-request-not-eligible")
