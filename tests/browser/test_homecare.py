@@ -1,10 +1,11 @@
-"""互联网+护理 in Chromium, end to end on the demo catalogue (泰安市中心医院, 泰山区 · 岱岳区 · 宁阳县): a resident finds
-上门换药, requests a visit (three steps, checked as typed); a dispatcher (made with the CLI) sends it to a nurse the
-admin qualified through the API; the nurse on her phone accepts, sets out, checks in, records what she did with
-consumables and checks out; the family pays the bill with 模拟支付, rates and complains, and the dispatcher
-acknowledges the alert. Another nurse neither lists nor opens the order; a resident cancels an assigned visit in
-time, free; the form refuses what the server would, and shows the server's own words for what only it knows.
-Resident screens in both modes (axe, 长辈版 sizes, screenshots); staff screens on a tablet and a phone."""
+"""互联网+护理 in Chromium, end to end on the demo catalogue (泰安市中心医院, 泰山区 · 岱岳区 · 宁阳县): a
+resident finds 上门换药 and requests a visit (three steps, checked as typed, a report shared with consent); a
+dispatcher (made with the CLI) sends it to a nurse the admin qualified through the API; the nurse on her phone
+accepts, reads the shared report, sets out, checks in, records what she did with consumables and checks out; the
+family pays the bill with 模拟支付, rates and complains, and the dispatcher acknowledges the alert. Another nurse
+neither lists nor opens the order; a resident cancels an assigned visit in time, free; the form refuses what the
+server would, and shows the server's own words for what only it knows. Resident screens in both modes (axe, 长辈版
+sizes, screenshots); staff screens on a tablet and a phone."""
 import re
 from datetime import timedelta
 
@@ -13,14 +14,24 @@ from playwright.sync_api import expect
 
 from patient_api.common.clock import now
 
-from .helpers import check_axe, check_elder_sizes, no_horizontal_scroll, no_loading, screenshot, settle, sign_in
-from .helpers import small_targets
+from .helpers import (
+    check_axe,
+    check_elder_sizes,
+    no_horizontal_scroll,
+    no_loading,
+    screenshot,
+    settle,
+    sign_in,
+    small_targets,
+)
 from .outpatient import resident
 from .seed import PASSWORD
+from .test_h5_results import verified_resident
 
 MODES = pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
 HOSPITAL = "TAZXYY"
 ADDRESS = "泰安市泰山区龙潭路29号阳光小区3号楼2单元501室"
+JOURNEY_PEOPLE = {"n": (8601, "13900139601"), "e": (8603, "13900139603")}
 PAY_WAIT = 45_000  # ms: the sandbox's notification goes through the worker's outbox before the bill reads paid
 
 
@@ -96,7 +107,7 @@ def request_by_api(api, service, patient_id, days_ahead=3):
 def test_request_dispatch_visit_pay_rate_and_complain(make_page, app, live, elder):
     tag = "e" if elder else "n"
     openid = f"hc-journey-{tag}"
-    resident(app, live, openid)
+    verified_resident(live, openid, *JOURNEY_PEOPLE[tag])  # with `demo clinical` reports to share
     admin, _ = staff(live, f"hc-admin-{tag}", "admin")
     staff(live, f"hc-dispatch-{tag}", "dispatcher")
     _, nurse_id = staff(live, f"hc-nurse-{tag}", "nurse")
@@ -158,6 +169,14 @@ def test_request_dispatch_visit_pay_rate_and_complain(make_page, app, live, elde
     page.get_by_role("button", name="下一步").click()
 
     expect(page.get_by_text("第 3 步，共 3 步")).to_be_visible()
+    page.get_by_role("checkbox", name="向护士分享一份近期记录").click()
+    records = page.get_by_role("radiogroup", name="选择要分享的记录")
+    report = records.get_by_role("radio", name=re.compile("^报告")).first
+    report_title = report.locator(".pick__title").inner_text().removeprefix("报告 ")
+    report.click()
+    page.get_by_role("button", name="提交申请").click()
+    expect(page.get_by_text("分享记录须先勾选同意授权")).to_be_visible()  # consent is asked for, never assumed
+    page.get_by_role("checkbox", name=re.compile("我同意接单护士在本次服务期间查看所选记录")).click()
     summary = page.get_by_role("region", name="申请信息")
     for text in ("上门换药", "长期卧床", "泰山区 " + ADDRESS, "08:00–10:00", "¥150.00"):
         expect(summary).to_contain_text(text)
@@ -167,7 +186,9 @@ def test_request_dispatch_visit_pay_rate_and_complain(make_page, app, live, elde
     order_id = page.url.split("/")[-1].split("?")[0]
     expect(page.get_by_role("status").filter(has_text="申请已提交")).to_be_visible()
     expect(page.locator("#order-status")).to_have_text("待医院审核")
-    expect(page.get_by_role("region", name="申请信息")).to_contain_text("泰安市泰山区****")  # masked for the family too
+    asked = page.get_by_role("region", name="申请信息")
+    expect(asked).to_contain_text("泰安市泰山区****")  # masked for the family too
+    expect(asked).to_contain_text("检查检验报告（已同意护士查看）")
     look(page, "homecare-4-submitted", elder)
 
     # The dispatcher, on the station's tablet: the request on top with its time left; a qualified nurse, band A.
@@ -209,6 +230,8 @@ def test_request_dispatch_visit_pay_rate_and_complain(make_page, app, live, elde
     staff_look(phone, "nurse-order-assigned", shoot=not elder)
     phone.get_by_role("button", name="接单").click()
     expect(phone.get_by_text(ADDRESS)).to_be_visible()
+    phone.get_by_role("button", name="查看家属分享的检查检验报告").click()
+    expect(phone.get_by_role("region", name="家属分享的检查检验报告")).to_contain_text(report_title)
     phone.get_by_role("button", name="出发").click()
     expect(phone.get_by_text(re.compile(r"已于 .* 出发"))).to_be_visible()
     staff_look(phone, "nurse-order-accepted", shoot=not elder)
@@ -250,7 +273,8 @@ def test_request_dispatch_visit_pay_rate_and_complain(make_page, app, live, elde
         expect(progress.get_by_role("listitem")).to_have_count(3)
         look(page, "homecare-5-finished", elder)
         progress.get_by_role("button", name="查看全部 7 步").click()
-    for step in ("提交申请", "医院已受理，已安排护士", "护士接单", "护士出发", "护士到达，开始服务", "服务完成", "待缴费"):
+    for step in ("提交申请", "医院已受理，已安排护士", "护士接单", "护士出发", "护士到达，开始服务", "服务完成",
+                 "待缴费"):
         expect(progress).to_contain_text(step)
     expect(page.get_by_role("region", name="护士服务记录")).to_contain_text("伤口愈合良好")
     expect(page.get_by_role("region", name="费用", exact=True)).to_contain_text("无菌换药包 × 2包")
@@ -361,7 +385,8 @@ def test_the_form_refuses_what_the_server_would_and_shows_its_words(page, app, l
     page.get_by_label("病情描述").fill("压疮换药")
     page.get_by_role("button", name="下一步").click()
     page.get_by_role("button", name="下一步").click()
-    for text in ("请选择所在区县", "请填写上门地址", "请选择期望上门的日期和时段", "请填写联系电话，护士上门前会与您联系"):
+    for text in ("请选择所在区县", "请填写上门地址", "请选择期望上门的日期和时段",
+                 "请填写联系电话，护士上门前会与您联系"):
         expect(page.get_by_text(text)).to_be_visible()
     page.get_by_role("radio", name="岱岳区").click()
     page.get_by_label("详细地址").fill("泰安市岱岳区粥店街道天平湖小区8号楼")
