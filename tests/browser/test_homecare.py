@@ -359,6 +359,47 @@ def test_an_assigned_visit_cancelled_in_time_costs_nothing(page, app, live, elde
     assert after["status"] == "cancelled" and after["cancel_fee_fen"] == 0 and after["bill_id"] is None
 
 
+@MODES
+def test_declined_and_lapsed_requests_say_why(page, app, live, elder):
+    from patient_api.extensions import db
+    from patient_api.homecare.models import HomecareOrder
+
+    tag = "e" if elder else "n"
+    openid = f"hc-closed-{tag}"
+    api, patient_id, _name, _number = resident(app, live, openid)
+    dispatcher, _ = staff(live, f"hc-closed-dispatch-{tag}", "dispatcher")
+    declined = request_by_api(api, service_id(live, "HC001"), patient_id)
+    answer = dispatcher.post(dispatcher.base + f"/staff/homecare/orders/{declined['id']}/decline",
+                             json={"reason": "该时段护士已约满，请改约其他日期"})
+    assert answer.status_code == 200, answer.text
+    lapsed = request_by_api(api, service_id(live, "HC003"), patient_id)
+    with app.app_context():  # nobody reviewed it in time: the deadline passes, the job (or the worker) lapses it
+        db.session.get(HomecareOrder, lapsed["id"]).review_due_at = now() - timedelta(minutes=1)
+        db.session.commit()
+    live.flask("jobs", "homecare")
+
+    sign_in(page, openid)
+    if elder:
+        elder_on(page)
+    page.goto("/h5/homecare/orders?tab=past")
+    past = page.get_by_role("list", name="已结束")
+    expect(past.get_by_role("link").filter(has_text="上门换药")).to_contain_text("未通过")
+    expect(past.get_by_role("link").filter(has_text="导尿管更换")).to_contain_text("已失效")
+    look(page, "homecare-orders-past", elder)
+    past.get_by_role("link").filter(has_text="上门换药").click()
+    expect(page.locator("#order-status")).to_have_text("未通过")
+    expect(page.get_by_text("未通过原因：该时段护士已约满，请改约其他日期")).to_be_visible()
+    expect(page.get_by_role("button", name="取消申请")).to_have_count(0)
+    look(page, "homecare-declined", elder)
+    page.goto(f"/h5/homecare/orders/{lapsed['id']}")
+    expect(page.locator("#order-status")).to_have_text("已失效")
+    expect(page.get_by_role("region", name="进度")).to_contain_text("医院未能在时限内受理")
+    look(page, "homecare-lapsed", elder)
+    page.get_by_role("button", name="重新申请").click()
+    page.wait_for_url(re.compile(r"/h5/homecare/services/hcs_\w+$"))
+    expect(page.get_by_role("heading", name="导尿管更换")).to_be_visible()
+
+
 def test_the_form_refuses_what_the_server_would_and_shows_its_words(page, app, live):
     openid = "hc-refusals"
     api, patient_id, _name, _number = resident(app, live, openid)
