@@ -28,11 +28,12 @@ def _cancel(client, headers, order_id):
 def test_cancelling_is_free_until_the_deadline_then_costs_the_travel_fee(app, client, care):
     headers, patient_id = care.resident()
     early = care.accepted(headers, patient_id, hours_ahead=24 + 1 / 6)  # deadline in 10 minutes
-    assert early["free_cancel_until"]
+    assert early["free_cancel_until"] and early["cancel_fee_now_fen"] == 0  # the screen says so before confirming
     cancelled = _cancel(client, headers, early["id"]).json
     assert cancelled["status"] == "cancelled" and cancelled["cancel_fee_fen"] == 0 and cancelled["bill_id"] is None
 
     late = care.accepted(headers, patient_id, hours_ahead=24 - 1 / 6)  # deadline 10 minutes ago
+    assert client.get(f"/api/v1/me/homecare/orders/{late['id']}", headers=headers).json["cancel_fee_now_fen"] == 3000
     charged = _cancel(client, headers, late["id"]).json
     assert charged["cancel_fee_fen"] == 3000 and charged["bill_id"]
     bill = client.get(f"/api/v1/bills/{charged['bill_id']}", headers=headers).json
@@ -48,8 +49,10 @@ def test_cancelling_is_free_until_the_deadline_then_costs_the_travel_fee(app, cl
 
     assert_refused(_cancel(client, headers, late["id"]), 409, "order_closed")
     unassigned = care.request(headers, patient_id, hours_ahead=2)  # within the deadline, but nobody assigned yet
+    assert unassigned["cancel_fee_now_fen"] == 0
     assert _cancel(client, headers, unassigned["id"]).json["cancel_fee_fen"] == 0
     visiting = care.in_visit(headers, patient_id)
+    assert visiting["cancel_fee_now_fen"] is None
     assert_refused(_cancel(client, headers, visiting["id"]), 409, "not_cancellable")
 
 

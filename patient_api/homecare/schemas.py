@@ -286,6 +286,8 @@ class OrderOut(Schema):
     checked_out_at = LocalDateTime(allow_none=True, required=True)
     check_in_location = fields.Nested(LocationOut, allow_none=True, required=True)
     free_cancel_until = LocalDateTime(required=True, metadata={"description": "cancelling later costs a fee"})
+    cancel_fee_now_fen = fields.Integer(allow_none=True, required=True, metadata={
+        "description": "what cancelling now would cost (0: free); null once it can no longer be cancelled"})
     cancelled_at = LocalDateTime(allow_none=True, required=True)
     cancel_fee_fen = fields.Integer(allow_none=True, required=True)
     lapsed_at = LocalDateTime(allow_none=True, required=True)

@@ -11,7 +11,7 @@ from ..common.paging import page
 from ..extensions import db
 from . import fees
 from .access import address_open, audited
-from .models import HomecareOrder
+from .models import CANCELLABLE, HomecareOrder
 
 # Keep the address up to its district (…区, …县 or …旗 within the first 12 characters), hide the street and number.
 DISTRICT = re.compile(r"^[^0-9０-９]{1,12}?[区县旗]")
@@ -61,7 +61,9 @@ def render(order, staff=None, instant=None, reveal=False):
         "checked_in_at": order.checked_in_at, "checked_out_at": order.checked_out_at,
         "check_in_location": ({"lat": order.check_in_lat, "lng": order.check_in_lng}
                               if staff is not None and order.check_in_lat is not None else None),
-        "free_cancel_until": fees.free_cancel_until(order), "cancelled_at": order.cancelled_at,
+        "free_cancel_until": fees.free_cancel_until(order),
+        "cancel_fee_now_fen": fees.cancel_fee_fen(order, instant) if order.status in CANCELLABLE else None,
+        "cancelled_at": order.cancelled_at,
         "cancel_fee_fen": order.cancel_fee_fen, "lapsed_at": order.lapsed_at, "bill_id": order.bill_id,
         "paid_at": order.paid_at,
         "rating": ({"score": order.rating_score, "comment": order.rating_comment, "rated_at": order.rated_at}

@@ -127,6 +127,7 @@ export const BILL_KIND = {
   outpatient: '门诊费用',
   inpatient_deposit: '住院预交金',
   inpatient_settlement: '住院结算',
+  homecare: '上门护理',
 }
 
 export const REFUND_STATUS = { processing: '退款处理中', succeeded: '已退回', failed: '退款失败' }

@@ -40,6 +40,13 @@ export const ROUTES = [
   { path: '/inpatient/:id/settlement', name: 'settlement', component: () => import('./views/Settlement.vue'), meta: { title: '出院结算' } },
   // WeChat's stay messages (deposit.low, inpatient.*) link to /admissions/{id}: the 住院服务 screen.
   { path: '/admissions/:id', redirect: { name: 'inpatient' } },
+  // 互联网+护理 (home nursing): the catalogue and a service's detail are public; WeChat's homecare.* messages link
+  // to /homecare/orders/{id} (patient_api/wechat/inbox.py).
+  { path: '/homecare', name: 'homecare', component: () => import('./views/homecare/Catalogue.vue'), meta: { title: '互联网+护理', public: true } },
+  { path: '/homecare/services/:id', name: 'homecare-service', component: () => import('./views/homecare/ServiceDetail.vue'), meta: { title: '护理服务详情', public: true } },
+  { path: '/homecare/services/:id/request', name: 'homecare-request', component: () => import('./views/homecare/RequestForm.vue'), meta: { title: '申请上门护理' } },
+  { path: '/homecare/orders', name: 'homecare-orders', component: () => import('./views/homecare/Orders.vue'), meta: { title: '我的护理申请' } },
+  { path: '/homecare/orders/:id', name: 'homecare-order', component: () => import('./views/homecare/OrderDetail.vue'), meta: { title: '护理申请详情' } },
   { path: '/patients', name: 'patients', component: () => import('./views/Patients.vue'), meta: { title: '就诊人管理' } },
   { path: '/patients/new', name: 'patient-new', component: () => import('./views/PatientAdd.vue'), meta: { title: '添加就诊人' } },
   { path: '/patients/:id', name: 'patient', component: () => import('./views/PatientDetail.vue'), meta: { title: '就诊人信息' } },

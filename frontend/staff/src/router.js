@@ -1,15 +1,22 @@
-// The nurse station's screens (history mode under /staff/). `meta.public`: reachable without signing in.
+// The nurse station's screens (history mode under /staff/). `meta.public`: reachable without signing in;
+// `meta.right`: only for roles that have it (session.js can()), others land on their own home.
+// 首页 by role: a dispatcher the 互联网+护理 queue, a nurse without wards her home visits, everyone else the ward.
 import { createRouter, createWebHistory } from 'vue-router'
-import { loadMe, session } from './session'
+import { can, loadMe, session } from './session'
 
 export const router = createRouter({
   history: createWebHistory('/staff/'),
   routes: [
     { path: '/', name: 'home', component: () => import('./views/NotFound.vue'), meta: { title: '护士站' } },
     { path: '/login', name: 'login', component: () => import('./views/SignIn.vue'), meta: { title: '登录', public: true } },
-    { path: '/wards/:ward', name: 'ward', component: () => import('./views/WardBoard.vue'), meta: { title: '病区床位' } },
-    { path: '/admissions/:id', name: 'admission', component: () => import('./views/Admission.vue'), meta: { title: '住院详情' } },
-    { path: '/admissions/:id/receipt', name: 'receipt', component: () => import('./views/Receipt.vue'), meta: { title: '电子票据' } },
+    { path: '/wards/:ward', name: 'ward', component: () => import('./views/WardBoard.vue'), meta: { title: '病区床位', right: 'wards' } },
+    { path: '/admissions/:id', name: 'admission', component: () => import('./views/Admission.vue'), meta: { title: '住院详情', right: 'wards' } },
+    { path: '/admissions/:id/receipt', name: 'receipt', component: () => import('./views/Receipt.vue'), meta: { title: '电子票据', right: 'wards' } },
+    // 互联网+护理 (home nursing): the dispatcher's queue and alerts (tablet), the nurse's visits (phone), one order.
+    { path: '/homecare', name: 'homecare', component: () => import('./views/HomecareQueue.vue'), meta: { title: '上门护理订单', right: 'dispatch' } },
+    { path: '/homecare/alerts', name: 'homecare-alerts', component: () => import('./views/HomecareAlerts.vue'), meta: { title: '上门护理提醒', right: 'dispatch' } },
+    { path: '/homecare/visits', name: 'homecare-visits', component: () => import('./views/NurseVisits.vue'), meta: { title: '我的上门订单', right: 'visit' } },
+    { path: '/homecare/orders/:id', name: 'homecare-order', component: () => import('./views/HomecareOrder.vue'), meta: { title: '上门护理订单详情' } },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue'), meta: { title: '页面不存在', public: true } },
   ],
 })
@@ -26,10 +33,17 @@ router.beforeEach(async (to) => {
       return { name: 'login', query: { redirect: to.fullPath }, replace: true }
     }
   }
-  // The nurse's first ward (an admin without wards types the ward code into the address).
-  if (to.name === 'home') return { name: 'ward', params: { ward: session.me.wards[0] || '-' }, replace: true }
+  if (to.name === 'home' || (to.meta.right && !can(to.meta.right))) return { ...homeOf(session.me), replace: true }
   return true
 })
+
+/** Where a role starts: the dispatcher's queue, a nurse's first ward (her visits without one), the ward. */
+export function homeOf(me) {
+  if (me.role === 'dispatcher') return { name: 'homecare' }
+  if (me.role === 'nurse' && !me.wards.length) return { name: 'homecare-visits' }
+  // The first ward (an admin without wards types the ward code into the address).
+  return { name: 'ward', params: { ward: me.wards[0] || '-' } }
+}
 
 router.afterEach((to) => {
   document.title = `${to.meta.title || '护士站'} · 护士站`

@@ -5,7 +5,7 @@
 import { reactive } from 'vue'
 import { api, getToken, setToken } from './api'
 
-export const ROLE_NAMES = { nurse: '护士', cashier: '收费员', admin: '管理员' }
+export const ROLE_NAMES = { nurse: '护士', cashier: '收费员', admin: '管理员', dispatcher: '调度员' }
 const IDLE_KEY = 'staff.idle'
 const WARN_SECONDS = 60
 
@@ -30,6 +30,9 @@ export function can(right) {
   const role = session.me?.role
   if (right === 'review') return role === 'nurse' || role === 'admin'
   if (right === 'settle') return ['nurse', 'cashier', 'admin'].includes(role)
+  if (right === 'wards') return ['nurse', 'cashier', 'admin'].includes(role)
+  if (right === 'dispatch') return role === 'dispatcher' || role === 'admin' // 互联网+护理: review requests, alerts
+  if (right === 'visit') return role === 'nurse' // 互联网+护理: the visits assigned to her
   return false
 }
 

@@ -1,0 +1,1 @@
+async function e(e,t,n={}){let r=[],i=null;do{let a=await e(t,i?{...n,cursor:i}:n);r.push(...a.items),i=a.next_cursor}while(i);return{items:r}}export{e as t};
