@@ -231,7 +231,11 @@ def test_request_dispatch_visit_pay_rate_and_complain(make_page, app, live, elde
     phone.get_by_role("button", name="接单").click()
     expect(phone.get_by_text(ADDRESS)).to_be_visible()
     phone.get_by_role("button", name="查看家属分享的检查检验报告").click()
-    expect(phone.get_by_role("region", name="家属分享的检查检验报告")).to_contain_text(report_title)
+    shared = phone.get_by_role("region", name="家属分享的检查检验报告")
+    expect(shared).to_contain_text(report_title)
+    # A result within its range carries no word; one above it says 偏高 (never 异常 for a normal value).
+    expect(shared.get_by_role("row", name=re.compile("血红蛋白"))).not_to_contain_text("（")
+    expect(shared.get_by_role("row", name=re.compile("白细胞"))).to_contain_text("偏高")
     phone.get_by_role("button", name="出发").click()
     expect(phone.get_by_text(re.compile(r"已于 .* 出发"))).to_be_visible()
     staff_look(phone, "nurse-order-accepted", shoot=not elder)
