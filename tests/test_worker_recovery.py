@@ -2,7 +2,6 @@
 import os
 import subprocess
 import sys
-import time
 
 import redis as redis_lib
 
@@ -78,6 +77,5 @@ def test_cron_child_exits_when_its_worker_is_gone():
     # A parent pid that is not ours: as after the worker was SIGKILLed and the child was re-parented.
     code = ("import os, time\nfrom patient_api.worker import _exit_with\n_exit_with(os.getppid() + 1)\n"
             "time.sleep(30)\n")
-    started = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", code], timeout=30, cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert proc.returncode == -15 and time.monotonic() - started < 20
+    assert proc.returncode == -15  # SIGTERM from its watcher (a sleep that ran out would exit 0)
