@@ -27,18 +27,21 @@ def staff_patient(staff, patient_id, action):
     """A patient the staff member's hospital knows (a bill there, or credit opened for that hospital); 404
     otherwise, so ids of other hospitals' patients reveal nothing. The access is audited."""
     patient = db.session.get(Patient, patient_id)
-    known = patient is not None and (
-        db.session.scalar(sa.select(Bill.id).where(Bill.patient_id == patient_id,
-                                                   Bill.hospital_id == staff.hospital_id).limit(1)) is not None
-        or db.session.scalar(sa.select(CreditEnrolment.id).where(
-            CreditEnrolment.patient_id == patient_id, CreditEnrolment.scope == staff.hospital_id).limit(1))
-        is not None)
-    if not known:
+    if patient is None or not known_here(staff.hospital_id, patient_id):
         audit.record("staff", staff.id, "credit.access_denied", resource=str(patient_id)[:120])
         db.session.commit()  # kept although the answer is an error
         raise NotFound("未找到该就诊人", code="patient_not_found")
     audit.record("staff", staff.id, action, patient_id=patient_id, resource=staff.hospital_id)
     return patient
+
+
+def known_here(hospital_id, patient_id):
+    """True when the hospital has a bill of the patient or credit opened for that hospital."""
+    return (db.session.scalar(sa.select(Bill.id).where(Bill.patient_id == patient_id,
+                                                       Bill.hospital_id == hospital_id).limit(1)) is not None
+            or db.session.scalar(sa.select(CreditEnrolment.id).where(
+                CreditEnrolment.patient_id == patient_id, CreditEnrolment.scope == hospital_id).limit(1))
+            is not None)
 
 
 def suspend(staff, patient_id, note=None, instant=None):
