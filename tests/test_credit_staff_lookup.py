@@ -188,3 +188,20 @@ def test_nurses_and_other_hospitals_cannot_pre_settle(app, client, world, make):
                                json={"self_pay_fen": "1000"}))
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(CreditSettlement)) == 0
+
+
+def test_the_window_reads_who_the_patient_is_and_this_hospitals_suspension(app, client, world):
+    _, patient_id, person = world.enrolled()
+    world.bill(person, 1000)
+    cashier = world.cashier()
+    seen = client.get(staff_path(patient_id), headers=cashier).json
+    found = lookup(client, cashier, person["id_number"]).json
+    assert seen["patient"] == {k: found[k] for k in ("name", "id_number", "gender")}
+    assert seen["suspension"] is None and person["id_number"] not in str(seen)
+    suspended = client.post(staff_path(patient_id, "/suspension"), headers=cashier, json={"note": "多次欠费未结"})
+    assert suspended.status_code == 201
+    seen = client.get(staff_path(patient_id), headers=cashier).json
+    assert seen["suspended"] is True and seen["suspension"]["note"] == "多次欠费未结"
+    assert seen["suspension"]["created_by"].startswith("staff")
+    assert client.delete(staff_path(patient_id, "/suspension"), headers=cashier).status_code == 200
+    assert client.get(staff_path(patient_id), headers=cashier).json["suspension"] is None

@@ -35,8 +35,12 @@ def find(staff, raw_number):
         db.session.commit()  # kept although the answer is an error
         raise NotFound("未找到该就诊人", code="patient_not_found")
     audit.record("staff", staff.id, "credit.lookup", patient_id=patient.id, resource=staff.hospital_id)
-    return {"patient_id": patient.id, "name": mask_name(patient.name),
-            "id_number": mask_id_number(resident.number), "gender": patient.gender}
+    return {"patient_id": patient.id, **identity(patient)}
+
+
+def identity(patient):
+    """Who the patient is, masked, for the cashier to compare with the person at the window."""
+    return {"name": mask_name(patient.name), "id_number": mask_id_number(patient.id_number), "gender": patient.gender}
 
 
 def _count(staff_id):

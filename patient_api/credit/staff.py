@@ -70,6 +70,16 @@ def lift(staff, patient_id, instant=None):
     return block
 
 
+def staff_suspension(staff, patient_id):
+    """This hospital's suspension in force, with the note and who set it (for the window), or None."""
+    block = _staff_block(staff, patient_id)
+    if block is None:
+        return None
+    by = db.session.get(Staff, block.created_by)
+    return {"id": block.id, "note": block.note, "created_at": block.created_at,
+            "created_by": by.username if by else None}
+
+
 def _staff_block(staff, patient_id):
     return db.session.scalars(sa.select(CreditBlock).filter_by(
         patient_id=patient_id, hospital_id=staff.hospital_id, reason="staff", status="active")).first()

@@ -8,8 +8,14 @@ from ..common.blueprint import Blueprint
 from ..errors import Conflict
 from ..extensions import db
 from . import counter, lookup, settlement, staff, views
-from .schemas import CreditBlockOut, CreditOut, CreditSettlementOut, CreditSuspendIn
-from .staff_schemas import CreditCounterQuoteOut, CreditCounterSettleIn, CreditLookupIn, CreditLookupOut
+from .schemas import CreditBlockOut, CreditSettlementOut, CreditSuspendIn
+from .staff_schemas import (
+    CreditCounterQuoteOut,
+    CreditCounterSettleIn,
+    CreditLookupIn,
+    CreditLookupOut,
+    StaffCreditOut,
+)
 
 blp = Blueprint("credit_staff", __name__, description="先诊疗后付费 at the window (收费处), cashier and admin")
 BASE = "/staff/credit/patients/<id:patient_id>"
@@ -36,13 +42,14 @@ class Lookup(MethodView):
 @blp.route(BASE)
 class StaffCredit(MethodView):
     @blp.doc(**BEARER_DOC)
-    @blp.response(200, CreditOut)
+    @blp.response(200, StaffCreditOut)
     def get(self, patient_id):
-        """The patient's credit at this hospital: enrolment, 待结算, unpaid settlements, suspensions. 403
-        role_forbidden (nurses), 404 patient_not_found (no bill or enrolment here)."""
+        """The patient's credit at this hospital: who (masked), enrolment, 待结算, unpaid settlements, contract,
+        suspensions. 403 role_forbidden (nurses), 404 patient_not_found (no bill or enrolment here)."""
         member = staff.current_credit_staff()
-        staff.staff_patient(member, patient_id, "credit.view")
-        return views.overview(patient_id, member.hospital_id)
+        patient = staff.staff_patient(member, patient_id, "credit.view")
+        return {**views.overview(patient_id, member.hospital_id), "patient": lookup.identity(patient),
+                "suspension": staff.staff_suspension(member, patient_id)}
 
 
 @blp.route(f"{BASE}/pre-settlement")

@@ -1,7 +1,8 @@
 """Bodies of the window's (收费处) credit endpoints: look-up by ID card, pre-settlement, 窗口结算."""
 from marshmallow import Schema, fields, validate
 
-from ..common.schemas import StrictSchema, Text
+from ..common.schemas import LocalDateTime, StrictSchema, Text
+from .schemas import CreditOut
 
 
 class CreditLookupIn(StrictSchema):
@@ -11,13 +12,35 @@ class CreditLookupIn(StrictSchema):
         "description": "居民身份证号; checksum, birth date and region checked (422 invalid_id_number)"})
 
 
-class CreditLookupOut(Schema):
-    """The patient found, masked: the cashier compares with the person at the window."""
+class CreditPatientOut(Schema):
+    """Who the patient is, masked: the cashier compares with the person at the window."""
 
-    patient_id = fields.String(required=True)
     name = fields.String(required=True, metadata={"description": "masked: 张*英"})
     id_number = fields.String(required=True, metadata={"description": "masked: 370***********123X"})
     gender = fields.String(required=True, validate=validate.OneOf(("male", "female")))
+
+
+class CreditLookupOut(CreditPatientOut):
+    """The patient found by the ID card."""
+
+    patient_id = fields.String(required=True)
+
+
+class StaffSuspensionOut(Schema):
+    """This hospital's suspension (暂停), set at the window."""
+
+    id = fields.String(required=True)
+    note = fields.String(allow_none=True, required=True)
+    created_at = LocalDateTime(required=True)
+    created_by = fields.String(allow_none=True, required=True, metadata={"description": "the staff username"})
+
+
+class StaffCreditOut(CreditOut):
+    """The patient's credit at this hospital, with who the patient is (masked) and this hospital's suspension."""
+
+    patient = fields.Nested(CreditPatientOut, required=True)
+    suspension = fields.Nested(StaffSuspensionOut, allow_none=True, required=True, metadata={
+        "description": "set by this hospital's staff (null: none); `blocks` also lists city-wide overdue ones"})
 
 
 class CreditCounterQuoteOut(Schema):
