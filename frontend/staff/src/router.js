@@ -1,6 +1,7 @@
 // The nurse station's screens (history mode under /staff/). `meta.public`: reachable without signing in;
 // `meta.right`: only for roles that have it (session.js can()), others land on their own home.
-// 首页 by role: a dispatcher the 互联网+护理 queue, a nurse without wards her home visits, everyone else the ward.
+// 首页 by role: a dispatcher the 互联网+护理 queue, a nurse without wards her home visits, a cashier without wards the
+// 先诊疗后付费 window, everyone else the ward.
 import { createRouter, createWebHistory } from 'vue-router'
 import { can, loadMe, session } from './session'
 
@@ -17,6 +18,9 @@ export const router = createRouter({
     { path: '/homecare/alerts', name: 'homecare-alerts', component: () => import('./views/HomecareAlerts.vue'), meta: { title: '上门护理提醒', right: 'dispatch' } },
     { path: '/homecare/visits', name: 'homecare-visits', component: () => import('./views/NurseVisits.vue'), meta: { title: '我的上门订单', right: 'visit' } },
     { path: '/homecare/orders/:id', name: 'homecare-order', component: () => import('./views/HomecareOrder.vue'), meta: { title: '上门护理订单详情' } },
+    // 先诊疗后付费 at the 收费窗口 (cashier, admin): find by ID card (never in the address), then the patient.
+    { path: '/credit', name: 'credit', component: () => import('./views/CreditWindow.vue'), meta: { title: '先诊疗后付费窗口', right: 'credit' } },
+    { path: '/credit/patients/:id', name: 'credit-patient', component: () => import('./views/CreditPatient.vue'), meta: { title: '先诊疗后付费结算', right: 'credit' } },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue'), meta: { title: '页面不存在', public: true } },
   ],
 })
@@ -37,10 +41,12 @@ router.beforeEach(async (to) => {
   return true
 })
 
-/** Where a role starts: the dispatcher's queue, a nurse's first ward (her visits without one), the ward. */
+/** Where a role starts: the dispatcher's queue, a nurse's first ward (her visits without one), a cashier's window
+ * (without wards), the ward. */
 export function homeOf(me) {
   if (me.role === 'dispatcher') return { name: 'homecare' }
   if (me.role === 'nurse' && !me.wards.length) return { name: 'homecare-visits' }
+  if (me.role === 'cashier' && !me.wards.length) return { name: 'credit' }
   // The first ward (an admin without wards types the ward code into the address).
   return { name: 'ward', params: { ward: me.wards[0] || '-' } }
 }

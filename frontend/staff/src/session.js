@@ -33,6 +33,7 @@ export function can(right) {
   if (right === 'wards') return ['nurse', 'cashier', 'admin'].includes(role)
   if (right === 'dispatch') return role === 'dispatcher' || role === 'admin' // 互联网+护理: review requests, alerts
   if (right === 'visit') return role === 'nurse' // 互联网+护理: the visits assigned to her
+  if (right === 'credit') return role === 'cashier' || role === 'admin' // 先诊疗后付费 at the 收费窗口
   return false
 }
 
