@@ -149,7 +149,8 @@ def derived_status(bill_id):
     rows = db.session.execute(
         sa.select(LedgerTransaction.kind, LedgerEntry.account, sa.func.sum(LedgerEntry.amount_fen))
         .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
-        .where(LedgerTransaction.bill_id == bill_id).group_by(LedgerTransaction.kind, LedgerEntry.account)).all()
+        .where(LedgerTransaction.bill_id == bill_id, LedgerEntry.bill_id == bill_id)  # its own legs only
+        .group_by(LedgerTransaction.kind, LedgerEntry.account)).all()
     sums = {(kind, account): int(total) for kind, account, total in rows}
     kinds = {kind for kind, _ in sums}
     if "close" in kinds:
