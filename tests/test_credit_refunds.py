@@ -2,6 +2,9 @@
 deduction, up to the bill's share of the self-pay, idempotent by the hospital's number, with the usual callback and
 message; a settlement paid at the window is refunded there (409). The books balance throughout."""
 import json
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -185,3 +188,27 @@ def test_shares_add_up_exactly_and_remainders_go_to_the_older_bills(app, client,
         db.session.rollback()
     assert [found[b["id"]] for b in bills] == [34, 33, 33]
 
+
+
+def test_refunds_of_one_settlements_bills_raced_never_pass_a_share_or_the_payment(app, client, world):
+    _, _, (first, second), settlement = paid_by_jsapi(world, 5100, 2999)
+    asks = [(first, f"R-A{n}", 2000) for n in range(4)] + [(second, f"R-B{n}", 1000) for n in range(4)]
+    gate = threading.Barrier(len(asks))
+
+    def ask(bill, number, amount):
+        gate.wait()
+        response = app.test_client().post(f"/api/v1/integration/bills/{bill['order_no']}/refunds",
+                                          headers=world.his, json={"out_refund_no": number, "amount_fen": amount})
+        assert response.status_code in (201, 409), response.json
+        return bill["id"], response.status_code, response.json.get("code")
+
+    with ThreadPoolExecutor(max_workers=len(asks)) as pool:
+        answers = [f.result() for f in [pool.submit(ask, *a) for a in asks]]
+    granted = Counter(bill_id for bill_id, status, _ in answers if status == 201)
+    assert {code for _, status, code in answers if status == 409} <= {"refund_exceeds_paid"}
+    assert (granted[first["id"]], granted[second["id"]]) == (2, 2)  # 2 × 20 元 of 51 元; 2 × 10 元 of 29.99 元
+    with app.app_context():
+        payment = db.session.scalars(sa.select(Payment).filter_by(bill_id=settlement["bill_id"])).one()
+        assert payment.refunded_fen == 6000 and payment.refund_count == 4
+        assert billing_jobs.submit_refunds() == {"refunded": 4}
+    check_books(app)
