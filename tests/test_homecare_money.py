@@ -86,7 +86,8 @@ def test_a_paid_visit_is_refunded_in_part_then_in_full_after_a_complaint(app, cl
         assert bill.status == ledger.derived_status(bill.id) == "refunded"
         assert ledger.balances(bill.id)["wechat_clearing"] == 0
         assert db.session.scalars(sa.select(Invoice.status).filter_by(bill_id=bill.id)).one() == "reversed"
-        audited = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "homecare.refund")).all()
+        audited = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "homecare.refund")
+                                     .order_by(AuditEntry.id)).all()
         assert [(json.loads(a.detail)["amount_fen"], json.loads(a.detail)["reason"], a.patient_id) for a in audited] \
             == [(3000, REASON, patient_id), (12000, "服务不满意，全额退款", patient_id)]
     requester = {destination for destination, _ in told_refunds(app)}

@@ -36,8 +36,8 @@ def reassign(care, order_id, nurse_id, reason=REASON, headers=None):
 
 def staff_payloads(app, order_id, event):
     with app.app_context():
-        rows = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.channel == STAFF_CHANNEL,
-                                                                 OutboxMessage.event == event)).all()
+        rows = db.session.scalars(sa.select(OutboxMessage).where(
+            OutboxMessage.channel == STAFF_CHANNEL, OutboxMessage.event == event).order_by(OutboxMessage.created_at))
         return [(row.destination, json.loads(row.payload)) for row in rows
                 if json.loads(row.payload)["homecare_order_id"] == order_id]
 
