@@ -79,6 +79,7 @@ def _register_subscribers():
     needs them, whichever routes or jobs it loads. See docs/events.md."""
     from .booking import fees  # noqa: F401  the registration fee's bill kind
     from .credit import bills, contracts  # noqa: F401  bill.issued/closed, PAPAY.*, the credit_settlement kind
+    from .credit import refunds as credit_refunds  # noqa: F401  HIS refunds of bills paid through a settlement
     from .homecare import fees as homecare_fees  # noqa: F401  the home visit's bill kind
     from .inpatient import deposits, settlement  # noqa: F401  deposit and settlement bill kinds
     from .integration import webhooks  # noqa: F401  bill.paid / bill.refunded → hospital callbacks
@@ -92,6 +93,7 @@ def _register_blueprints(app):
     from .accounts.staff_routes import blp as staff
     from .billing.routes import blp as billing
     from .booking.routes import blp as booking
+    from .credit.policy_routes import blp as credit_policy
     from .credit.routes import blp as credit
     from .credit.staff_routes import blp as credit_staff
     from .directory.routes import blp as directory
@@ -115,7 +117,7 @@ def _register_blueprints(app):
     for blueprint in (accounts, identity, staff, directory, booking, billing, inpatient, nurse_station, results_blp,
                       records_blp, integration, integration_inpatient, integration_fhir, integration_hl7, wechat,
                       messages, kiosk, kiosk_binding, kiosk_provisioning, integration_records,
-                      nurse_station_results, homecare, homecare_staff, credit, credit_staff):
+                      nurse_station_results, homecare, homecare_staff, credit, credit_staff, credit_policy):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     if app.config["WECHATPAY_MODE"] == "sandbox" and app.config["ENV_NAME"] in ("development", "test"):
         from .billing.sandbox_routes import blp as sandbox  # never outside development and tests

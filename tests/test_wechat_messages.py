@@ -1,6 +1,7 @@
 """WeChat template messages from the outbox: rendering, token retries, skips, backoff, dead letters, periodic jobs."""
 import itertools
 import json
+import re
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
@@ -10,11 +11,13 @@ import sqlalchemy as sa
 from patient_api.accounts.models import Account, Patient
 from patient_api.accounts.notices import tell_accounts
 from patient_api.billing import jobs as billing_jobs
-from patient_api.common import outbox
+from patient_api.billing.models import Bill
+from patient_api.common import crypto, outbox
 from patient_api.common.clock import local_dt, now, today_local
 from patient_api.common.outbox import OutboxMessage
 from patient_api.directory.models import Hospital
 from patient_api.extensions import db
+from patient_api.homecare.models import HomecareOrder, HomecareService
 from patient_api.inpatient.models import Admission
 from patient_api.inpatient.money import summary
 from patient_api.results.models import Report
@@ -99,7 +102,8 @@ def deliver(app, instant=None):
 
 @pytest.fixture
 def world(app, client, make, templates):
-    """One patient (张三英) with an appointment, its bill, a stay and a report, as the producers would name them."""
+    """One patient (张三英) with an appointment, its bill, a stay, a report, a 先诊疗后付费 settlement's bill and a
+    home-care order (上门换药, 3 May 09:00–11:00), as the producers would name them."""
     headers, account_id, patient_id = resident(make)
     schedule_id = make.schedule(fee_fen=1200, days_ahead=2)
     appointment = client.post("/api/v1/appointments", json={"schedule_id": schedule_id, "patient_id": patient_id},
@@ -113,10 +117,24 @@ def world(app, client, make, templates):
         report = Report(person_index=patient.id_number_index, hospital_id=hospital.id, source_id="R-1",
                         source_format="fhir", kind="lab", title="血常规（五分类）", status="final",
                         issued_at=local_dt(date(2026, 5, 2), time(9, 30)), content_hash="0" * 64)
-        db.session.add_all([admission, report])
+        settlement_bill = Bill(patient_id=patient_id, hospital_id=hospital.id, kind="credit_settlement",
+                               total_fen=8099, department="先诊疗后付费结算")
+        service = HomecareService(hospital_id=hospital.id, code="HC001", name="上门换药", description="伤口换药",
+                                  service_fee_fen=12000, duration_minutes=45, eligibility_json="{}",
+                                  travel_bands_json="[]", consumables_json="[]", areas="370902")
+        db.session.add_all([admission, report, settlement_bill, service])
+        db.session.flush()
+        care = HomecareOrder(hospital_id=hospital.id, service_id=service.id, patient_id=patient_id,
+                             account_id=account_id, status="finished", service_fee_fen=12000, area_code="370902",
+                             address_enc=crypto.encrypt("泰安市泰山区龙潭路29号"), condition="术后换药",
+                             contact_phone_enc=crypto.encrypt("13912345678"),
+                             window_start=local_dt(date(2026, 5, 3), time(9, 0)),
+                             window_end=local_dt(date(2026, 5, 3), time(11, 0)), review_due_at=now())
+        db.session.add(care)
         db.session.commit()
         ids = {"patient_id": patient_id, "appointment_id": appointment["id"], "bill_id": appointment["bill_id"],
-               "admission_id": admission.id, "report_id": report.id}
+               "admission_id": admission.id, "report_id": report.id, "settlement_bill_id": settlement_bill.id,
+               "hospital_id": hospital.id, "homecare_order_id": care.id}
     return {"account_id": account_id, "visit_date": appointment["visit_date"], **ids}
 
 
@@ -164,7 +182,67 @@ def cases(w):
         "proxy.requested": ({"link_id": "lnk_1", "relation": "parent", **common},
                             ["张*英", "家属申请代您办理就医业务", "请在就诊人管理中同意或拒绝"],
                             f"/patients/{w['patient_id']}/links"),
+        **credit_cases(w), **homecare_cases(w),
     }
+
+
+def credit_cases(w):
+    """先诊疗后付费: payloads as credit/ queues them (settlement.py, deductions.py, jobs.py, contracts.py)."""
+    due = PAID_AT.isoformat()
+    settlement = {"settlement_id": "cst_1", "bill_id": w["settlement_bill_id"], "hospital_id": w["hospital_id"],
+                  "total_fen": 8099, "self_pay_fen": 8099, "due_at": due, "patient_id": w["patient_id"]}
+    head = ["张*英", "测试医院H1", "80.99元"]
+    return {
+        "credit.settlement_due": (settlement, [*head, "2026-05-02 00:05", "先诊疗后付费待结算，请尽快支付"], "/credit"),
+        "credit.settled": ({**settlement, "amount_fen": 8099, "method": "wechat_papay", "paid_at": due},
+                           [*head, "自动扣费", "2026-05-02 00:05"], "/credit"),
+        "credit.deduction_failed": ({**settlement, "reason": "余额不足"},
+                                    [*head, "余额不足", "自动扣费未成功，请自行支付"], "/credit"),
+        "credit.reminder": ({**settlement, "day": 3}, [*head, "2026-05-02 00:05", "已逾期3天，请尽快支付"], "/credit"),
+        "credit.suspended": ({**settlement, "suspended_at": due},
+                             [*head, "已暂停", "全市暂停先诊疗后付费，付清后恢复"], "/credit"),
+        "credit.contract_signed": ({"contract_id": "ccn_1", "signed_at": due, "patient_id": w["patient_id"]},
+                                   ["张*英", "已开通", "先诊疗后付费结算将自动扣款", "2026-05-02 00:05"], "/credit"),
+        "credit.contract_terminated": ({"contract_id": "ccn_1", "terminated_at": due, "patient_id": w["patient_id"]},
+                                       ["张*英", "已关闭", "先诊疗后付费结算需自行支付", "2026-05-02 00:05"],
+                                       "/credit"),
+    }
+
+
+def homecare_cases(w):
+    """互联网+护理: payloads as homecare/ queues them (notices.tell_family adds the order id)."""
+    order = {"homecare_order_id": w["homecare_order_id"], "patient_id": w["patient_id"]}
+    head, page, window = ["张*英", "上门换药", "测试医院H1"], f"/homecare/orders/{w['homecare_order_id']}", \
+        "2026-05-03 09:00~11:00"
+    start = local_dt(date(2026, 5, 3), time(9, 0)).isoformat()
+    return {
+        "homecare.accepted": ({**order, "window_start_at": start, "travel_fee_fen": 3000, "service_fee_fen": 12000},
+                              [*head, window, "申请已受理，待护士接单"], page),
+        "homecare.declined": ({**order, "reason": "该时段护士已约满，请改约其他时间或联系医院"},
+                              [*head, "该时段护士已约满，请改约其他时间或联系…", "申请未通过，可重新申请"], page),
+        "homecare.lapsed": (order, [*head, "已失效", "医院未能及时受理，请重新申请"], page),
+        "homecare.confirmed": ({**order, "window_start_at": start}, [*head, window, "护士已接单，将按时上门"], page),
+        "homecare.reassigned": ({**order, "window_start_at": start}, [*head, window, "医院已为您更换上门护士"], page),
+        "homecare.on_the_way": ({**order, "departed_at": PAID_AT.isoformat()},
+                                [*head, "2026-05-02 00:05", "护士已出发，请保持电话畅通"], page),
+        "homecare.started": ({**order, "checked_in_at": PAID_AT.isoformat()},
+                             [*head, "2026-05-02 00:05", "护士已到达，服务开始"], page),
+        "homecare.finished": ({**order, "bill_id": w["bill_id"], "total_fen": 16800},
+                              [*head, "168.00元", "服务已完成，请及时缴费"], page),
+        "homecare.cancelled": ({**order, "cancel_fee_fen": 3000, "bill_id": None},
+                               [*head, "30.00元", "护理申请已取消"], page),
+    }
+
+
+# WeChat's keyword types (an over-long or ill-typed value is refused with errcode 47003).
+KEYWORD_RULES = {
+    "thing": lambda v: 1 <= len(v) <= 20,
+    "character_string": lambda v: 1 <= len(v) <= 32,
+    "phrase": lambda v: re.fullmatch(r"[\u4e00-\u9fff]{1,5}", v) is not None,
+    "amount": lambda v: re.fullmatch(r"\d{1,10}(\.\d{1,2})?元", v) is not None,
+    "time": lambda v: re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(~(\d{4}-\d{2}-\d{2} )?\d{2}:\d{2})?", v) is not None,
+}
+CREDIT_AND_HOMECARE = [event for event in EVENTS if event.startswith(("credit.", "homecare."))]
 
 
 @pytest.mark.parametrize("event", EVENTS)
@@ -177,6 +255,27 @@ def test_every_event_renders_its_template_masked_in_yuan_and_shanghai_time(app, 
     data = {keyword: {"value": value} for keyword, value in zip(DEFAULTS[event][1], values, strict=True)}
     assert body == {"touser": openid, "template_id": f"TPL-{event}", "url": H5 + page, "client_msg_id": "obx_1",
                     "data": data}
+
+
+def test_every_message_credit_and_homecare_send_residents_has_a_layout():
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent / "patient_api"
+    sent = set()
+    for package in ("credit", "homecare"):
+        for path in (root / package).glob("*.py"):
+            sent |= set(re.findall(r"tell_(?:accounts|family)\([^\"]*\"([a-z]+\.[a-z_]+)\"", path.read_text()))
+    assert len(sent) >= 15 and sent == set(CREDIT_AND_HOMECARE), sorted(sent ^ set(CREDIT_AND_HOMECARE))
+
+
+@pytest.mark.parametrize("event", CREDIT_AND_HOMECARE)
+def test_credit_and_homecare_values_fit_their_keyword_types(app, world, event):
+    payload, _, page = cases(world)[event]
+    with app.app_context():
+        _, body = messages.request_for("obx_1", world["account_id"], event, json.dumps(payload))
+    for keyword, value in body["data"].items():
+        kind = keyword.rstrip("0123456789")
+        assert KEYWORD_RULES[kind](value["value"]), (keyword, value["value"])
+    assert body["url"] == H5 + page and "{" not in body["url"]
 
 
 def test_long_values_are_cut_to_the_keyword_limits_and_blanks_are_dashes(app, ctx, templates, monkeypatch):

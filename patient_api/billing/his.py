@@ -9,7 +9,7 @@ from ..common.locking import lock_row
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..results.matching import index_for_mrn
-from . import ledger
+from . import kinds, ledger
 from .models import Bill, BillItem, Payment
 from .refunds import request_refund
 from .services import close_unpaid_bill
@@ -78,11 +78,17 @@ def void_bill(hospital, order_no):
 
 
 def refund_bill(hospital, order_no, out_refund_no, amount_fen, reason=None):
-    """Reserve a refund of a paid HIS bill; the worker sends it to WeChat."""
+    """Reserve a refund of a paid HIS bill; the worker sends it to WeChat. A bill paid through another bill's payment
+    (先诊疗后付费: its settlement's) is refunded from that payment, up to its own share of the self-pay."""
     bill = _by_order_no(hospital.id, order_no)
     # The bill's own payment: an overpayment (a second order paid for the same bill) is refunded whole on its own.
     payment = bill and db.session.scalars(select(Payment).filter_by(
         bill_id=bill.id, status="paid", overpaid=False)).first()
+    if payment is None and bill is not None and bill.status in ("paid", "partially_refunded", "refunded"):
+        through = kinds.payer(bill)  # may refuse: a settlement paid at the window is refunded there
+        if through is not None:
+            return request_refund(through["payment_id"], amount_fen, None, reason or "医院退费",
+                                  hospital_refund_no=out_refund_no, bill_id=bill.id, share_fen=through["share_fen"])
     if payment is None:
         raise NotFound("未找到已支付的账单", code="bill_not_paid")
     return request_refund(payment.id, amount_fen, None, reason or "医院退费", hospital_refund_no=out_refund_no)

@@ -27,6 +27,7 @@ class BillKind:
 
 _KINDS: dict[str, BillKind] = {}
 _HOLDS: list[Callable] = []
+_PAYERS: list[Callable] = []
 
 
 def register(kind, **hooks):
@@ -58,4 +59,22 @@ def held(bill):
         found = check(bill)
         if found:
             return {"code": found[0], "message": found[1]}
+    return None
+
+
+def paid_through(find):
+    """Register find(bill) -> {"payment_id", "share_fen"} or None: a bill paid by another bill's payment (a 先诊疗后付费
+    bill by its settlement's), and the part of that payment's self-pay that was its own; find may raise a Conflict
+    when such a bill cannot be refunded online. Decorator; registered once, at import of the owning module."""
+    if find not in _PAYERS:
+        _PAYERS.append(find)
+    return find
+
+
+def payer(bill):
+    """The first registered answer for a bill that has no payment of its own, or None."""
+    for find in _PAYERS:
+        found = find(bill)
+        if found:
+            return found
     return None

@@ -9,6 +9,9 @@ Sign convention: positive = the account owes (or holds for) the hospital more; n
 - an unpaid bill is closed: resident −T, hospital_receivable +T
 - money for a bill already paid or closed (overpayment S): wechat_clearing +S, resident −S (we owe it back)
 - its refund R:       resident +R, wechat_clearing −R
+- a bill paid through another bill's payment (a 先诊疗后付费 settlement's) and refunded on its own: first, once, its
+  share s of that payment's self-pay moves to it (wechat_clearing +s on it, −s on the paying bill), then its
+  refunds are booked on it like any bill's
 - a discharge settlement paid (T = S + F + P + A): as a payment, plus hospital_receivable +Ak on each
   deposit bill k whose money it consumes (A = ΣAk); the deposits' surplus goes back as refunds of those bills.
   Per admission: deposits − self-pay − refunds + balance payments = 0 (see inpatient.settlement.identity).
@@ -111,6 +114,12 @@ def refunded(bill, refund):
                                                "wechat_clearing": -refund.amount_fen})
 
 
+def self_pay_share(bill, payment, share_fen):
+    """Attribute to `bill` the self-pay `payment` (of another bill) took for it, once; False if already posted."""
+    return post("self_pay_share", f"{payment.id}/{bill.id}", bill.id, {"wechat_clearing": share_fen},
+                elsewhere=[(payment.bill_id, "wechat_clearing", -share_fen)])
+
+
 def insurance_reversed(bill, payment):
     """A bill refunded in full: the fund and the personal account take back what they paid; False if posted."""
     return post("insurance_refund", payment.id, bill.id, {
@@ -140,14 +149,16 @@ def derived_status(bill_id):
     rows = db.session.execute(
         sa.select(LedgerTransaction.kind, LedgerEntry.account, sa.func.sum(LedgerEntry.amount_fen))
         .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
-        .where(LedgerTransaction.bill_id == bill_id).group_by(LedgerTransaction.kind, LedgerEntry.account)).all()
+        .where(LedgerTransaction.bill_id == bill_id, LedgerEntry.bill_id == bill_id)  # its own legs only
+        .group_by(LedgerTransaction.kind, LedgerEntry.account)).all()
     sums = {(kind, account): int(total) for kind, account, total in rows}
     kinds = {kind for kind, _ in sums}
     if "close" in kinds:
         return "closed"
     if "payment" not in kinds:
         return "unpaid"
-    self_paid = sums.get(("payment", "wechat_clearing"), 0)
+    # A bill paid through another bill's payment owns the share attributed to it when first refunded.
+    self_paid = sums.get(("payment", "wechat_clearing"), 0) + sums.get(("self_pay_share", "wechat_clearing"), 0)
     refunded_fen = sums.get(("refund", "hospital_receivable"), 0)
     if refunded_fen == 0:
         return "paid"

@@ -151,6 +151,8 @@ class Refund(db.Model):
 
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("rfd"))
     payment_id: Mapped[str] = mapped_column(sa.ForeignKey("payments.id"), index=True)
+    # The bill refunded when it is not the payment's own: a bill paid through a 先诊疗后付费 settlement's payment.
+    bill_id: Mapped[str | None] = mapped_column(sa.ForeignKey("bills.id"), index=True)
     hospital_id: Mapped[str] = mapped_column(sa.ForeignKey("hospitals.id"))
     source_refund_no: Mapped[str | None] = mapped_column(sa.String(64))  # None for our own refunds
     out_refund_no: Mapped[str] = mapped_column(sa.String(64), unique=True)

@@ -122,13 +122,15 @@ def apply_contract_notice(settings, resource, instant=None):
         for other in db.session.scalars(sa.select(CreditContract).filter_by(patient_id=contract.patient_id,
                                                                              status="signing")):
             other.status, other.terminated_at = "terminated", instant  # one contract pays: other sessions lapse
-        tell_accounts(contract.patient_id, "credit.contract_signed", {"contract_id": contract.id})
+        tell_accounts(contract.patient_id, "credit.contract_signed", {"contract_id": contract.id,
+                                                                      "signed_at": instant.isoformat()})
     elif change == "DELETE":
         if contract.status == "terminated":
             return "duplicate"
         contract.status, contract.terminated_at = "terminated", instant
         contract.termination_mode = resource.get("contract_termination_mode")
-        tell_accounts(contract.patient_id, "credit.contract_terminated", {"contract_id": contract.id})
+        tell_accounts(contract.patient_id, "credit.contract_terminated", {"contract_id": contract.id,
+                                                                          "terminated_at": instant.isoformat()})
     else:
         return "ignored"
     db.session.flush()

@@ -43,7 +43,9 @@ def enrol(account_id, patient_id, hospital_id, consent_version, instant=None):
     if row is None:
         row = CreditEnrolment(patient_id=patient_id, hospital_id=hospital_id, scope=scope)
         db.session.add(row)
-    row.status, row.left_at, row.limit_fen, row.limit_basis = "active", None, limit_fen, basis
+    # A renewal under a lower policy never takes back credit already given: the limit stays at least what is open.
+    used = open_fen(row.id) if row.id else 0
+    row.status, row.left_at, row.limit_fen, row.limit_basis = "active", None, max(limit_fen, used), basis
     row.consent_version, row.consented_at, row.consented_by = consent_version, instant, account_id
     db.session.flush()
     return row

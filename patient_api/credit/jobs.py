@@ -57,7 +57,8 @@ def remind_and_suspend(instant=None):
                 settlement.reminded_day = day
                 tell_accounts(settlement.patient_id, "credit.reminder", {
                     "settlement_id": settlement.id, "bill_id": settlement.bill_id, "day": day,
-                    "hospital_id": settlement.hospital_id, "self_pay_fen": settlement.self_pay_fen})
+                    "hospital_id": settlement.hospital_id, "self_pay_fen": settlement.self_pay_fen,
+                    "due_at": settlement.due_at.isoformat()})
                 counts["reminded"] += 1
             if late >= grace and _suspend(settlement, instant):
                 counts["suspended"] += 1
@@ -73,6 +74,8 @@ def _suspend(settlement, instant):
                                settlement_id=settlement.id, created_at=instant, created_by="system",
                                note="结算逾期未支付"))
     tell_accounts(settlement.patient_id, "credit.suspended", {
-        "settlement_id": settlement.id, "bill_id": settlement.bill_id, "self_pay_fen": settlement.self_pay_fen})
+        "settlement_id": settlement.id, "bill_id": settlement.bill_id, "hospital_id": settlement.hospital_id,
+        "self_pay_fen": settlement.self_pay_fen, "due_at": settlement.due_at.isoformat(),
+        "suspended_at": instant.isoformat()})
     db.session.flush()
     return True

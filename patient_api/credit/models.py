@@ -27,6 +27,7 @@ class CreditPolicy(db.Model):
     family_doctor_limit_fen: Mapped[int] = mapped_column(sa.BigInteger)  # 家庭医生签约 residents
     insured_limit_fen: Mapped[int] = mapped_column(sa.BigInteger)  # the insured (employee / resident scheme)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)
+    updated_by: Mapped[str | None] = mapped_column(sa.String(32))  # the admin who set it (staff id)
 
 
 class CreditEnrolment(db.Model):

@@ -246,6 +246,17 @@ class LocationOut(Schema):
     lng = fields.Float(required=True)
 
 
+class OrderRefundOut(Schema):
+    """A refund of the order's paid bill."""
+
+    id = fields.String(required=True)
+    amount_fen = fields.Integer(required=True)
+    reason = fields.String(allow_none=True, required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("processing", "succeeded", "failed")))
+    created_at = LocalDateTime(required=True)
+    succeeded_at = LocalDateTime(allow_none=True, required=True)
+
+
 class OrderOut(Schema):
     """A home-care order; `address` is masked unless `address_visible` (the assigned nurse in her window)."""
 
@@ -295,6 +306,8 @@ class OrderOut(Schema):
                             metadata={"description": "the visit's bill (or a late cancellation's fee): pay it with "
                                                      "POST /bills/{id}/payments"})
     paid_at = LocalDateTime(allow_none=True, required=True)
+    refunds = fields.List(fields.Nested(OrderRefundOut), required=True, metadata={
+        "description": "money the hospital gave back of the paid bill, with its reason"})
     rating = fields.Nested(RatingOut, allow_none=True, required=True)
     complaint = fields.Nested(ComplaintOut, allow_none=True, required=True)
 
@@ -323,6 +336,21 @@ class AssignIn(StrictSchema):
 
     nurse_id = Text(required=True, validate=ID)
     distance_band = Text(load_default=None, allow_none=True, validate=CODE)
+
+
+class ReassignIn(StrictSchema):
+    """改派: another nurse qualified for the service, and why (recorded; the old nurse reads it)."""
+
+    nurse_id = Text(required=True, validate=ID)
+    reason = Text(required=True, validate=validate.Length(2, 200))
+
+
+class RefundIn(StrictSchema):
+    """Money back of the order's paid bill, with the reason the family reads."""
+
+    amount_fen = fields.Integer(required=True, strict=True, validate=validate.Range(1, 10_000_000),
+                                metadata={"description": "at most what is left of the self-paid amount"})
+    reason = Text(required=True, validate=validate.Length(2, 80), metadata={"description": "e.g. 投诉核实，退还交通费"})
 
 
 class DeclineIn(StrictSchema):

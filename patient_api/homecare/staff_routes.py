@@ -4,7 +4,8 @@ from flask.views import MethodView
 
 from ..common.auth import BEARER_DOC, current_staff_id
 from ..common.blueprint import Blueprint
-from . import alerts, catalogue, shared, views, visits
+from ..common.idempotency import idempotent
+from . import alerts, catalogue, refunds, shared, views, visits
 from .access import assigned_order, audited, current_staff, hospital_service, require_right, staff_order
 from .schemas import (
     AlertList,
@@ -20,7 +21,9 @@ from .schemas import (
     OrderOut,
     OrderQuery,
     QualificationsIn,
+    ReassignIn,
     RecordIn,
+    RefundIn,
     ServiceIn,
     ServiceList,
     ServiceOut,
@@ -139,6 +142,37 @@ class Assign(MethodView):
         staff = current_staff()
         order = staff_order(staff, order_id, "dispatch")
         return views.render(visits.assign(staff, order, body["nurse_id"], body["distance_band"]), staff)
+
+
+@blp.route("/staff/homecare/orders/<id:order_id>/reassign")
+class Reassign(MethodView):
+    @blp.doc(**BEARER_DOC)
+    @blp.arguments(ReassignIn())
+    @blp.response(200, OrderOut)
+    def post(self, body, order_id):
+        """Dispatcher: 改派 an assigned or accepted order to another qualified nurse, with a reason; the old nurse
+        loses it at once, the new one must accept it; both nurses and the family are told. 409 visit_started once
+        checked in, 409 invalid_order_state before assignment or once closed; 404 nurse_not_found, 422
+        nurse_not_qualified, same_nurse."""
+        staff = current_staff()
+        order = staff_order(staff, order_id, "dispatch")
+        return views.render(visits.reassign(staff, order, body["nurse_id"], body["reason"]), staff)
+
+
+@blp.route("/staff/homecare/orders/<id:order_id>/refunds")
+class Refunds(MethodView):
+    @idempotent(current_staff_id)
+    @blp.doc(**BEARER_DOC)
+    @blp.arguments(RefundIn())
+    @blp.response(201, OrderOut)
+    def post(self, body, order_id):
+        """Dispatcher or admin: refund the order's paid bill (the visit, or a late cancellation's fee) in full or in
+        part, with a reason the family reads (send an Idempotency-Key). Audited; the family hears refund.done when
+        WeChat returns the money. 409 homecare_not_paid, refund_exceeds_paid, refund_limit_reached."""
+        staff = current_staff()
+        order = staff_order(staff, order_id, "dispatch")
+        refunds.refund(staff, order, body["amount_fen"], body["reason"])
+        return views.render(order, staff)
 
 
 @blp.route("/staff/homecare/orders/<id:order_id>/decline")

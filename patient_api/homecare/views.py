@@ -9,7 +9,7 @@ from ..common.clock import now
 from ..common.masking import mask_name, mask_phone
 from ..common.paging import page
 from ..extensions import db
-from . import fees
+from . import fees, refunds
 from .access import address_open, audited
 from .models import CANCELLABLE, HomecareOrder
 
@@ -35,6 +35,11 @@ def _fees(order):
     return {"service_fee_fen": order.service_fee_fen, "travel_fee_fen": order.travel_fee_fen,
             "consumables_fen": consumables,
             "total_fen": order.service_fee_fen + (order.travel_fee_fen or 0) + consumables}
+
+
+def _refund(row):
+    return {"id": row.id, "amount_fen": row.amount_fen, "reason": row.reason, "status": row.status,
+            "created_at": row.created_at, "succeeded_at": row.succeeded_at}
 
 
 def render(order, staff=None, instant=None, reveal=False):
@@ -65,7 +70,7 @@ def render(order, staff=None, instant=None, reveal=False):
         "cancel_fee_now_fen": fees.cancel_fee_fen(order, instant) if order.status in CANCELLABLE else None,
         "cancelled_at": order.cancelled_at,
         "cancel_fee_fen": order.cancel_fee_fen, "lapsed_at": order.lapsed_at, "bill_id": order.bill_id,
-        "paid_at": order.paid_at,
+        "paid_at": order.paid_at, "refunds": [_refund(row) for row in refunds.of_order(order)],
         "rating": ({"score": order.rating_score, "comment": order.rating_comment, "rated_at": order.rated_at}
                    if order.rated_at else None),
         "complaint": {"text": order.complaint, "at": order.complained_at} if order.complained_at else None,

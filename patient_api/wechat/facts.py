@@ -21,6 +21,9 @@ from ..results.models import Report
 BILL_KINDS = {"registration": "挂号费", "outpatient": "门诊缴费", "inpatient_deposit": "住院预交金",
               "inpatient_settlement": "出院结算", "homecare": "上门护理", "credit_settlement": "先诊疗后付费结算"}
 REPORT_KINDS = {"lab": "检验报告", "imaging": "检查报告", "outpatient": "门诊病历", "inpatient": "出院小结"}
+# How a bill was paid, in at most five Chinese characters (a phrase keyword).
+PAY_METHODS = {"wechat_jsapi": "微信支付", "wechat_native": "微信支付", "wechat_papay": "自动扣费",
+               "counter": "窗口缴费", "insurance": "医保支付"}
 
 
 def yuan(fen):
@@ -46,6 +49,8 @@ def gather(payload):
             facts[key[:-4]] = yuan(value)
         elif key.endswith("_at"):
             facts[key[:-3] + "_time"] = local_time(value)
+    if payload.get("method"):
+        facts["pay_method"] = PAY_METHODS.get(payload["method"], "其他方式")
     for key, add in (("appointment_id", _appointment), ("bill_id", _bill), ("admission_id", _admission),
                      ("report_id", _report), ("homecare_order_id", _homecare)):
         if payload.get(key):
@@ -114,3 +119,5 @@ def _homecare(facts, order_id):
     facts.setdefault("patient_id", order.patient_id)
     facts.setdefault("homecare_service", order.service.name)
     facts.setdefault("homecare_window", f"{local_time(order.window_start)}-{to_local(order.window_end):%H:%M}")
+    # WeChat's time keyword joins the two ends of a period with "~".
+    facts.setdefault("homecare_window_time", f"{local_time(order.window_start)}~{to_local(order.window_end):%H:%M}")

@@ -73,6 +73,7 @@ EVENTS = {
     "homecare.declined": ("护理申请未通过", [_CARE_WHAT, "原因：{reason}"], _CARE),
     "homecare.lapsed": ("护理申请已失效", [_CARE_WHAT, "医院未能及时受理，请重新申请或联系医院"], _CARE),
     "homecare.confirmed": ("护士已接单", [_CARE_WHAT, "上门时段 {homecare_window}"], _CARE),
+    "homecare.reassigned": ("已更换上门护士", [_CARE_WHAT, "上门时段 {homecare_window}，新护士接单后上门"], _CARE),
     "homecare.on_the_way": ("护士已出发", [_CARE_WHAT, "请保持电话畅通"], _CARE),
     "homecare.started": ("护士已到达", [_CARE_WHAT, "到达时间 {checked_in_time}"], _CARE),
     "homecare.finished": ("护理服务已完成，请缴费", [_CARE_WHAT, "应缴 {total}"], _CARE),

@@ -13,6 +13,10 @@ from flask import current_app
 
 _VISIT = "/appointments/{appointment_id}"
 _STAY = "/admissions/{admission_id}"
+_CREDIT = "/credit"  # the H5's 先诊疗后付费 screen (as in the 消息 inbox)
+_CARE = "/homecare/orders/{homecare_order_id}"
+_CARE_HEAD = {"thing1": "{patient}", "thing2": "{homecare_service}", "thing3": "{hospital}"}
+_WINDOW = "{homecare_window_time}"
 _REPORT = {"thing1": "{patient}", "thing2": "{report_title}", "thing3": "{hospital}", "time4": "{issued_time}"}
 DEFAULTS = {
     "booking.confirmed": (_VISIT, {"thing1": "{patient}", "thing2": "{hospital}", "thing3": "{department} {doctor}",
@@ -35,6 +39,31 @@ DEFAULTS = {
                                                           "thing3": "请在就诊人管理中同意或拒绝"}),
     "inpatient.settled": (_STAY, {"thing1": "{patient}", "thing2": "{hospital}", "amount3": "{refund}",
                                   "thing4": "出院结算已完成，余额原路退回"}),
+    # 先诊疗后付费 (credit/): settlements, deductions, overdue reminders and suspension, the 委托代扣 contract.
+    "credit.settlement_due": (_CREDIT, {"thing1": "{patient}", "thing2": "{hospital}", "amount3": "{self_pay}",
+                                        "time4": "{due_time}", "thing5": "先诊疗后付费待结算，请尽快支付"}),
+    "credit.settled": (_CREDIT, {"thing1": "{patient}", "thing2": "{hospital}", "amount3": "{amount}",
+                                 "phrase4": "{pay_method}", "time5": "{paid_time}"}),
+    "credit.deduction_failed": (_CREDIT, {"thing1": "{patient}", "thing2": "{hospital}", "amount3": "{self_pay}",
+                                          "thing4": "{reason}", "thing5": "自动扣费未成功，请自行支付"}),
+    "credit.reminder": (_CREDIT, {"thing1": "{patient}", "thing2": "{hospital}", "amount3": "{self_pay}",
+                                  "time4": "{due_time}", "thing5": "已逾期{day}天，请尽快支付"}),
+    "credit.suspended": (_CREDIT, {"thing1": "{patient}", "thing2": "{hospital}", "amount3": "{self_pay}",
+                                   "phrase4": "已暂停", "thing5": "全市暂停先诊疗后付费，付清后恢复"}),
+    "credit.contract_signed": (_CREDIT, {"thing1": "{patient}", "phrase2": "已开通",
+                                         "thing3": "先诊疗后付费结算将自动扣款", "time4": "{signed_time}"}),
+    "credit.contract_terminated": (_CREDIT, {"thing1": "{patient}", "phrase2": "已关闭",
+                                             "thing3": "先诊疗后付费结算需自行支付", "time4": "{terminated_time}"}),
+    # 互联网+护理 (homecare/): the request reviewed, the nurse's steps, the bill, cancelling.
+    "homecare.accepted": (_CARE, {**_CARE_HEAD, "time4": _WINDOW, "thing5": "申请已受理，待护士接单"}),
+    "homecare.declined": (_CARE, {**_CARE_HEAD, "thing4": "{reason}", "thing5": "申请未通过，可重新申请"}),
+    "homecare.lapsed": (_CARE, {**_CARE_HEAD, "phrase4": "已失效", "thing5": "医院未能及时受理，请重新申请"}),
+    "homecare.confirmed": (_CARE, {**_CARE_HEAD, "time4": _WINDOW, "thing5": "护士已接单，将按时上门"}),
+    "homecare.reassigned": (_CARE, {**_CARE_HEAD, "time4": _WINDOW, "thing5": "医院已为您更换上门护士"}),
+    "homecare.on_the_way": (_CARE, {**_CARE_HEAD, "time4": "{departed_time}", "thing5": "护士已出发，请保持电话畅通"}),
+    "homecare.started": (_CARE, {**_CARE_HEAD, "time4": "{checked_in_time}", "thing5": "护士已到达，服务开始"}),
+    "homecare.finished": (_CARE, {**_CARE_HEAD, "amount4": "{total}", "thing5": "服务已完成，请及时缴费"}),
+    "homecare.cancelled": (_CARE, {**_CARE_HEAD, "amount4": "{cancel_fee}", "thing5": "护理申请已取消"}),
 }
 # WeChat rejects a value longer than its keyword type allows (errcode 47003), so values are cut to fit.
 LIMITS = {"thing": 20, "character_string": 32, "number": 32, "letter": 32, "symbol": 5, "phrase": 5,

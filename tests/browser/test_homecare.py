@@ -447,3 +447,61 @@ def test_the_form_refuses_what_the_server_would_and_shows_its_words(page, app, l
     expect(page.get_by_role("alert")).to_have_text("该就诊人已有进行中的同类护理申请")
     check_axe(page, "homecare already requested")
     screenshot(page, "homecare-request-refused")
+
+
+def test_the_dispatcher_reassigns_before_the_visit_and_the_old_nurse_loses_it(make_page, app, live):
+    openid = "hc-reassign"
+    api, patient_id, _name, _number = resident(app, live, openid)
+    dispatcher, _ = staff(live, "hc-move-dispatch", "dispatcher")
+    admin, _ = staff(live, "hc-move-admin", "admin")
+    first, first_id = staff(live, "hc-move-nurse1", "nurse")
+    second, second_id = staff(live, "hc-move-nurse2", "nurse")
+    care = service_id(live, "HC001")
+    qualify(admin, [first_id, second_id], [care])
+    order = request_by_api(api, care, patient_id, days_ahead=4)
+    path = f"/staff/homecare/orders/{order['id']}"
+    assert dispatcher.post(dispatcher.base + path + "/assign", json={"nurse_id": first_id}).status_code == 200
+    assert first.post(first.base + path + "/accept").status_code == 200
+
+    desk = make_page(1280, 800, device="tablet")
+    staff_sign_in(desk, "hc-move-dispatch")
+    desk.wait_for_url(re.compile("/staff/homecare$"))
+    desk.goto(path)
+    no_loading(desk)
+    expect(desk.get_by_text("当前上门护士：hc-move-nurse1")).to_be_visible()
+    desk.get_by_role("button", name="改派").click()
+    panel = desk.get_by_role("group", name="改派给其他护士")
+    expect(panel.get_by_label("hc-move-nurse1", exact=True)).to_have_count(0)  # not to the nurse who has it
+    panel.get_by_role("button", name="确认改派").click()
+    expect(panel.get_by_role("alert")).to_have_text("请选择新的上门护士")  # checked before asking the server
+    panel.get_by_label("hc-move-nurse2", exact=True).check()
+    panel.get_by_role("button", name="护士生病请假").click()
+    expect(panel.get_by_label("原因")).to_have_value("护士生病请假")
+    staff_look(desk, "homecare-reassign")
+    panel.get_by_role("button", name="确认改派").click()
+    expect(desk.get_by_role("status")).to_contain_text("已改派给 hc-move-nurse2")
+    expect(desk.locator("#order-status")).to_have_text("待护士接单")
+    expect(desk.get_by_text("当前上门护士：hc-move-nurse2")).to_be_visible()
+
+    # The nurse who had it: a plain 404, no address; the new one lists it and accepts.
+    old = make_page(375, 667)
+    old.watch.allow("status of 404")
+    staff_sign_in(old, "hc-move-nurse1")
+    old.wait_for_url(re.compile("/staff/homecare/visits$"))
+    no_loading(old)
+    expect(old.get_by_text("暂无待上门的订单")).to_be_visible()
+    old.goto(path)
+    expect(old.get_by_role("alert")).to_have_text("未找到该护理订单")
+    expect(old.get_by_text(ADDRESS)).to_have_count(0)
+    listed = second.get(second.base + "/staff/homecare/orders").json()["items"]
+    assert [o["id"] for o in listed] == [order["id"]]
+    assert second.post(second.base + path + "/accept").status_code == 200
+    assert second.post(second.base + path + "/check-in", json={}).status_code == 200
+
+    # Checked in: the dispatcher can no longer move it, and says why.
+    desk.reload()
+    no_loading(desk)
+    expect(desk.get_by_text("护士已上门签到，不能再改派。")).to_be_visible()
+    expect(desk.get_by_role("button", name="改派")).to_have_count(0)
+    moved = api.get(api.base + f"/me/homecare/orders/{order['id']}").json()
+    assert moved["status"] == "in_visit" and moved["nurse_assigned"] is True
