@@ -15,12 +15,20 @@ from playwright.sync_api import expect
 from patient_api.common.clock import now
 from patient_api.extensions import db
 
-from .helpers import screenshot, settle, sign_in
+from .helpers import nothing_clipped, screenshot, settle, sign_in
 from .outpatient import his_bill, resident
-from .test_h5_booking import MODES, PAY_WAIT, elder_on, look
+from .test_h5_booking import MODES, PAY_WAIT, elder_on
+from .test_h5_booking import look as check_screen
 
 HOSPITAL = "泰安市中心医院"
 BILL_TOTAL = "¥51.00"  # outpatient.his_bill: 阿莫西林胶囊 2 × ¥15.50 + 血常规 ¥20.00
+
+
+def look(page, name, elder):
+    """Every screen: settled, axe, no sideways scroll, 长辈版 sizes, no text spilling out of its box; a screenshot."""
+    settle(page)
+    nothing_clipped(page)
+    check_screen(page, name, elder)
 
 
 def insure(app, number):
@@ -148,6 +156,7 @@ def test_enrol_with_consent_bills_on_credit_settle_pay_and_history(page, app, li
     settle(page)
 
     # 退出 while bills are open: the server's words and what to do.
+    page.watch.allow("status of 409")  # the browser logs the refused request; the page explains it
     page.get_by_role("button", name="关闭此项服务").click()
     sure = page.get_by_role("group", name=f"确定关闭{HOSPITAL}的先诊疗后付费吗？")
     sure.get_by_role("button", name="确认关闭").click()
@@ -306,12 +315,11 @@ def test_suspended_city_wide_refuses_in_its_words_until_the_overdue_one_is_paid(
     api, patient_id, name, number = resident(app, live, openid)
     enrol(api, patient_id, hospital_id(live))
     his_bill(app, live, number, name, insured=False)
-    answer = api.post(f"{api.base}/me/patients/{patient_id}/credit/settlements",
-                      json={"hospital_id": hospital_id(live)}, timeout=10)
-    assert answer.status_code == 201 and answer.json()["result"] == "jsapi", answer.text
-    with app.app_context():
-        row = db.session.get(CreditSettlement, answer.json()["settlement"]["id"])
-        row.due_at = row.created_at = now() - timedelta(days=20)
+    age_credit(app, patient_id)
+    live.flask("jobs", "credit")  # the day is over: settled, and the resident is asked to pay
+    with app.app_context():  # …which nobody did for 20 days
+        db.session.execute(sa.update(CreditSettlement).where(CreditSettlement.patient_id == patient_id).values(
+            due_at=now() - timedelta(days=20), created_at=now() - timedelta(days=20)))
         db.session.commit()
     live.flask("jobs", "credit")
 
