@@ -227,7 +227,10 @@ def test_autopay_deducts_the_next_bills_over_limit_is_payable_and_autopay_turns_
     if elder:
         elder_on(page)
 
-    page.goto("/h5/credit")
+    page.goto("/h5/me")  # 我的 has the entry too
+    settle(page)
+    page.get_by_role("link", name="先诊疗后付费").click()
+    page.wait_for_url(re.compile("/h5/credit$"))
     settle(page)
     page.get_by_role("link", name=re.compile("无感支付")).click()
     page.wait_for_url(re.compile("/h5/credit/autopay$"))
@@ -333,6 +336,10 @@ def test_suspended_city_wide_refuses_in_its_words_until_the_overdue_one_is_paid(
     expect(notice).to_contain_text("付清逾期的结算后自动恢复")
     unpaid = page.get_by_role("region", name="待支付的结算")
     expect(unpaid.get_by_role("link")).to_contain_text("已逾期")
+    expect(page.get_by_role("region", name=HOSPITAL).first).to_contain_text("已暂停")
+    # Its bill is in that settlement: it leads there, it is not settled a second time.
+    expect(page.get_by_role("button", name=re.compile("立即结算"))).to_have_count(0)
+    expect(page.get_by_role("button", name="查看结算单")).to_be_visible()
     look(page, "credit-suspended", elder)
 
     # Opening it elsewhere is refused in the server's words, with the way out.
