@@ -162,6 +162,15 @@ def homecare_jobs():
     echo_json({"lapsed": lapse_requests(), "overdue_alerts": alert_overdue_visits()})
 
 
+@jobs.command("credit")
+def credit_jobs():
+    """先诊疗后付费 now: settle days already over, run due 无感支付 deductions, remind about and suspend overdue."""
+    from .credit.deductions import run
+    from .credit.jobs import close_days, remind_and_suspend
+    echo_json({"settled": close_days(), "deductions": run(), "overdue": remind_and_suspend()})
+    db.session.commit()
+
+
 @staff_cli.command("create")
 @click.option("--hospital", "hospital_code", required=True, help="Hospital code.")
 @click.option("--username", required=True)

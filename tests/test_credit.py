@@ -1,6 +1,6 @@
 """先诊疗后付费: enrolment, bills on credit, settling by JSAPI, leaving, voids, the window, the end-of-day job."""
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -164,6 +164,21 @@ def test_settle_now_by_jsapi_pays_every_bill_once(app, client, world):
         for bill in bills:
             assert ledger.balances(bill["id"]) == {"resident": 0, "hospital_receivable": 0}
     check_books(app)
+
+
+def test_an_unpaid_settlement_says_when_it_becomes_overdue(app, client, world):
+    headers, patient_id, person = world.enrolled()
+    world.bill(person, 1500)
+    settlement = world.settle(headers, patient_id)["settlement"]
+    due, overdue_at = (datetime.fromisoformat(settlement[k]) for k in ("due_at", "overdue_at"))
+    assert overdue_at - due == timedelta(days=1) and settlement["overdue"] is False
+    assert settlement["overdue_at"].endswith("+08:00")  # China time, like every instant residents read
+    with app.app_context():
+        row = db.session.get(CreditSettlement, settlement["id"])
+        row.due_at = now() - timedelta(days=1, minutes=1)
+        db.session.commit()
+    shown = client.get(credit_path(patient_id), headers=headers).json["settlements"][0]
+    assert shown["overdue"] is True and datetime.fromisoformat(shown["overdue_at"]) < now()
 
 
 def test_leaving_needs_nothing_open(app, client, world):

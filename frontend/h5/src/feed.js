@@ -1,6 +1,6 @@
-// 首页's “what needs attention” feed, from the APIs that exist: the next visit, unpaid bills, waitlist
-// offers and family (proxy) requests. Each source may fail or not exist yet on this backend
-// (link_status and /me/patients/{id}/links are newer): a missing optional source is skipped, a failing
+// 首页's “what needs attention” feed, from the APIs that exist: the next visit, unpaid bills (those on 先诊疗后付费
+// credit apart, as 待结算), waitlist offers and family (proxy) requests. Each source may fail or not exist yet on this
+// backend (link_status and /me/patients/{id}/links are newer): a missing optional source is skipped, a failing
 // core one (appointments, bills) makes the feed show its error with 重试.
 //
 // A card: { key, kind (visit|bill|offer|proxy), badge, title, lines, to, action }. `title` and each of
@@ -52,7 +52,8 @@ async function nextVisit(appointments, patients, now) {
   }
 }
 
-function unpaid(bills) {
+function unpaid(all) {
+  const bills = all.filter((bill) => !bill.hold) // a 先诊疗后付费 bill is not paid on its own: see onCredit
   if (!bills.length) return null
   const total = bills.reduce((sum, bill) => sum + bill.total_fen, 0)
   return {
@@ -63,6 +64,22 @@ function unpaid(bills) {
     lines: ['请在规定时间内完成支付，超时将自动取消'],
     to: { name: 'bills' },
     action: '去支付',
+  }
+}
+
+// 先诊疗后付费: bills kept on credit (hold) wait for one settlement; the card leads to 立即结算.
+function onCredit(bills) {
+  const held = bills.filter((bill) => bill.hold?.code === 'credit_bill_pending_settlement')
+  if (!held.length) return null
+  const total = held.reduce((sum, bill) => sum + bill.total_fen, 0)
+  return {
+    key: 'credit',
+    kind: 'bill',
+    badge: '待结算',
+    title: `先诊疗后付费 ${held.length} 笔待结算，共 ${money(total)}`,
+    lines: ['当天就诊结束后统一结算，也可以现在结算'],
+    to: { name: 'credit' },
+    action: '去结算',
   }
 }
 
@@ -131,6 +148,7 @@ export async function loadFeed(patients, now = new Date()) {
     ...offers(waitlist?.items || [], patients),
     unpaid(bills.items),
     visit,
+    onCredit(bills.items),
     ...linkCards(patients, requests),
   ].filter(Boolean)
 }

@@ -128,6 +128,7 @@ export const BILL_KIND = {
   inpatient_deposit: '住院预交金',
   inpatient_settlement: '住院结算',
   homecare: '上门护理',
+  credit_settlement: '先诊疗后付费结算',
 }
 
 export const REFUND_STATUS = { processing: '退款处理中', succeeded: '已退回', failed: '退款失败' }

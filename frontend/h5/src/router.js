@@ -47,6 +47,12 @@ export const ROUTES = [
   { path: '/homecare/services/:id/request', name: 'homecare-request', component: () => import('./views/homecare/RequestForm.vue'), meta: { title: '申请上门护理' } },
   { path: '/homecare/orders', name: 'homecare-orders', component: () => import('./views/homecare/Orders.vue'), meta: { title: '我的护理申请' } },
   { path: '/homecare/orders/:id', name: 'homecare-order', component: () => import('./views/homecare/OrderDetail.vue'), meta: { title: '护理申请详情' } },
+  // 先诊疗后付费 and 无感支付 for the current 就诊人 (docs/credit.md); a settlement's screen names its 就诊人 (?patient=).
+  { path: '/credit', name: 'credit', component: () => import('./views/credit/Overview.vue'), meta: { title: '先诊疗后付费' } },
+  { path: '/credit/enrol', name: 'credit-enrol', component: () => import('./views/credit/Enrol.vue'), meta: { title: '开通先诊疗后付费' } },
+  { path: '/credit/settlements/:id', name: 'credit-settlement', component: () => import('./views/credit/Settlement.vue'), meta: { title: '结算详情' } },
+  { path: '/credit/history', name: 'credit-history', component: () => import('./views/credit/History.vue'), meta: { title: '结算记录' } },
+  { path: '/credit/autopay', name: 'credit-autopay', component: () => import('./views/credit/AutoPay.vue'), meta: { title: '无感支付' } },
   { path: '/patients', name: 'patients', component: () => import('./views/Patients.vue'), meta: { title: '就诊人管理' } },
   { path: '/patients/new', name: 'patient-new', component: () => import('./views/PatientAdd.vue'), meta: { title: '添加就诊人' } },
   { path: '/patients/:id', name: 'patient', component: () => import('./views/PatientDetail.vue'), meta: { title: '就诊人信息' } },
@@ -59,7 +65,7 @@ export const ROUTES = [
 export const router = createRouter({
   history: createWebHistory('/h5/'),
   routes: ROUTES,
-  scrollBehavior: (to, from, saved) => saved || { top: 0 },
+  scrollBehavior: (to, from, saved) => saved || (to.hash ? { el: to.hash } : { top: 0 }),
 })
 
 router.beforeEach(async (to) => {
