@@ -18,6 +18,7 @@ from ..billing.payments import record_counter_payment
 from ..common import audit, crypto
 from ..common.auth import current_staff_id
 from ..common.clock import now, to_local
+from ..common.locking import lock_row
 from ..directory.models import Schedule
 from ..errors import Forbidden, Invalid, NotFound, Unauthorized
 from ..extensions import db
@@ -105,6 +106,9 @@ def book(staff, body, instant=None):
     """Book for the resident named in `body`; returns the appointment (paid at the counter, or held until
     check-in closes for payment later)."""
     instant = instant or now()
+    # One staff member's bookings run one at a time; on SQLite this also opens the write transaction, so the
+    # savepoint that creates the patient stays inside it and a refused booking leaves no patient behind.
+    lock_row(Staff, staff.id, keep_keys=True)
     schedule = hospital_schedule(staff, body["schedule_id"])
     phone = contact_phone(body["phone"]) if body.get("phone") else None
     patient = patient_for(body["id_number"], body["name"], body["channel"])

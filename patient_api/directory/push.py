@@ -4,9 +4,10 @@ from sqlalchemy.exc import IntegrityError
 
 from ..common import audit
 from ..common.clock import today_local
+from ..common.locking import lock_row
 from ..errors import Conflict, Invalid
 from ..extensions import db
-from .models import Department, Doctor, Schedule
+from .models import Department, Doctor, Hospital, Schedule
 from .schedules import create_schedule
 
 SAME = ("fee_kind", "fee_fen", "capacity")  # a re-push must agree on these; anything else is a new schedule
@@ -20,6 +21,9 @@ def upsert(hospital, body):
     """
     if body["date"] < today_local():
         raise Invalid("出诊日期不能早于今天", code="schedule_in_past", errors={"date": ["不能早于今天"]})
+    # One push of a hospital at a time; on SQLite this also opens the write transaction, so the savepoints below
+    # stay inside it and a refused push leaves no department or doctor behind.
+    lock_row(Hospital, hospital.id, keep_keys=True)
     department = _department(hospital, body["department"])
     doctor = _doctor(hospital, department, body["doctor"])
     query = select(Schedule).where(Schedule.doctor_id == doctor.id, Schedule.date == body["date"],
