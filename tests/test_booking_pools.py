@@ -286,3 +286,24 @@ def test_the_public_sold_out_flag_does_not_turn_away_an_elder(app, client):
     assert done.status_code == 201 and done.json["pool"] == "elder"
     with app.app_context():
         assert db.session.get(Patient, done.json["patient_id"]).name == "王老太"
+
+
+def test_the_sold_out_flag_names_the_pools_still_keeping_tickets(app, client, redis_client, monkeypatch):
+    kiosk = Kiosk(app, client)
+    schedule_id = pooled_schedule(app, {"elder": {"share": 0.5, **LATER}}, capacity=2)
+    (headers, patient_id, _), (other, other_patient, _) = residents(app, 2, start=44_000)
+    assert book(client, headers, patient_id, schedule_id).status_code == 201
+    refused(book(client, other, other_patient, schedule_id), 409, "sold_out")
+    assert redis_client.get(f"soldout:{schedule_id}") == b"elder"
+    kiosk.card(method="id_card", id_number=elder_id(911), name="冯老汉")
+    assert kiosk.call("POST", "/api/v1/kiosk/appointments", {"schedule_id": schedule_id}).status_code == 201
+    kiosk.card(method="id_card", id_number=elder_id(912), name="陈老太")
+    refused(kiosk.call("POST", "/api/v1/kiosk/appointments", {"schedule_id": schedule_id}), 409, "sold_out")
+    assert redis_client.get(f"soldout:{schedule_id}") == b"-"
+
+    def no_lookup(*_args):
+        raise AssertionError("a flag naming no pool is answered from Redis alone")
+
+    monkeypatch.setattr(pools, "eligible_pools", no_lookup)
+    refused(kiosk.call("POST", "/api/v1/kiosk/appointments", {"schedule_id": schedule_id}), 409, "sold_out")
+    refused(book(client, other, other_patient, schedule_id), 409, "sold_out")

@@ -3,7 +3,7 @@ from ..accounts.models import Patient
 from ..common.clock import now
 from ..directory import pools as directory_pools
 from ..directory.models import Schedule
-from ..errors import ApiError, Forbidden
+from ..errors import Forbidden
 from ..extensions import db
 from . import eligibility, services, shedding, tickets
 
@@ -30,12 +30,13 @@ def book_from_pool(pool, patient_id, schedule_id, *, via, account_id=None, slot_
 
 
 def admit(rate_key, schedule_id, may_use_pool):
-    """shedding.admit, except that the sold-out flag (set when the public has nothing left) does not turn away a
-    booking that may take from a pool: `may_use_pool()` is asked only then, so the rush costs no extra query."""
+    """shedding.admit, except that a sold-out flag naming pools that still keep tickets back lets through a booking
+    that may take from one of them (`may_use_pool()`, asked only then): the rush on a schedule with nothing kept
+    back is still answered from Redis alone."""
     try:
         shedding.admit(rate_key, schedule_id)
-    except ApiError as refused:
-        if refused.code != "sold_out" or not may_use_pool():
+    except shedding.SoldOut as refused:
+        if not refused.pools or not set(refused.pools) & set(may_use_pool()):
             raise
 
 

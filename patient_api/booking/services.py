@@ -11,6 +11,7 @@ from ..billing.services import create_registration_bill
 from ..common.clock import now, to_local
 from ..common.ids import new_id
 from ..common.locking import lock_row
+from ..directory import pools
 from ..directory.models import Schedule, Ticket
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
@@ -49,7 +50,7 @@ def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, vi
         from_pools = () if waitlisted else eligibility.pools_for(patient, schedule, account_id, via)
     public = public and (waitlisted or not waitlist.reserved(schedule, instant))
     if not public and not from_pools:
-        shedding.mark_sold_out(schedule.id)  # to the public it is sold out: shed the next attempts in Redis
+        mark_sold_out(schedule.id, instant)  # to the public it is sold out: shed the next attempts in Redis
         raise Conflict("号源已约满", code="sold_out")
     lock_row(Patient, patient_id)  # one patient's attempts run one at a time; other patients don't wait
     lifecycle.expire_patient_holds(patient_id, instant)
@@ -107,12 +108,18 @@ def _nothing_to_claim(schedule, slot_start, instant):
     # A full window says nothing about the others: flagging the schedule then would shed bookings that could succeed.
     whole_schedule_gone = slot_start is None or not tickets.claimable_count(schedule.id, instant)
     if whole_schedule_gone:
-        shedding.mark_sold_out(schedule.id)
+        mark_sold_out(schedule.id, instant)
     if slot_start is None:
         return Conflict("号源已约满", code="sold_out")
     if whole_schedule_gone:
         return Conflict("该时段已约满，本排班其他时段也已约满", code="slot_full")
     return Conflict("该时段已约满，请选择其他时段", code="slot_full")
+
+
+def mark_sold_out(schedule_id, instant):
+    """Set the Redis sold-out flag, naming the pools that still keep tickets back (one count query, on a refusal)."""
+    kept = pools.kept_by_schedule([schedule_id], instant)[schedule_id]
+    shedding.mark_sold_out(schedule_id, [pool for pool, count in kept.items() if count])
 
 
 def _check_limits(patient_id, schedule):
