@@ -1,6 +1,7 @@
 // The nurse station's screens (history mode under /staff/). `meta.public`: reachable without signing in;
 // `meta.right`: only for roles that have it (session.js can()), others land on their own home.
-// 首页 by role: a dispatcher the 互联网+护理 queue, a nurse without wards her home visits, everyone else the ward.
+// 首页 by role: a dispatcher the 互联网+护理 queue, a nurse without wards her home visits, a registrar 代预约,
+// everyone else the ward.
 import { createRouter, createWebHistory } from 'vue-router'
 import { can, loadMe, session } from './session'
 
@@ -17,6 +18,8 @@ export const router = createRouter({
     { path: '/homecare/alerts', name: 'homecare-alerts', component: () => import('./views/HomecareAlerts.vue'), meta: { title: '上门护理提醒', right: 'dispatch' } },
     { path: '/homecare/visits', name: 'homecare-visits', component: () => import('./views/NurseVisits.vue'), meta: { title: '我的上门订单', right: 'visit' } },
     { path: '/homecare/orders/:id', name: 'homecare-order', component: () => import('./views/HomecareOrder.vue'), meta: { title: '上门护理订单详情' } },
+    // 挂号窗口: 代预约 for a resident at the window or on the phone, and the slip to print.
+    { path: '/registration', name: 'registration', component: () => import('./views/Registration.vue'), meta: { title: '代预约', right: 'register' } },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue'), meta: { title: '页面不存在', public: true } },
   ],
 })
@@ -40,6 +43,7 @@ router.beforeEach(async (to) => {
 /** Where a role starts: the dispatcher's queue, a nurse's first ward (her visits without one), the ward. */
 export function homeOf(me) {
   if (me.role === 'dispatcher') return { name: 'homecare' }
+  if (me.role === 'registrar') return { name: 'registration' }
   if (me.role === 'nurse' && !me.wards.length) return { name: 'homecare-visits' }
   // The first ward (an admin without wards types the ward code into the address).
   return { name: 'ward', params: { ward: me.wards[0] || '-' } }
