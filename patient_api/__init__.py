@@ -34,6 +34,8 @@ def create_app(config=None):
             # A second terminal's CLI must share the running demo's Redis, not start an embedded one of its own.
             app.config["REDIS_URL"] = running_demo_redis(app.config["DEMO_REDIS_SOCKET"])
     observability.setup_logging(app.config.get("LOG_LEVEL", "INFO"))
+    from .directory.pools import check_defaults
+    check_defaults(app.config["BOOKING_POOLS"])  # a mistyped 号源预留 default must stop the start, not a booking
 
     db.init_app(app)
     migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR", _migrations_dir()))
@@ -94,6 +96,7 @@ def _register_blueprints(app):
     from .billing.routes import blp as billing
     from .booking.routes import blp as booking
     from .credit.policy_routes import blp as credit_policy
+    from .booking.staff_routes import blp as booking_staff
     from .credit.routes import blp as credit
     from .credit.staff_routes import blp as credit_staff
     from .directory.routes import blp as directory
@@ -117,7 +120,8 @@ def _register_blueprints(app):
     for blueprint in (accounts, identity, staff, directory, booking, billing, inpatient, nurse_station, results_blp,
                       records_blp, integration, integration_inpatient, integration_fhir, integration_hl7, wechat,
                       messages, kiosk, kiosk_binding, kiosk_provisioning, integration_records,
-                      nurse_station_results, homecare, homecare_staff, credit, credit_staff, credit_policy):
+                      nurse_station_results, homecare, homecare_staff, credit, credit_staff, credit_policy,
+                      booking_staff):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     if app.config["WECHATPAY_MODE"] == "sandbox" and app.config["ENV_NAME"] in ("development", "test"):
         from .billing.sandbox_routes import blp as sandbox  # never outside development and tests

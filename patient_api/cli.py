@@ -155,6 +155,13 @@ def no_shows():
     click.echo(f"marked {mark_no_shows()}")
 
 
+@jobs.command("release-tickets")
+def release_tickets():
+    """号源预留: move kept-back tickets past their release time to the public now."""
+    from .booking.pools import release_job
+    echo_json(release_job())
+
+
 @jobs.command("homecare")
 def homecare_jobs():
     """互联网+护理: lapse requests past their review deadline, alert dispatchers about overdue visits, now."""
@@ -175,7 +182,7 @@ def credit_jobs():
 @click.option("--hospital", "hospital_code", required=True, help="Hospital code.")
 @click.option("--username", required=True)
 @click.option("--password", required=True, help="At least 10 characters with letters and digits.")
-@click.option("--role", type=click.Choice(["nurse", "cashier", "admin", "dispatcher"]), required=True)
+@click.option("--role", type=click.Choice(["nurse", "cashier", "admin", "dispatcher", "registrar"]), required=True)
 @click.option("--wards", default="", help="Comma-separated ward codes the account may act on.")
 def staff_create(hospital_code, username, password, role, wards):
     """Create a staff account (the password is stored as a scrypt hash)."""

@@ -1,4 +1,5 @@
 """Configuration classes; every value can come from the environment (PATIENT_API_*)."""
+import json
 import os
 import secrets
 from pathlib import Path
@@ -111,6 +112,10 @@ class Config:
     BOOKING_RATE_WINDOW = env_int("BOOKING_RATE_WINDOW", 10)
     SOLD_OUT_FLAG_SECONDS = env_int("SOLD_OUT_FLAG_SECONDS", 5)
     IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 48)
+    # 号源预留 defaults (docs/booking-pools.md): a JSON list of {"pool", "share", "release_hours_before"} entries,
+    # each optionally limited to a "hospital" code, a "level" (1-3) and a "fee_kind"; the most specific wins.
+    # None by default: keeping tickets back from the public is each city's decision.
+    BOOKING_POOLS = json.loads(env("BOOKING_POOLS", "[]"))
     # Results: sensitive reports wait this long for a clinician's release; 互认 covers these test codes
     # (LOINC: blood count, liver and kidney function, glucose, HbA1c, lipids, electrolytes).
     RESULT_SENSITIVE_HOLD_DAYS = env_int("RESULT_SENSITIVE_HOLD_DAYS", 7)

@@ -112,6 +112,14 @@ def offer_waitlist():
 
 
 @periodic
+def release_reserved_tickets():
+    """号源预留: tickets kept for referrals or elders whose release time passed go to the public."""
+    from .booking.pools import release_job
+    with _app_context():
+        return release_job()
+
+
+@periodic
 def deliver_wechat_messages():
     """Drain the outbox of WeChat template/subscribe messages."""
     from .wechat.messages import deliver
@@ -209,7 +217,7 @@ def remind_credit():
 
 PERIODIC = [(deliver_sandbox_notifications, 2), (deliver_sms, 2), (sweep_holds, 30), (mark_no_shows, 600),
             (purge_idempotency_keys, 3600), (query_payments, 5), (submit_refunds, 10),
-            (deliver_hospital_webhooks, 10), (offer_waitlist, 10),
+            (deliver_hospital_webhooks, 10), (offer_waitlist, 10), (release_reserved_tickets, 60),
             (deliver_wechat_messages, 5), (remind_visits, 3600), (warn_low_deposits, 3600),
             (lapse_homecare_requests, 60), (alert_overdue_homecare_visits, 300), (deliver_staff_messages, 10),
             (settle_credit_days, 600), (deduct_credit, 30), (remind_credit, 3600)]

@@ -1,4 +1,4 @@
-"""Staff accounts (nurse, cashier, admin, home-care dispatcher) scoped to a hospital and wards: sign-in with lockout."""
+"""Staff accounts (nurse, cashier, admin, dispatcher, registrar) scoped to a hospital and wards; sign-in, lockout."""
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -13,7 +13,8 @@ from ..errors import ApiError, Invalid, Unauthorized
 from ..extensions import db
 from . import limits
 
-ROLES = ("nurse", "cashier", "admin", "dispatcher")  # dispatcher: 互联网+护理 调度 (homecare)
+# dispatcher: 互联网+护理 调度 (homecare); registrar: 挂号窗口, books for residents at the counter and on the phone.
+ROLES = ("nurse", "cashier", "admin", "dispatcher", "registrar")
 MAX_FAILURES = 5
 LOCK_MINUTES = 30
 # Hash a fixed password once so unknown usernames take as long as wrong passwords (no user enumeration).

@@ -46,6 +46,9 @@ class Appointment(db.Model):
     checked_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # visit.reminder queued (once, in the DB)
     free_revisit_of: Mapped[str | None] = mapped_column(sa.String(32))  # 一次挂号三日免费: the paid visit it rides on
+    pool: Mapped[str | None] = mapped_column(sa.String(20))  # 号源预留: the pool its ticket was kept for, if any
+    # 代预约 at a registration window or on the phone: the number the hospital calls back (no WeChat to tell).
+    contact_phone_enc: Mapped[str | None] = mapped_column(sa.String(200))
 
     # For the names a resident reads; lists load them with with_names() (one query per relation, not per row).
     hospital = relationship("Hospital", viewonly=True)

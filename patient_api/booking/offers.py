@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from ..common.clock import now
 from ..common.locking import lock_row
+from ..directory import pools
 from ..directory.models import Schedule
 from ..errors import ApiError
 from ..extensions import db
@@ -53,7 +54,7 @@ def _offer_schedule(schedule_id, instant, counts):
             WaitlistEntry.schedule_id == schedule_id, WaitlistEntry.status == "waiting")
             .order_by(WaitlistEntry.created_at, WaitlistEntry.id).limit(1)
             .with_for_update(skip_locked=True)).first()
-        if entry is None or db.session.get(Schedule, schedule_id).available <= 0:
+        if entry is None or pools.public_free(schedule_id, instant) <= 0:  # kept-back tickets are not offered
             db.session.rollback()
             return
         # SQLite: take the write lock before the savepoint below opens a snapshot that a parallel run could

@@ -4,7 +4,7 @@ from flask.views import MethodView
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
 from ..common.idempotency import idempotent
-from . import lifecycle, services, shedding, waitlist
+from . import lifecycle, pools, services, waitlist
 from .schemas import AppointmentList, AppointmentOut, AppointmentQuery, BookIn, WaitlistIn, WaitlistList, WaitlistOut
 
 blp = Blueprint("booking", __name__, description="Outpatient appointments (预约挂号)")
@@ -27,7 +27,9 @@ class Appointments(MethodView):
     @blp.response(201, AppointmentOut)
     def post(self, body):
         """Book the next free ticket of a schedule, or one of the window `slot_start`; `pending_payment` until paid."""
-        shedding.admit(current_account_id(), body["schedule_id"])
+        account_id = current_account_id()
+        pools.admit(account_id, body["schedule_id"],  # a proxy booking for an elder may still have the elder pool
+                    lambda: pools.eligible_pools(body["patient_id"], body["schedule_id"], account_id, "wechat"))
         return services.book(current_account_id(), body["patient_id"], body["schedule_id"],
                              slot_start=body["slot_start"])
 

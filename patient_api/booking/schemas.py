@@ -60,6 +60,8 @@ class AppointmentOut(Schema):
     hold_expires_at = LocalDateTime(allow_none=True, required=True)
     created_at = LocalDateTime(required=True)
     free_revisit_of = fields.String(allow_none=True, metadata={"description": "一次挂号三日免费: the paid visit"})
+    pool = fields.String(allow_none=True, metadata={
+        "description": "号源预留: the pool the ticket was kept for (elder, referral …), null for a public ticket"})
     cancel_deadline = fields.Function(
         lambda a: to_local(cancel_deadline(a, db.session.get(Hospital, a.hospital_id))).isoformat(), required=True,
         metadata={"format": "date-time", "description": "取消预约 is possible until then (the hospital's rule)"})

@@ -11,21 +11,28 @@ from ..billing.services import create_registration_bill
 from ..common.clock import now, to_local
 from ..common.ids import new_id
 from ..common.locking import lock_row
+from ..directory import pools
 from ..directory.models import Schedule, Ticket
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
-from . import lifecycle, notices, revisit, shedding, tickets, waitlist
+from . import eligibility, lifecycle, notices, revisit, shedding, tickets, waitlist
 from .models import ACTIVE, Appointment, with_names
 
 
-def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, via="wechat", slot_start=None):
+def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, via="wechat", slot_start=None,
+         from_pools=None, public=True):
     """Hold (fee > 0) or book (free clinic, free revisit) the next ticket of a schedule for a linked patient.
 
     With `slot_start` (a window's `start` from /schedules/{id}/slots) the ticket comes from that window only.
 
     Callers shed load first with shedding.admit(); this function alone keeps every rule. Freed tickets
     belong to the waitlist first: only the worker's offers (`waitlisted`) may take them while people wait.
-    A kiosk books with no account (account_id None): its card-read session already proved who the patient is.
+    A kiosk or a registration window books with no account (account_id None): the card read or the staff member
+    already established who the patient is.
+
+    号源预留: `from_pools` None lets the eligibility rules choose (an elder at the hospital takes from the elder
+    pool); a booking takes from its pools first, then from the public tickets unless `public` is False. Waitlist
+    offers never take a kept-back ticket.
     """
     instant = instant or now()
     if account_id is not None:
@@ -36,8 +43,14 @@ def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, vi
     _check_open(schedule, instant)
     if slot_start is not None:
         _check_slot(schedule, slot_start, instant)
-    if not waitlisted and waitlist.reserved(schedule, instant):
-        shedding.mark_sold_out(schedule.id)  # to the public it is sold out: shed the next attempts in Redis
+    patient = db.session.get(Patient, patient_id)
+    if patient is None:
+        raise links.patient_not_found()
+    if from_pools is None:
+        from_pools = () if waitlisted else eligibility.pools_for(patient, schedule, account_id, via)
+    public = public and (waitlisted or not waitlist.reserved(schedule, instant))
+    if not public and not from_pools:
+        mark_sold_out(schedule.id, instant)  # to the public it is sold out: shed the next attempts in Redis
         raise Conflict("号源已约满", code="sold_out")
     lock_row(Patient, patient_id)  # one patient's attempts run one at a time; other patients don't wait
     lifecycle.expire_patient_holds(patient_id, instant)
@@ -47,15 +60,17 @@ def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, vi
     revisit_of = revisit.paid_visit_covering(patient_id, schedule) if schedule.fee_fen else None
     fee_fen = 0 if revisit_of else schedule.fee_fen
     hold_until = instant + timedelta(minutes=current_app.config["HOLD_MINUTES"]) if fee_fen else None
-    ticket = tickets.claim(schedule, appointment_id, instant, hold_until, window_start=slot_start)
+    ticket = tickets.claim(schedule, appointment_id, instant, hold_until, window_start=slot_start,
+                           from_pools=from_pools, public=public)
     if ticket is None:
         raise _nothing_to_claim(schedule, slot_start, instant)
+    kept_for = ticket.reserved_for if ticket.reserved_for in from_pools and ticket.release_at > instant else None
     appointment = Appointment(
         id=appointment_id, account_id=account_id, patient_id=patient_id, schedule_id=schedule.id,
         ticket_id=ticket.id, hospital_id=schedule.hospital_id, department_id=schedule.department_id,
         visit_date=schedule.date, status="pending_payment" if hold_until else "booked", queue_no=ticket.seq,
         visit_start=ticket.window_start, visit_end=ticket.window_end, fee_fen=fee_fen,
-        hold_expires_at=hold_until, free_revisit_of=revisit_of, booked_via=via)
+        hold_expires_at=hold_until, free_revisit_of=revisit_of, booked_via=via, pool=kept_for)
     try:
         with db.session.begin_nested():
             db.session.add(appointment)
@@ -93,12 +108,18 @@ def _nothing_to_claim(schedule, slot_start, instant):
     # A full window says nothing about the others: flagging the schedule then would shed bookings that could succeed.
     whole_schedule_gone = slot_start is None or not tickets.claimable_count(schedule.id, instant)
     if whole_schedule_gone:
-        shedding.mark_sold_out(schedule.id)
+        mark_sold_out(schedule.id, instant)
     if slot_start is None:
         return Conflict("号源已约满", code="sold_out")
     if whole_schedule_gone:
         return Conflict("该时段已约满，本排班其他时段也已约满", code="slot_full")
     return Conflict("该时段已约满，请选择其他时段", code="slot_full")
+
+
+def mark_sold_out(schedule_id, instant):
+    """Set the Redis sold-out flag, naming the pools that still keep tickets back (one count query, on a refusal)."""
+    kept = pools.kept_by_schedule([schedule_id], instant)[schedule_id]
+    shedding.mark_sold_out(schedule_id, [pool for pool, count in kept.items() if count])
 
 
 def _check_limits(patient_id, schedule):

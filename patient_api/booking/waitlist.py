@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts import links
 from ..common.clock import local_dt, now, to_local
 from ..common.locking import lock_row
+from ..directory import pools
 from ..directory.models import Schedule
 from ..errors import Conflict, NotFound
 from ..extensions import db
@@ -54,7 +55,8 @@ def join(account_id, patient_id, schedule_id, instant=None):
         raise NotFound("未找到该排班", code="schedule_not_found")
     if schedule.status_at(instant) != "open" or instant >= cutoff(schedule.date):
         raise Conflict("该排班已不能候补", code="waitlist_closed")
-    if schedule.available > waiting_count(schedule.id):  # lapsed holds aside: they will come back by themselves
+    # Lapsed holds aside (they come back by themselves); tickets kept back for a pool are not the public's.
+    if pools.public_free(schedule.id, instant) > waiting_count(schedule.id):
         raise Conflict("还有号源，请直接预约", code="tickets_available")
     if db.session.scalar(select(Appointment.id).where(
             Appointment.patient_id == patient_id, Appointment.department_id == schedule.department_id,

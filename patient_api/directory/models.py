@@ -86,6 +86,8 @@ class Schedule(db.Model):
     available: Mapped[int]
     release_at: Mapped[datetime] = mapped_column(UtcDateTime)
     stopped: Mapped[bool] = mapped_column(default=False)  # 停诊
+    # 号源预留: the rules its tickets were kept back by ({pool: {share, release_hours_before | release_at}}).
+    reservations: Mapped[dict | None] = mapped_column(sa.JSON)
 
     doctor: Mapped[Doctor] = relationship(lazy="joined")
 
@@ -119,6 +121,8 @@ class Ticket(db.Model):
         sa.UniqueConstraint("schedule_id", "seq"),
         sa.UniqueConstraint("appointment_id"),
         sa.Index("ix_tickets_claim", "schedule_id", "status", "seq"),
+        sa.Index("ix_tickets_release", "release_at", postgresql_where=sa.text("reserved_for IS NOT NULL"),
+                 sqlite_where=sa.text("reserved_for IS NOT NULL")),
     )
 
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("tkt"))
@@ -129,3 +133,8 @@ class Ticket(db.Model):
     status: Mapped[str] = mapped_column(sa.String(10), default="free")  # free | held | booked
     appointment_id: Mapped[str | None] = mapped_column(sa.String(32))
     hold_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # 号源预留 (directory/pools.py): kept for this pool until release_at, then public; the release job clears
+    # reserved_for and remembers the pool in released_from.
+    reserved_for: Mapped[str | None] = mapped_column(sa.String(20))
+    release_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    released_from: Mapped[str | None] = mapped_column(sa.String(20))

@@ -1,7 +1,7 @@
 """Public directory: hospitals, departments, doctors, schedules (no sign-in needed)."""
 from ..common.blueprint import Blueprint
 from . import services
-from .models import Hospital, Schedule
+from .models import Hospital
 from .schemas import (
     DepartmentList,
     DoctorList,
@@ -58,7 +58,7 @@ def list_schedules(query):
 @blp.response(200, ScheduleOut)
 def get_schedule(schedule_id):
     """One clinic session."""
-    return services.get(Schedule, schedule_id, "schedule_not_found")
+    return services.schedule(schedule_id)
 
 
 @blp.get("/schedules/<id:schedule_id>/slots")

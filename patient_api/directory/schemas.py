@@ -1,8 +1,9 @@
 """Directory response bodies and query arguments."""
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..common.paging import PageOut, PageQuery
-from ..common.schemas import Day, LocalDateTime, Text
+from ..common.schemas import Day, Instant, LocalDateTime, StrictSchema, Text
+from . import pools
 
 ID = validate.Length(1, 40)
 
@@ -62,7 +63,10 @@ class ScheduleOut(Schema):
     fee_kind = fields.String(required=True)
     fee_fen = fields.Integer(required=True)
     capacity = fields.Integer(required=True)
-    available = fields.Integer(required=True)
+    available = fields.Integer(required=True, attribute="public_available", metadata={
+        "description": "free tickets the public may book now (tickets kept back for a pool are not counted)"})
+    reserved = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True, metadata={
+        "description": "号源预留: free tickets still kept back per pool (referral, elder …) until their release"})
     release_at = LocalDateTime(required=True)
     status = fields.String(required=True, validate=validate.OneOf(("open", "not_released", "closed", "stopped")))
 
@@ -76,7 +80,9 @@ class SlotOut(Schema):
     start = LocalDateTime(required=True)
     end = LocalDateTime(required=True)
     capacity = fields.Integer(required=True)
-    available = fields.Integer(required=True)
+    available = fields.Integer(required=True, metadata={"description": "free tickets the public may book now"})
+    reserved = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True, metadata={
+        "description": "号源预留: free tickets of this window still kept back per pool"})
     status = fields.String(required=True, validate=validate.OneOf(SLOT_STATUSES), metadata={
         "description": "open: has free tickets; full: none free now (a lapsed hold may come back); past: window over"})
 
@@ -107,3 +113,37 @@ class ScheduleList(PageOut):
     """A page of schedules; `next_cursor` is null on the last one."""
 
     items = fields.List(fields.Nested(ScheduleOut), required=True)
+
+
+def _known_pool(name):
+    if name not in pools.POOLS:
+        raise ValidationError(f"未知的预留类型，应为以下之一：{'、'.join(pools.POOLS)}")
+
+
+def _shares_fit(rules):
+    if sum(rule["share"] for rule in rules.values()) > 1 + 1e-9:
+        raise ValidationError("各类预留比例之和不能超过 1")
+
+
+class PoolRuleIn(StrictSchema):
+    """One pool's share of a schedule's tickets and when the unused ones go to the public."""
+
+    share = fields.Float(required=True, validate=validate.Range(0, 1), metadata={
+        "description": "share of the capacity kept back (rounded down), e.g. 0.2"})
+    release_hours_before = fields.Integer(strict=True, validate=validate.Range(0, pools.MAX_RELEASE_HOURS), metadata={
+        "description": "unused tickets go public this many hours before the session starts"})
+    release_at = Instant(metadata={"description": "or at this instant (ISO 8601 with offset)"})
+
+    @validates_schema
+    def one_release(self, data, **_):
+        """A release time, given one way only."""
+        if ("release_hours_before" in data) == ("release_at" in data):
+            raise ValidationError("release_hours_before 与 release_at 须提供且只能提供一个", field_name="release_at")
+
+
+def reservations_field(**kwargs):
+    """{pool: rule}: which share of the tickets each pool keeps ({} keeps none)."""
+    kwargs.setdefault("metadata", {"description": "号源预留 by pool (referral, elder …): share and release time; "
+                                                  "{} keeps nothing back"})
+    return fields.Dict(keys=Text(validate=_known_pool), values=fields.Nested(PoolRuleIn), validate=_shares_fit,
+                       **kwargs)

@@ -7,6 +7,7 @@ from ..common.clock import now, today_local
 from ..common.paging import page
 from ..errors import NotFound
 from ..extensions import db
+from . import pools
 from .models import Department, Doctor, Hospital, Schedule, Ticket
 
 
@@ -58,19 +59,43 @@ def schedules(args):
         today = today_local()
         query = query.where(Schedule.date.between(today, today + timedelta(days=8)))
     rows, paging = page(query, Schedule.starts_at, Schedule.id, args, ascending=True)
-    return [row[0] for row in rows], paging
+    return with_pools([row[0] for row in rows]), paging
+
+
+def schedule(schedule_id):
+    """One schedule with its public availability; 404 schedule_not_found."""
+    return with_pools([get(Schedule, schedule_id, "schedule_not_found")])[0]
+
+
+def with_pools(schedules, instant=None):
+    """The schedules, each with `public_available` (free tickets the public may take now) and `reserved`
+    ({pool: free tickets still kept back}) set for the response; one query for them all."""
+    kept = pools.kept_by_schedule([s.id for s in schedules], instant)
+    for row in schedules:
+        row.reserved = kept[row.id]
+        row.public_available = row.available - sum(row.reserved.values())
+    return schedules
 
 
 def slots(schedule_id, instant=None):
-    """Time windows (分时段) of a schedule with how many tickets each still has and its status (open|full|past)."""
+    """Time windows (分时段) of a schedule with how many tickets each still has for the public, how many are kept
+    back per pool, and its status (open|full|past)."""
     instant = instant or now()
     schedule = get(Schedule, schedule_id, "schedule_not_found")
-    free = func.sum(func.cast(Ticket.status == "free", db.Integer))
+    free = Ticket.status == "free"
+    public = func.sum(func.cast(free & pools.public_clause(instant), db.Integer))
     rows = db.session.execute(
-        select(Ticket.window_start, Ticket.window_end, func.count(), free)
+        select(Ticket.window_start, Ticket.window_end, func.count(), public)
         .where(Ticket.schedule_id == schedule.id)
         .group_by(Ticket.window_start, Ticket.window_end).order_by(Ticket.window_start)).all()
+    kept = {}
+    for start, pool, count in db.session.execute(
+            select(Ticket.window_start, Ticket.reserved_for, func.count())
+            .where(Ticket.schedule_id == schedule.id, free, pools.kept_clause(instant))
+            .group_by(Ticket.window_start, Ticket.reserved_for)).all():
+        kept.setdefault(start, dict.fromkeys(pools.POOLS, 0))[pool] = count
     return [{"start": s, "end": e, "capacity": total, "available": int(avail or 0),
+             "reserved": kept.get(s, dict.fromkeys(pools.POOLS, 0)),
              "status": slot_status(e, int(avail or 0), instant)} for s, e, total, avail in rows]
 
 

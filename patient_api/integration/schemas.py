@@ -1,7 +1,9 @@
 """Bodies that hospital systems send."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..common.schemas import StrictSchema, Text
+from ..common.schemas import Day, Instant, StrictSchema, Text
+from ..directory.models import PERIODS
+from ..directory.schemas import reservations_field
 
 INSURANCE_CLASSES = ("甲", "乙", "丙")
 INSURANCE_TYPES = ("employee", "resident", "self_pay")
@@ -73,3 +75,37 @@ class RefundOut(Schema):
     amount_fen = fields.Integer(required=True)
     status = fields.String(required=True)
     reason = fields.String(allow_none=True)
+
+
+class DepartmentRef(StrictSchema):
+    """A department by its HIS code; the name is needed the first time."""
+
+    code = Text(required=True, validate=validate.Length(1, 32))
+    name = Text(load_default=None, validate=validate.Length(1, 60))
+
+
+class DoctorRef(StrictSchema):
+    """A doctor by HIS code; name and title (主任医师 …) are needed the first time."""
+
+    code = Text(required=True, validate=validate.Length(1, 32))
+    name = Text(load_default=None, validate=validate.Length(1, 40))
+    title = Text(load_default=None, validate=validate.Length(1, 20))
+
+
+class SchedulePushIn(StrictSchema):
+    """A clinic session (出诊) from HIS, with its tickets' settings and optionally its 号源预留."""
+
+    department = fields.Nested(DepartmentRef, required=True)
+    doctor = fields.Nested(DoctorRef, required=True)
+    date = Day(required=True)
+    period = Text(required=True, validate=validate.OneOf(PERIODS))
+    fee_kind = Text(required=True, validate=validate.Length(1, 20), metadata={"description": "普通号, 专家号 …"})
+    fee_fen = fields.Integer(required=True, strict=True, validate=validate.Range(0, 100_000))
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(1, 500))
+    slot_minutes = fields.Integer(load_default=30, strict=True, validate=validate.Range(5, 240), metadata={
+        "description": "length of each time window (分时段)"})
+    release_at = Instant(metadata={"description": "放号: when booking opens; default the hospital's rule"})
+    reserved = reservations_field(metadata={
+        "description": "号源预留 by pool, e.g. {\"referral\": {\"share\": 0.2, \"release_hours_before\": 24}}; "
+                       "omitted: the defaults for the hospital; {}: nothing kept back. On a re-push it replaces the "
+                       "schedule's rules"})

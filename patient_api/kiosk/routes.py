@@ -8,12 +8,13 @@ from ..billing import payments
 from ..billing.models import Bill
 from ..billing.schemas import BillList, PayOut
 from ..billing.services import with_names as bill_names
-from ..booking import lifecycle, services, shedding
+from ..booking import lifecycle, pools, services
+from ..booking.eligibility import ELDER_AGE, age_on
 from ..booking.models import ACTIVE, Appointment, with_names
 from ..booking.schemas import AppointmentList, AppointmentOut
 from ..common import audit
 from ..common.blueprint import Blueprint
-from ..common.clock import now
+from ..common.clock import now, today_local
 from ..common.masking import mask_name
 from ..directory.models import Hospital
 from ..errors import NotFound
@@ -47,7 +48,8 @@ class KioskSessions(MethodView):
         """A card was read: open a 5-minute (idle) session for that one patient."""
         token, idle, patient = sessions.open_session(g.kiosk, body)
         return {"token": token, "expires_in": idle,
-                "patient": {"id": patient.id, "name": mask_name(patient.name), "gender": patient.gender}}
+                "patient": {"id": patient.id, "name": mask_name(patient.name), "gender": patient.gender,
+                            "elder": age_on(patient.birth_date, today_local()) >= ELDER_AGE}}
 
 
 @blp.route("/kiosk/sessions/current")
@@ -79,9 +81,10 @@ class KioskAppointments(MethodView):
     def post(self, body):
         """Book for the session's patient (same rules as the official account)."""
         patient_id = sessions.current_patient_id()
-        shedding.admit(f"kiosk:{g.kiosk.id}", body["schedule_id"])  # same rate limit and sold-out flag as WeChat
-        return services.book(None, patient_id, body["schedule_id"], via=f"kiosk:{g.kiosk.id}",
-                             slot_start=body["slot_start"])
+        via = f"kiosk:{g.kiosk.id}"
+        # Same rate limit and sold-out flag as WeChat, except for an elder, who may still have the elder pool.
+        pools.admit(via, body["schedule_id"], lambda: pools.eligible_pools(patient_id, body["schedule_id"], None, via))
+        return services.book(None, patient_id, body["schedule_id"], via=via, slot_start=body["slot_start"])
 
 
 @blp.route("/kiosk/appointments/<id:appointment_id>/check-in")

@@ -29,6 +29,8 @@ class KioskPatientOut(Schema):
     id = fields.String(required=True)
     name = fields.String(required=True)
     gender = fields.String(required=True)
+    elder = fields.Boolean(required=True, metadata={
+        "description": "65 or over today: the elder pool's tickets (schedule `reserved.elder`) are bookable here"})
 
 
 class KioskSessionOut(Schema):

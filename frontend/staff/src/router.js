@@ -1,7 +1,7 @@
 // The nurse station's screens (history mode under /staff/). `meta.public`: reachable without signing in;
 // `meta.right`: only for roles that have it (session.js can()), others land on their own home.
-// 首页 by role: a dispatcher the 互联网+护理 queue, a nurse without wards her home visits, a cashier without wards the
-// 先诊疗后付费 window, everyone else the ward.
+// 首页 by role: a dispatcher the 互联网+护理 queue, a nurse without wards her home visits, a registrar 代预约, a
+// cashier without wards the 先诊疗后付费 window, everyone else the ward.
 import { createRouter, createWebHistory } from 'vue-router'
 import { can, loadMe, session } from './session'
 
@@ -21,6 +21,8 @@ export const router = createRouter({
     // 先诊疗后付费 at the 收费窗口 (cashier, admin): find by ID card (never in the address), then the patient.
     { path: '/credit', name: 'credit', component: () => import('./views/CreditWindow.vue'), meta: { title: '先诊疗后付费窗口', right: 'credit' } },
     { path: '/credit/patients/:id', name: 'credit-patient', component: () => import('./views/CreditPatient.vue'), meta: { title: '先诊疗后付费结算', right: 'credit' } },
+    // 挂号窗口: 代预约 for a resident at the window or on the phone, and the slip to print.
+    { path: '/registration', name: 'registration', component: () => import('./views/Registration.vue'), meta: { title: '代预约', right: 'register' } },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue'), meta: { title: '页面不存在', public: true } },
   ],
 })
@@ -45,6 +47,7 @@ router.beforeEach(async (to) => {
  * (without wards), the ward. */
 export function homeOf(me) {
   if (me.role === 'dispatcher') return { name: 'homecare' }
+  if (me.role === 'registrar') return { name: 'registration' }
   if (me.role === 'nurse' && !me.wards.length) return { name: 'homecare-visits' }
   if (me.role === 'cashier' && !me.wards.length) return { name: 'credit' }
   // The first ward (an admin without wards types the ward code into the address).
