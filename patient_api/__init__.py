@@ -79,6 +79,7 @@ def _register_subscribers():
     needs them, whichever routes or jobs it loads. See docs/events.md."""
     from .booking import fees  # noqa: F401  the registration fee's bill kind
     from .credit import bills, contracts  # noqa: F401  bill.issued/closed, PAPAY.*, the credit_settlement kind
+    from .family import followups  # noqa: F401  vital.recorded → a follow-up period done
     from .homecare import fees as homecare_fees  # noqa: F401  the home visit's bill kind
     from .inpatient import deposits, settlement  # noqa: F401  deposit and settlement bill kinds
     from .integration import webhooks  # noqa: F401  bill.paid / bill.refunded → hospital callbacks
@@ -95,6 +96,8 @@ def _register_blueprints(app):
     from .credit.routes import blp as credit
     from .credit.staff_routes import blp as credit_staff
     from .directory.routes import blp as directory
+    from .family.routes import blp as family
+    from .family.staff_routes import blp as family_staff
     from .homecare.routes import blp as homecare
     from .homecare.staff_routes import blp as homecare_staff
     from .inpatient.his_routes import blp as integration_inpatient
@@ -115,7 +118,7 @@ def _register_blueprints(app):
     for blueprint in (accounts, identity, staff, directory, booking, billing, inpatient, nurse_station, results_blp,
                       records_blp, integration, integration_inpatient, integration_fhir, integration_hl7, wechat,
                       messages, kiosk, kiosk_binding, kiosk_provisioning, integration_records,
-                      nurse_station_results, homecare, homecare_staff, credit, credit_staff):
+                      nurse_station_results, homecare, homecare_staff, credit, credit_staff, family, family_staff):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     if app.config["WECHATPAY_MODE"] == "sandbox" and app.config["ENV_NAME"] in ("development", "test"):
         from .billing.sandbox_routes import blp as sandbox  # never outside development and tests

@@ -1,4 +1,5 @@
-"""Staff accounts (nurse, cashier, admin, home-care dispatcher) scoped to a hospital and wards: sign-in with lockout."""
+"""Staff accounts (nurse, cashier, admin, home-care dispatcher, family-doctor team member) scoped to a hospital and
+wards: sign-in with lockout."""
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -13,7 +14,8 @@ from ..errors import ApiError, Invalid, Unauthorized
 from ..extensions import db
 from . import limits
 
-ROLES = ("nurse", "cashier", "admin", "dispatcher")  # dispatcher: 互联网+护理 调度 (homecare)
+ROLES = ("nurse", "cashier", "admin", "dispatcher", "family_team")  # dispatcher: 互联网+护理 调度 (homecare);
+# family_team: a member of a 家庭医生 team (patient_api.family), acting for the teams it is a member of
 MAX_FAILURES = 5
 LOCK_MINUTES = 30
 # Hash a fixed password once so unknown usernames take as long as wrong passwords (no user enumeration).
@@ -29,7 +31,7 @@ class Staff(db.Model):
     hospital_id: Mapped[str] = mapped_column(sa.ForeignKey("hospitals.id"), index=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(200))
-    role: Mapped[str] = mapped_column(sa.String(10))
+    role: Mapped[str] = mapped_column(sa.String(20))
     wards: Mapped[str] = mapped_column(sa.String(400), default="")  # comma-separated ward codes
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -13,6 +13,7 @@ from flask import current_app
 
 _VISIT = "/appointments/{appointment_id}"
 _STAY = "/admissions/{admission_id}"
+_FAMILY = "/family/contracts/{family_contract_id}"
 _REPORT = {"thing1": "{patient}", "thing2": "{report_title}", "thing3": "{hospital}", "time4": "{issued_time}"}
 DEFAULTS = {
     "booking.confirmed": (_VISIT, {"thing1": "{patient}", "thing2": "{hospital}", "thing3": "{department} {doctor}",
@@ -35,6 +36,12 @@ DEFAULTS = {
                                                           "thing3": "请在就诊人管理中同意或拒绝"}),
     "inpatient.settled": (_STAY, {"thing1": "{patient}", "thing2": "{hospital}", "amount3": "{refund}",
                                   "thing4": "出院结算已完成，余额原路退回"}),
+    # 随访提醒: the reading the team asked for and when it is due; the page has the upload button.
+    "family.followup_due": (_FAMILY, {"thing1": "{patient}", "thing2": "{family_team}",
+                                      "thing3": "测量{vital_name}并上传", "time4": "{due_time}",
+                                      "thing5": "家庭医生随访提醒，请按时上传"}),
+    "family.accepted": (_FAMILY, {"thing1": "{patient}", "thing2": "{hospital}", "thing3": "{family_team}",
+                                  "thing4": "{family_package}", "time5": "{family_ends_on}"}),
 }
 # WeChat rejects a value longer than its keyword type allows (errcode 47003), so values are cut to fit.
 LIMITS = {"thing": 20, "character_string": 32, "number": 32, "letter": 32, "symbol": 5, "phrase": 5,
