@@ -141,6 +141,8 @@ def apply(account_id, body, instant=None):
         raise already_signed()
     if catalogue.remaining(team) <= 0:
         raise Conflict("该团队签约名额已满，请选择其他团队", code="team_full")
+    # Applications of one person take turns; this also opens the transaction the savepoint below needs on SQLite.
+    lock_row(Patient, patient.id, keep_keys=True)
     today = to_local(instant).date()
     lead = team.lead
     contract = FamilyDoctorContract(

@@ -4,6 +4,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..common.clock import now, to_local
+from ..common.locking import lock_row
+from ..directory.models import Hospital
 from ..errors import Invalid
 from ..extensions import db
 from ..records.models import FamilyDoctorContract
@@ -66,6 +68,9 @@ def save_pushed(hospital, person_index, body, instant=None):
     if status == "active" and body["ends_on"] < to_local(instant).date():
         status = "expired"
     keys = {"hospital_id": hospital.id, "contract_no": body["contract_no"]}
+    # One clinic's pushes take turns (they are few); this also opens the transaction the savepoint below needs on
+    # SQLite, where a savepoint outside one would commit on release.
+    lock_row(Hospital, hospital.id, keep_keys=True)
     contract = db.session.scalars(sa.select(FamilyDoctorContract).filter_by(**keys)).first()
     created = contract is None
     if created:
