@@ -92,7 +92,7 @@ def test_one_contract_in_force_per_person(app, client, make):
     clinic.staff_post(clinic.staff_a, to_a["id"], "accept")
     assert clinic.mine(headers, to_b["id"]).json["status"] == "withdrawn"
     assert_refused(client.post(f"{API}/staff/family/contracts/{to_b['id']}/accept", headers=clinic.staff_b),
-                   409, "invalid_contract_state")
+                   409, "already_signed")
     assert_refused(client.post(f"{API}/me/family/contracts", headers=headers, json={
         "patient_id": patient_id, "team_id": clinic.team_b, "package_id": clinic.basic, "region_code": REGION,
         "community": VILLAGE}), 409, "already_signed")

@@ -91,6 +91,16 @@ def locked(contract):
     return contract
 
 
+def lock_person(person_index):
+    """Serialise whatever may make one of the person's contracts active (accepts, renewals, pushes) on their patient
+    row, taken before any contract row: without it two accepts each holding their own application and waiting for
+    the other's (to withdraw it) would deadlock. Nothing to lock for someone not registered here: they have no
+    online application to race with."""
+    patient_id = db.session.scalar(sa.select(Patient.id).filter_by(id_number_index=person_index))
+    if patient_id is not None:
+        lock_row(Patient, patient_id, keep_keys=True)
+
+
 def changed(contract, previous, instant):
     """Tell whoever subscribes (the clinic's webhook) that a contract changed state."""
     events.publish("family.contract_changed", contract=contract, previous=previous, instant=instant)
@@ -142,7 +152,7 @@ def apply(account_id, body, instant=None):
     if catalogue.remaining(team) <= 0:
         raise Conflict("该团队签约名额已满，请选择其他团队", code="team_full")
     # Applications of one person take turns; this also opens the transaction the savepoint below needs on SQLite.
-    lock_row(Patient, patient.id, keep_keys=True)
+    lock_person(patient.id_number_index)
     today = to_local(instant).date()
     lead = team.lead
     contract = FamilyDoctorContract(
@@ -176,7 +186,10 @@ def withdraw(contract, instant=None):
 def accept(staff, contract, instant=None):
     """The team accepts: the one-year term starts today; 409 team_full, already_signed, invalid_contract_state."""
     instant = instant or now()
+    lock_person(contract.person_index)
     contract = locked(contract)
+    if contract.status == "withdrawn" and current(contract.person_index) is not None:
+        raise already_signed()  # withdrawn because the person signed elsewhere meanwhile: say so
     if contract.status != "applied":
         raise invalid_state("该申请已处理")
     lock_row(FamilyTeam, contract.team_id, keep_keys=True)  # two accepts of one team count its places in turn

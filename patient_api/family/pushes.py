@@ -10,7 +10,7 @@ from ..errors import Invalid
 from ..extensions import db
 from ..records.models import FamilyDoctorContract
 from . import catalogue
-from .contracts import activate, already_signed, current, end_plans, locked, patient_of
+from .contracts import activate, already_signed, current, end_plans, lock_person, locked, patient_of
 from .models import FamilyTeam, FollowUpPlan
 
 FIELDS = ("team", "doctor", "phone", "package", "starts_on", "ends_on")
@@ -71,6 +71,7 @@ def save_pushed(hospital, person_index, body, instant=None):
     # One clinic's pushes take turns (they are few); this also opens the transaction the savepoint below needs on
     # SQLite, where a savepoint outside one would commit on release.
     lock_row(Hospital, hospital.id, keep_keys=True)
+    lock_person(person_index)
     contract = db.session.scalars(sa.select(FamilyDoctorContract).filter_by(**keys)).first()
     created = contract is None
     if created:
