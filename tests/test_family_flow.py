@@ -222,3 +222,17 @@ def test_expiry_and_renewal_reminders_happen_once(app, client, make):
     assert clinic.mine(headers, contract["id"]).json["status"] == "expired"
     assert client.get(f"{API}/patients/{patient_id}/record", headers=headers).json["family_doctor"] is None
     assert clinic.apply(headers, patient_id)["status"] == "applied"  # free to sign again
+
+
+def test_demo_load_gives_the_township_clinic_two_teams_and_packages(app, client):
+    from patient_api import demo
+    with app.app_context():
+        demo.load(days=0)
+        demo.load(days=0)  # idempotent
+    teams = client.get(f"{API}/family/teams", query_string={"region_code": "370911", "community": "范镇村"}).json
+    assert [t["name"] for t in teams["items"]] == ["范镇卫生院家庭医生一团队", "范镇卫生院家庭医生二团队"]
+    assert teams["items"][0]["hospital_name"] == "岱岳区范镇卫生院"
+    detail = client.get(f"{API}/family/teams/{teams['items'][0]['id']}").json
+    assert [p["name"] for p in detail["packages"]] == ["基础包", "儿童服务包", "慢病服务包", "老年人服务包",
+                                                      "孕产妇服务包"]
+    assert detail["packages"][0]["price_fen"] == 0 and detail["members"][0]["title"] == "全科主治医师"

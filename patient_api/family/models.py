@@ -31,7 +31,9 @@ class FamilyTeam(db.Model):
 
     hospital = relationship("Hospital", viewonly=True, lazy="joined")
     areas: Mapped[list["FamilyTeamArea"]] = relationship(order_by="FamilyTeamArea.id", viewonly=True)
-    members: Mapped[list["FamilyTeamMember"]] = relationship(order_by="FamilyTeamMember.id", viewonly=True)
+    # The lead first, then doctors, nurses, public-health workers (the roles sort so), by name.
+    members: Mapped[list["FamilyTeamMember"]] = relationship(order_by=(
+        "desc(FamilyTeamMember.is_lead), FamilyTeamMember.member_role, FamilyTeamMember.name"), viewonly=True)
 
     @property
     def lead(self):
