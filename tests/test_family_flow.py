@@ -236,3 +236,29 @@ def test_demo_load_gives_the_township_clinic_two_teams_and_packages(app, client)
     assert [p["name"] for p in detail["packages"]] == ["基础包", "儿童服务包", "慢病服务包", "老年人服务包",
                                                       "孕产妇服务包"]
     assert detail["packages"][0]["price_fen"] == 0 and detail["members"][0]["title"] == "全科主治医师"
+
+
+def test_the_cli_puts_a_staff_account_in_a_team(app, client, make):
+    from patient_api.common import events
+    clinic = Clinic(app, client, make)
+    runner = app.test_cli_runner()
+    for username, role in (("fz-doctor", "family_team"), ("fz-nurse", "nurse")):
+        created = runner.invoke(args=["staff", "create", "--hospital", clinic.code, "--username", username,
+                                      "--password", "team-A-2026-secure", "--role", role])
+        assert created.exit_code == 0, created.output
+    added = runner.invoke(args=["family", "add-member", "--hospital", clinic.code, "--team", clinic.team_code("a"),
+                                "--name", "孙文博", "--member-role", "doctor", "--username", "fz-doctor"])
+    assert added.exit_code == 0 and "added doctor 孙文博" in added.output, added.output
+    refused = runner.invoke(args=["family", "add-member", "--hospital", clinic.code, "--team", clinic.team_code("a"),
+                                  "--name", "周丽华", "--member-role", "nurse", "--username", "fz-nurse"])
+    assert refused.exit_code != 0 and "family_team" in refused.output
+    login = client.post(f"{API}/staff/auth/login", json={"username": "fz-doctor", "password": "team-A-2026-secure"})
+    headers = {"Authorization": f"Bearer {login.json['token']}"}
+    assert [t["id"] for t in client.get(f"{API}/staff/family/teams", headers=headers).json["items"]] == [
+        clinic.team_a]
+    listed = runner.invoke(args=["family", "teams", "--hospital", clinic.code])
+    assert listed.exit_code == 0 and '"remaining": 100' in listed.output
+    assert runner.invoke(args=["family", "upkeep"]).exit_code == 0
+    assert events.subscribers("vital.recorded") == ["patient_api.family.followups.reading_recorded"]
+    assert events.subscribers("family.contract_changed") == [
+        "patient_api.integration.webhooks.family_contract_changed"]
