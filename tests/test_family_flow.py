@@ -262,3 +262,15 @@ def test_the_cli_puts_a_staff_account_in_a_team(app, client, make):
     assert events.subscribers("vital.recorded") == ["patient_api.family.followups.reading_recorded"]
     assert events.subscribers("family.contract_changed") == [
         "patient_api.integration.webhooks.family_contract_changed"]
+
+
+def test_applying_twice_with_one_idempotency_key_applies_once(app, client, make):
+    clinic = Clinic(app, client, make)
+    headers, patient_id, _ = clinic.resident()
+    keyed = {**headers, "Idempotency-Key": "family-apply-1"}
+    body = {"patient_id": patient_id, "team_id": clinic.team_a, "package_id": clinic.basic, "region_code": REGION,
+            "community": VILLAGE}
+    first = client.post(f"{API}/me/family/contracts", headers=keyed, json=body)
+    again = client.post(f"{API}/me/family/contracts", headers=keyed, json=body)
+    assert (first.status_code, again.status_code, again.json["id"]) == (201, 201, first.json["id"])
+    assert again.headers.get("Idempotent-Replayed") == "true" and contracts_count(app) == 1
