@@ -82,6 +82,7 @@ def _register_subscribers():
     from .booking import fees  # noqa: F401  the registration fee's bill kind
     from .credit import bills, contracts  # noqa: F401  bill.issued/closed, PAPAY.*, the credit_settlement kind
     from .credit import refunds as credit_refunds  # noqa: F401  HIS refunds of bills paid through a settlement
+    from .family import followups  # noqa: F401  vital.recorded → a follow-up period done
     from .homecare import fees as homecare_fees  # noqa: F401  the home visit's bill kind
     from .inpatient import deposits, settlement  # noqa: F401  deposit and settlement bill kinds
     from .integration import webhooks  # noqa: F401  bill.paid / bill.refunded → hospital callbacks
@@ -95,11 +96,13 @@ def _register_blueprints(app):
     from .accounts.staff_routes import blp as staff
     from .billing.routes import blp as billing
     from .booking.routes import blp as booking
-    from .credit.policy_routes import blp as credit_policy
     from .booking.staff_routes import blp as booking_staff
+    from .credit.policy_routes import blp as credit_policy
     from .credit.routes import blp as credit
     from .credit.staff_routes import blp as credit_staff
     from .directory.routes import blp as directory
+    from .family.routes import blp as family
+    from .family.staff_routes import blp as family_staff
     from .homecare.routes import blp as homecare
     from .homecare.staff_routes import blp as homecare_staff
     from .inpatient.his_routes import blp as integration_inpatient
@@ -121,7 +124,7 @@ def _register_blueprints(app):
                       records_blp, integration, integration_inpatient, integration_fhir, integration_hl7, wechat,
                       messages, kiosk, kiosk_binding, kiosk_provisioning, integration_records,
                       nurse_station_results, homecare, homecare_staff, credit, credit_staff, credit_policy,
-                      booking_staff):
+                      booking_staff, family, family_staff):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     if app.config["WECHATPAY_MODE"] == "sandbox" and app.config["ENV_NAME"] in ("development", "test"):
         from .billing.sandbox_routes import blp as sandbox  # never outside development and tests

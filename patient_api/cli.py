@@ -182,7 +182,8 @@ def credit_jobs():
 @click.option("--hospital", "hospital_code", required=True, help="Hospital code.")
 @click.option("--username", required=True)
 @click.option("--password", required=True, help="At least 10 characters with letters and digits.")
-@click.option("--role", type=click.Choice(["nurse", "cashier", "admin", "dispatcher", "registrar"]), required=True)
+@click.option("--role", type=click.Choice(["nurse", "cashier", "admin", "dispatcher", "registrar", "family_team"]),
+              required=True)
 @click.option("--wards", default="", help="Comma-separated ward codes the account may act on.")
 def staff_create(hospital_code, username, password, role, wards):
     """Create a staff account (the password is stored as a scrypt hash)."""
@@ -241,8 +242,9 @@ def register(app):
     from . import sms
     from .accounts import cards
     from .billing.reconcile import reconcile_command
+    from .family.cli import cli as family_cli
     from .wechat.menu import menu_cli
     wechat_cli.add_command(menu_cli)
     for command in (demo, hospital, jobs, kiosk_cli, outbox_cli, staff_cli, wechat_cli, worker, reconcile_command,
-                    sms.cli(), cards.cli()):
+                    sms.cli(), cards.cli(), family_cli()):
         app.cli.add_command(command)

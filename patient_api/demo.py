@@ -1,5 +1,5 @@
 """Demo data: three Tai'an hospitals with departments, doctors and a week of schedules plus the day released next,
-and the central hospital's 互联网+护理 catalogue."""
+the central hospital's 互联网+护理 catalogue, and the township clinic's two family-doctor teams and packages."""
 import json
 from datetime import timedelta
 
@@ -9,6 +9,8 @@ from .common.clock import now, today_local
 from .directory.models import Department, Doctor, Hospital, Schedule
 from .directory.schedules import create_schedule
 from .extensions import db
+from .family import catalogue as family_catalogue
+from .family.models import FamilyPackage, FamilyTeam
 from .homecare.models import HomecareService
 
 HOSPITALS = [
@@ -54,6 +56,8 @@ def load(days=8):
                         _ensure_schedule(hospital, department, doctor, day, period, fee_kind, fee_fen, capacity)
         if code == "TAZXYY":
             _homecare(hospital)
+        if code == "DYWSY":
+            _family_doctors(hospital)
     db.session.commit()
 
 
@@ -90,6 +94,55 @@ def _homecare(hospital):
             consumables_json=json.dumps([{"code": c, "name": n, "unit": u, "unit_price_fen": p}
                                          for c, n, u, p in consumables], ensure_ascii=False),
             areas=HOMECARE_AREAS, active=True))
+
+
+# 家庭医生签约 at 岱岳区范镇卫生院: two teams covering the villages of 范镇 (岱岳区 370911), and its packages.
+FAMILY_REGION = "370911"
+FAMILY_TEAMS = [
+    ("T01", "范镇卫生院家庭医生一团队", 600, "负责范镇东片各村，每周二、四下村随访",
+     ["范镇村", "东故村", "西故村", "北故村"], [("王建国", "doctor", "全科主治医师", True),
+                                              ("刘春梅", "nurse", "主管护师", False),
+                                              ("陈立新", "public_health", "公卫医师", False)]),
+    ("T02", "范镇卫生院家庭医生二团队", 500, "负责范镇西片各村及镇区社区，每周一、三、五下村随访",
+     ["范镇村", "沟里村", "西南村", "范镇社区"], [("李秀英", "doctor", "全科医师", True),
+                                                 ("张海燕", "nurse", "护师", False),
+                                                 ("赵志强", "public_health", "公卫医师", False)]),
+]
+_YEARLY = "每年1次"
+FAMILY_PACKAGES = [
+    ("JC", "basic", "基础包", "国家基本公共卫生服务，免费", 0, None,
+     [("建立健康档案", "签约时"), ("健康咨询与用药指导", "随时"), ("预约转诊", "按需")]),
+    ("LN", "elderly", "老年人服务包", "65岁以上老年人健康管理", 12000,
+     {"match": "any", "rules": [{"kind": "age_at_least_years", "years": 65}]},
+     [("健康体检（含血常规、肝肾功能、心电图、B超）", _YEARLY), ("中医体质辨识", _YEARLY), ("上门随访", "每季度1次")]),
+    ("MB", "chronic", "慢病服务包", "高血压、2型糖尿病患者的规范管理", 10000,
+     {"match": "any", "rules": [{"kind": "condition", "conditions": ["hypertension", "diabetes"]}]},
+     [("血压、血糖随访", "每月1次"), ("糖化血红蛋白检测", _YEARLY), ("用药调整与生活方式指导", "每季度1次")]),
+    ("YC", "maternal", "孕产妇服务包", "孕早期建册到产后42天", 20000,
+     {"match": "all", "rules": [{"kind": "sex", "sex": "female"},
+                                {"kind": "condition", "conditions": ["pregnancy"]}]},
+     [("孕期保健指导", "每月1次"), ("产后访视", "2次")]),
+    ("ET", "child", "儿童服务包", "0-6岁儿童健康管理", 5000,
+     {"match": "any", "rules": [{"kind": "age_at_most_years", "years": 6}]},
+     [("生长发育评估", "每半年1次"), ("预防接种提醒", "按免疫程序")]),
+]
+
+
+def _family_doctors(hospital):
+    """The clinic's teams (with members, villages) and packages; ones already there are left as they are."""
+    for code, name, capacity, introduction, villages, members in FAMILY_TEAMS:
+        if db.session.scalars(select(FamilyTeam.id).filter_by(hospital_id=hospital.id, code=code)).first():
+            continue
+        team = family_catalogue.create_team(hospital, code, name, capacity,
+                                            [(FAMILY_REGION, village) for village in villages],
+                                            phone=hospital.phone, introduction=introduction)
+        for member, role, title, lead in members:
+            family_catalogue.add_member(team, member, role, title, is_lead=lead)
+    for code, kind, name, description, price_fen, rules, items in FAMILY_PACKAGES:
+        if db.session.scalars(select(FamilyPackage.id).filter_by(hospital_id=hospital.id, code=code)).first():
+            continue
+        family_catalogue.create_package(hospital, code, kind, name, description,
+                                        [{"name": item, "frequency": when} for item, when in items], price_fen, rules)
 
 
 def _periods(index, offset, hospital_code):

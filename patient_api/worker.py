@@ -215,12 +215,20 @@ def remind_credit():
         return remind_and_suspend()
 
 
+@periodic
+def family_doctor_upkeep():
+    """家庭医生签约: expire contracts past their end, renewal reminders (once), follow-up reminders (once a period)."""
+    from .family.jobs import run
+    with _app_context():
+        return run()
+
+
 PERIODIC = [(deliver_sandbox_notifications, 2), (deliver_sms, 2), (sweep_holds, 30), (mark_no_shows, 600),
             (purge_idempotency_keys, 3600), (query_payments, 5), (submit_refunds, 10),
             (deliver_hospital_webhooks, 10), (offer_waitlist, 10), (release_reserved_tickets, 60),
             (deliver_wechat_messages, 5), (remind_visits, 3600), (warn_low_deposits, 3600),
             (lapse_homecare_requests, 60), (alert_overdue_homecare_visits, 300), (deliver_staff_messages, 10),
-            (settle_credit_days, 600), (deduct_credit, 30), (remind_credit, 3600)]
+            (settle_credit_days, 600), (deduct_credit, 30), (remind_credit, 3600), (family_doctor_upkeep, 3600)]
 
 
 def quiet_rq_logs():

@@ -20,6 +20,7 @@ from patient_api.extensions import db
 from patient_api.homecare.models import HomecareOrder, HomecareService
 from patient_api.inpatient.models import Admission
 from patient_api.inpatient.money import summary
+from patient_api.records.models import FamilyDoctorContract
 from patient_api.results.models import Report
 from patient_api.wechat import jobs, messages
 from patient_api.wechat.templates import DEFAULTS
@@ -122,7 +123,11 @@ def world(app, client, make, templates):
         service = HomecareService(hospital_id=hospital.id, code="HC001", name="上门换药", description="伤口换药",
                                   service_fee_fen=12000, duration_minutes=45, eligibility_json="{}",
                                   travel_bands_json="[]", consumables_json="[]", areas="370902")
-        db.session.add_all([admission, report, settlement_bill, service])
+        contract = FamilyDoctorContract(person_index=patient.id_number_index, hospital_id=hospital.id,
+                                        contract_no="WX1", team="范镇卫生院家庭医生一团队", doctor="王建国",
+                                        package="老年人服务包", starts_on=date(2026, 5, 2), ends_on=date(2027, 5, 1),
+                                        status="active", source="online", patient_id=patient_id)
+        db.session.add_all([admission, report, settlement_bill, service, contract])
         db.session.flush()
         care = HomecareOrder(hospital_id=hospital.id, service_id=service.id, patient_id=patient_id,
                              account_id=account_id, status="finished", service_fee_fen=12000, area_code="370902",
@@ -134,7 +139,8 @@ def world(app, client, make, templates):
         db.session.commit()
         ids = {"patient_id": patient_id, "appointment_id": appointment["id"], "bill_id": appointment["bill_id"],
                "admission_id": admission.id, "report_id": report.id, "settlement_bill_id": settlement_bill.id,
-               "hospital_id": hospital.id, "homecare_order_id": care.id}
+               "hospital_id": hospital.id, "homecare_order_id": care.id,
+               "family_contract_id": contract.id}
     return {"account_id": account_id, "visit_date": appointment["visit_date"], **ids}
 
 
@@ -179,6 +185,14 @@ def cases(w):
         "inpatient.settled": ({"admission_id": w["admission_id"], "bill_id": None, "balance_due_fen": 0,
                                "refund_fen": 4550}, ["张*英", "测试医院H1", "45.50元", "出院结算已完成，余额原路退回"],
                               f"/admissions/{w['admission_id']}"),
+        "family.accepted": ({"family_contract_id": w["family_contract_id"], **common},
+                            ["张*英", "测试医院H1", "范镇卫生院家庭医生一团队", "老年人服务包", "2027-05-01"],
+                            f"/family/contracts/{w['family_contract_id']}"),
+        "family.followup_due": ({"family_contract_id": w["family_contract_id"], "followup_plan_id": "ffp_1",
+                                 "vital_kind": "blood_pressure", "vital_name": "血压", "due_at": PAID_AT.isoformat(),
+                                 **common}, ["张*英", "范镇卫生院家庭医生一团队", "测量血压并上传", "2026-05-02 00:05",
+                                             "家庭医生随访提醒，请按时上传"],
+                                f"/family/contracts/{w['family_contract_id']}"),
         "proxy.requested": ({"link_id": "lnk_1", "relation": "parent", **common},
                             ["张*英", "家属申请代您办理就医业务", "请在就诊人管理中同意或拒绝"],
                             f"/patients/{w['patient_id']}/links"),

@@ -1,4 +1,5 @@
-"""Staff accounts (nurse, cashier, admin, dispatcher, registrar) scoped to a hospital and wards; sign-in, lockout."""
+"""Staff accounts (nurse, cashier, admin, dispatcher, registrar, family-doctor team member) scoped to a hospital and
+wards; sign-in, lockout."""
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -13,8 +14,9 @@ from ..errors import ApiError, Invalid, Unauthorized
 from ..extensions import db
 from . import limits
 
-# dispatcher: 互联网+护理 调度 (homecare); registrar: 挂号窗口, books for residents at the counter and on the phone.
-ROLES = ("nurse", "cashier", "admin", "dispatcher", "registrar")
+# dispatcher: 互联网+护理 调度 (homecare); registrar: 挂号窗口, books for residents at the counter and on the phone;
+# family_team: a member of a 家庭医生 team (patient_api.family), acting for the teams it is a member of.
+ROLES = ("nurse", "cashier", "admin", "dispatcher", "registrar", "family_team")
 MAX_FAILURES = 5
 LOCK_MINUTES = 30
 # Hash a fixed password once so unknown usernames take as long as wrong passwords (no user enumeration).
@@ -30,7 +32,7 @@ class Staff(db.Model):
     hospital_id: Mapped[str] = mapped_column(sa.ForeignKey("hospitals.id"), index=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(200))
-    role: Mapped[str] = mapped_column(sa.String(10))
+    role: Mapped[str] = mapped_column(sa.String(20))
     wards: Mapped[str] = mapped_column(sa.String(400), default="")  # comma-separated ward codes
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -10,9 +10,10 @@ from ..common.locking import lock_row
 from ..common.schemas import CONTROL
 from ..errors import Invalid
 from ..extensions import db
+from ..family.pushes import save_pushed
 from ..records.access import log_read
 from ..records.schemas import ContractIn, ContractOut
-from ..records.summary import CONTRACT_FIELDS, save_contract
+from ..records.summary import CONTRACT_FIELDS
 from ..results import queries, rules, store
 from ..results.access import report_not_found
 from ..results.matching import InvalidIdNumber, index_for_id_number
@@ -81,13 +82,16 @@ class FamilyDoctorContracts(MethodView):
     @blp.response(201, ContractOut)
     @blp.alt_response(200, schema=ContractOut, description="Known contract_no: updated")
     def post(self, body):
-        """Create (201) or update (200) a family-doctor contract by contract_no."""
+        """Create (201) or update (200) a family-doctor contract by contract_no. The same contracts residents sign
+        online: one in force per person — 409 already_signed while another institution's is in force (this clinic's
+        earlier one gives way: `renewed` with the same team, else `ended`); 422 unknown_team / unknown_package for
+        codes the clinic does not have."""
         hospital = current_hospital()
         try:
             person_index = index_for_id_number(body["patient"]["id_number"])
         except InvalidIdNumber as exc:  # the schema checked it already; kept for a clear 422 if rules differ
             raise Invalid(errors={"patient": {"id_number": [str(exc)]}}) from None
-        contract, created = save_contract(hospital, person_index, body)
+        contract, created = save_pushed(hospital, person_index, body)
         db.session.flush()
         return {**{name: getattr(contract, name) for name in ("id", "contract_no", "hospital_id") + CONTRACT_FIELDS},
                 "hospital_name": hospital.name}, 201 if created else 200

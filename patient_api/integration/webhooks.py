@@ -1,6 +1,6 @@
-"""Calling hospitals back (bill paid/refunded, stay settled) through the outbox.
+"""Calling hospitals back (bill paid/refunded, stay settled, family-doctor contracts) through the outbox.
 
-Billing does not call this module: the bill callbacks subscribe to its published events (common.events).
+Billing and family do not call this module: the callbacks subscribe to their published events (common.events).
 """
 import requests
 
@@ -31,6 +31,17 @@ def bill_refunded(bill, refund, instant):
     notify_hospital(bill.hospital_id, "bill.refunded", {"bill_id": bill.id, "order_no": bill.order_no,
                                                         "out_refund_no": refund.caller_refund_no,
                                                         "amount_fen": refund.amount_fen})
+
+
+@events.subscribe("family.contract_changed")
+def family_contract_changed(contract, previous, instant):
+    """family_doctor_contract.changed when a contract signed, renewed or ended online (or expired) changes state, so
+    the clinic's system can record it and push later changes under the same contract_no."""
+    notify_hospital(contract.hospital_id, "family_doctor_contract.changed", {
+        "contract_id": contract.id, "contract_no": contract.contract_no, "status": contract.status,
+        "previous_status": previous, "team": contract.team, "package": contract.package,
+        "starts_on": contract.starts_on.isoformat(), "ends_on": contract.ends_on.isoformat(),
+        "renewed_from_id": contract.renewed_from_id, "source": contract.source})
 
 
 def send(hospital_id, event, payload):

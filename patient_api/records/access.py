@@ -12,7 +12,8 @@ from .models import AccessLogEntry
 
 RESIDENT_CHANNEL = "wechat"  # resident tokens are issued to the WeChat H5 pages; kiosks get their own sessions
 
-ROLE_LABELS = {"nurse": "护士", "cashier": "收费员", "admin": "管理员", "dispatcher": "调度员", "registrar": "挂号员"}
+ROLE_LABELS = {"nurse": "护士", "cashier": "收费员", "admin": "管理员", "dispatcher": "调度员", "registrar": "挂号员",
+               "family_team": "家庭医生团队"}
 
 
 patient_not_found = links.patient_not_found

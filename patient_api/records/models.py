@@ -11,6 +11,8 @@ from ..extensions import db
 
 ENTRY_KINDS = ("condition", "allergy", "immunization")
 VITAL_KINDS = ("blood_pressure", "glucose", "heart_rate", "weight", "temperature")
+# applied → active | declined | withdrawn; active → renewed | ended | expired | cancelled (a centre's 解约 push).
+CONTRACT_STATUSES = ("applied", "active", "declined", "withdrawn", "renewed", "ended", "expired", "cancelled")
 
 
 class Encounter(db.Model):
@@ -76,10 +78,19 @@ class Vital(db.Model):
 
 
 class FamilyDoctorContract(db.Model):
-    """家庭医生签约: the person's contracted team, as the community health centre reports it."""
+    """家庭医生签约: every contract and application, whether a community health centre pushed it or a resident signed
+    online (patient_api.family keeps the rules). At most one is `active` per person, enforced here by a partial unique
+    index, so no two paths (two teams accepting, a centre's push, a renewal) can both make one active."""
 
     __tablename__ = "family_doctor_contracts"
-    __table_args__ = (sa.UniqueConstraint("hospital_id", "contract_no"),)
+    __table_args__ = (
+        sa.UniqueConstraint("hospital_id", "contract_no"),
+        sa.Index("uq_family_doctor_contracts_one_active", "person_index", unique=True,
+                 postgresql_where=sa.text("status = 'active'"), sqlite_where=sa.text("status = 'active'")),
+        sa.Index("uq_family_doctor_contracts_one_application", "person_index", "team_id", unique=True,
+                 postgresql_where=sa.text("status = 'applied'"), sqlite_where=sa.text("status = 'applied'")),
+        sa.Index("ix_family_doctor_contracts_team", "team_id", "status"),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("fdc"))
     person_index: Mapped[str] = mapped_column(sa.String(64), index=True)
@@ -91,8 +102,26 @@ class FamilyDoctorContract(db.Model):
     package: Mapped[str | None] = mapped_column(sa.String(100))  # 服务包
     starts_on: Mapped[date] = mapped_column(sa.Date)
     ends_on: Mapped[date] = mapped_column(sa.Date)
-    status: Mapped[str] = mapped_column(sa.String(12), default="active")  # active | ended | cancelled
+    status: Mapped[str] = mapped_column(sa.String(12), default="active")  # CONTRACT_STATUSES
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    # Signing online (and pushes that name a known team): who, with which team and package, and what happened.
+    source: Mapped[str] = mapped_column(sa.String(8), default="push", server_default="push")  # push | online
+    patient_id: Mapped[str | None] = mapped_column(sa.ForeignKey("patients.id"), index=True)
+    team_id: Mapped[str | None] = mapped_column(sa.ForeignKey("family_teams.id"))
+    package_id: Mapped[str | None] = mapped_column(sa.ForeignKey("family_packages.id"))
+    price_fen: Mapped[int | None]  # the package's price when signed
+    applicant_account_id: Mapped[str | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    region_code: Mapped[str | None] = mapped_column(sa.String(6))  # where the person lives: 区县 code …
+    community: Mapped[str | None] = mapped_column(sa.String(40))  # … and 村/社区
+    conditions: Mapped[str | None] = mapped_column(sa.String(100))  # declared by the applicant, comma-separated
+    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str | None] = mapped_column(sa.String(32))  # the staff member who accepted or declined
+    decline_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    end_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    renewed_from_id: Mapped[str | None] = mapped_column(sa.ForeignKey("family_doctor_contracts.id"))
+    renewal_reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class AccessLogEntry(db.Model):

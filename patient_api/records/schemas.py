@@ -189,7 +189,13 @@ class ContractIn(StrictSchema):
     package = Text(load_default=None, allow_none=True, validate=validate.Length(1, 100))
     starts_on = Day(required=True)
     ends_on = Day(required=True)
-    status = Text(load_default="active", validate=validate.OneOf(("active", "ended", "cancelled")))
+    status = Text(load_default="active", validate=validate.OneOf(("active", "ended", "cancelled")), metadata={
+        "description": "an active contract whose ends_on is past is stored (and answered) as expired"})
+    team_code = Text(validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,16}$", error="团队编码格式不正确"), metadata={
+        "description": "the clinic's team code (GET /family/teams): links the contract to the team signing online "
+                       "uses; without it the team is matched by its exact name"})
+    package_code = Text(validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,16}$", error="服务包编码格式不正确"),
+                        metadata={"description": "the clinic's package code"})
 
     @validates_schema
     def period(self, data, **_):

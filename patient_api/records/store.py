@@ -1,4 +1,4 @@
-"""Storing encounters, conditions, allergies, immunizations and family-doctor contracts idempotently."""
+"""Storing encounters, conditions, allergies and immunizations idempotently."""
 import json
 
 import sqlalchemy as sa

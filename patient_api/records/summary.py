@@ -1,11 +1,10 @@
-"""The health record as the resident reads it (encounters, entries, vitals, family doctor), and family-doctor
-contracts as community health centres push them."""
+"""The health record as the resident reads it (encounters, entries, vitals, family doctor). Family-doctor contracts
+are written by patient_api.family (centres' pushes and signing online); the record shows the one in force."""
 import json
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
-from ..common.clock import now, today_local
+from ..common.clock import today_local
 from ..common.masking import mask_name
 from ..directory.services import hospital_names
 from ..extensions import db
@@ -84,25 +83,3 @@ def record(patient):
             "encounters": render_encounters(encounters), "conditions": entries(patient, "condition"),
             "allergies": entries(patient, "allergy"), "immunizations": entries(patient, "immunization"),
             "vitals": latest_vitals(patient), "family_doctor": active_contract(patient)}
-
-
-def save_contract(hospital, person_index, body, instant=None):
-    """Create or update a contract by (hospital, contract_no); returns (contract, created)."""
-    keys = {"hospital_id": hospital.id, "contract_no": body["contract_no"]}
-    values = {name: body.get(name) for name in CONTRACT_FIELDS}
-
-    def apply(contract):
-        for name, value in values.items():
-            setattr(contract, name, value)
-        contract.person_index, contract.updated_at = person_index, instant or now()
-        return contract
-    contract = db.session.scalars(sa.select(FamilyDoctorContract).filter_by(**keys)).first()
-    if contract is not None:
-        return apply(contract), False
-    try:
-        with db.session.begin_nested():
-            contract = apply(FamilyDoctorContract(**keys))
-            db.session.add(contract)
-    except IntegrityError:  # the same contract pushed twice at once: the other push created it, this one updates
-        return apply(db.session.scalars(sa.select(FamilyDoctorContract).filter_by(**keys)).one()), False
-    return contract, True

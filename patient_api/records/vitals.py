@@ -4,6 +4,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from ..accounts.models import Patient
+from ..common import events
 from ..common.clock import now
 from ..errors import Invalid
 from ..extensions import db
@@ -89,11 +90,13 @@ def normalise(body, instant=None):
 
 
 def add(patient, account_id, body, instant=None):
-    """Store a plausible measurement for the patient, uploaded by that account."""
-    vital = Vital(patient_id=patient.id, recorded_by=account_id, created_at=instant or now(),
-                  **normalise(body, instant))
+    """Store a plausible measurement for the patient, uploaded by that account; `vital.recorded` tells who cares (a
+    family-doctor team's follow-up waiting for this reading)."""
+    instant = instant or now()
+    vital = Vital(patient_id=patient.id, recorded_by=account_id, created_at=instant, **normalise(body, instant))
     db.session.add(vital)
     db.session.flush()
+    events.publish("vital.recorded", vital=vital, instant=instant)
     return vital
 
 

@@ -16,6 +16,7 @@ from ..directory.models import Department, Hospital, Schedule
 from ..extensions import db
 from ..homecare.models import HomecareOrder
 from ..inpatient.models import Admission
+from ..records.models import FamilyDoctorContract
 from ..results.models import Report
 
 BILL_KINDS = {"registration": "挂号费", "outpatient": "门诊缴费", "inpatient_deposit": "住院预交金",
@@ -52,7 +53,8 @@ def gather(payload):
     if payload.get("method"):
         facts["pay_method"] = PAY_METHODS.get(payload["method"], "其他方式")
     for key, add in (("appointment_id", _appointment), ("bill_id", _bill), ("admission_id", _admission),
-                     ("report_id", _report), ("homecare_order_id", _homecare)):
+                     ("report_id", _report), ("homecare_order_id", _homecare),
+                     ("family_contract_id", _family_contract)):
         if payload.get(key):
             add(facts, payload[key])
     if facts.get("patient_id") and "patient" not in facts:
@@ -121,3 +123,16 @@ def _homecare(facts, order_id):
     facts.setdefault("homecare_window", f"{local_time(order.window_start)}-{to_local(order.window_end):%H:%M}")
     # WeChat's time keyword joins the two ends of a period with "~".
     facts.setdefault("homecare_window_time", f"{local_time(order.window_start)}~{to_local(order.window_end):%H:%M}")
+
+
+def _family_contract(facts, contract_id):
+    contract = db.session.get(FamilyDoctorContract, contract_id)
+    if contract is None:
+        return
+    _hospital(facts, contract.hospital_id)
+    if contract.patient_id:
+        facts.setdefault("patient_id", contract.patient_id)
+    facts.setdefault("family_team", contract.team)
+    facts.setdefault("family_doctor", contract.doctor)
+    facts.setdefault("family_package", contract.package or "")
+    facts.setdefault("family_ends_on", contract.ends_on.strftime("%Y-%m-%d"))

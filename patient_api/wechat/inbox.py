@@ -38,6 +38,8 @@ class MessageRead(db.Model):
 _STAY = "/admissions/{admission_id}"
 _CARE = "/homecare/orders/{homecare_order_id}"
 _CARE_WHAT = "{patient} {hospital} {homecare_service}"
+_FAMILY = "/family/contracts/{family_contract_id}"
+_FAMILY_WHO = "{patient} {hospital} {family_team}"
 EVENTS = {
     "booking.confirmed": ("预约成功", ["{patient} {hospital} {department}", "{visit_time} {queue_no}"],
                           "/appointments/{appointment_id}"),
@@ -78,8 +80,14 @@ EVENTS = {
     "homecare.started": ("护士已到达", [_CARE_WHAT, "到达时间 {checked_in_time}"], _CARE),
     "homecare.finished": ("护理服务已完成，请缴费", [_CARE_WHAT, "应缴 {total}"], _CARE),
     "homecare.cancelled": ("护理申请已取消", [_CARE_WHAT, "取消费 {cancel_fee}"], _CARE),
+    "family.accepted": ("家庭医生签约成功", [_FAMILY_WHO, "{family_package}，有效期至 {family_ends_on}"], _FAMILY),
+    "family.declined": ("家庭医生签约申请未通过", [_FAMILY_WHO, "原因：{reason}"], _FAMILY),
+    "family.followup_due": ("家庭医生随访提醒",
+                            [_FAMILY_WHO, "请测量{vital_name}并在 {due_time} 前上传，家庭医生会查看"], _FAMILY),
+    "family.renewal_due": ("家庭医生签约即将到期", [_FAMILY_WHO, "有效期至 {family_ends_on}，现在可以续约"], _FAMILY),
+    "family.expired": ("家庭医生签约已到期", [_FAMILY_WHO, "已于 {family_ends_on} 到期，可重新申请签约"], _FAMILY),
 }
-CLINICAL = ("report.", "deposit.", "inpatient.", "homecare.", "credit.")
+CLINICAL = ("report.", "deposit.", "inpatient.", "homecare.", "credit.", "family.")
 WITHHELD = "您已不再是该就诊人的授权账户，内容不再显示"
 
 

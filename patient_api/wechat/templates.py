@@ -17,6 +17,7 @@ _CREDIT = "/credit"  # the H5's 先诊疗后付费 screen (as in the 消息 inbo
 _CARE = "/homecare/orders/{homecare_order_id}"
 _CARE_HEAD = {"thing1": "{patient}", "thing2": "{homecare_service}", "thing3": "{hospital}"}
 _WINDOW = "{homecare_window_time}"
+_FAMILY = "/family/contracts/{family_contract_id}"
 _REPORT = {"thing1": "{patient}", "thing2": "{report_title}", "thing3": "{hospital}", "time4": "{issued_time}"}
 DEFAULTS = {
     "booking.confirmed": (_VISIT, {"thing1": "{patient}", "thing2": "{hospital}", "thing3": "{department} {doctor}",
@@ -64,6 +65,12 @@ DEFAULTS = {
     "homecare.started": (_CARE, {**_CARE_HEAD, "time4": "{checked_in_time}", "thing5": "护士已到达，服务开始"}),
     "homecare.finished": (_CARE, {**_CARE_HEAD, "amount4": "{total}", "thing5": "服务已完成，请及时缴费"}),
     "homecare.cancelled": (_CARE, {**_CARE_HEAD, "amount4": "{cancel_fee}", "thing5": "护理申请已取消"}),
+    # 随访提醒: the reading the team asked for and when it is due; the page has the upload button.
+    "family.followup_due": (_FAMILY, {"thing1": "{patient}", "thing2": "{family_team}",
+                                      "thing3": "测量{vital_name}并上传", "time4": "{due_time}",
+                                      "thing5": "家庭医生随访提醒，请按时上传"}),
+    "family.accepted": (_FAMILY, {"thing1": "{patient}", "thing2": "{hospital}", "thing3": "{family_team}",
+                                  "thing4": "{family_package}", "time5": "{family_ends_on}"}),
 }
 # WeChat rejects a value longer than its keyword type allows (errcode 47003), so values are cut to fit.
 LIMITS = {"thing": 20, "character_string": 32, "number": 32, "letter": 32, "symbol": 5, "phrase": 5,
