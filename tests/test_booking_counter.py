@@ -248,3 +248,17 @@ def test_an_ended_or_stopped_schedule_keeps_its_reservations(app, client):
         db.session.commit()
     refused(client.put(reservations_path(schedule_id), json={"reserved": {}}, headers=admin), 409, "schedule_closed")
     assert len(kept(app, schedule_id, "elder")) == 2
+
+
+def test_every_staff_endpoint_wants_a_staff_session(app, client, make):
+    schedule_id = pooled_schedule(app, {})
+    resident, _ = make.resident()
+    calls = [("post", "/api/v1/staff/patient-lookup", {"id_number": elder_id(956)}),
+             ("post", BOOK, body(schedule_id)),
+             ("get", f"{BOOK}/apt_x1/slip", None),
+             ("get", reservations_path(schedule_id), None),
+             ("put", reservations_path(schedule_id), {"reserved": {}})]
+    for method, path, payload in calls:
+        refused(getattr(client, method)(path, json=payload), 401, "unauthorized")
+        refused(getattr(client, method)(path, json=payload, headers=resident), 401, "session_expired")
+    assert counts(app) == {"Patient": 1, "Appointment": 0, "Bill": 0, "Payment": 0, "audit": 0}  # the resident's own
