@@ -38,7 +38,7 @@ DEFAULTS = {
                                   "thing4": "出院结算已完成，余额原路退回"}),
     # 随访提醒: the reading the team asked for and when it is due; the page has the upload button.
     "family.followup_due": (_FAMILY, {"thing1": "{patient}", "thing2": "{family_team}",
-                                      "thing3": "测量{vital_name}并上传", "time4": "{due_time}",
+                                      "thing3": "测量{vital_name}并上传", "time4": "{due_on}",
                                       "thing5": "家庭医生随访提醒，请按时上传"}),
     "family.accepted": (_FAMILY, {"thing1": "{patient}", "thing2": "{hospital}", "thing3": "{family_team}",
                                   "thing4": "{family_package}", "time5": "{family_ends_on}"}),

@@ -7,7 +7,7 @@
 // Screens not built yet point at ComingSoon (即将开放) so every tile and menu link already works.
 // The official account's menu and messages link to /booking, /reports, /bills and /inpatient
 // (patient_api/wechat/replies.py), messages to /reports/{id}, /appointments/{id}, /bills/{id}, /admissions/{id} and
-// /patients/{id}/links (patient_api/wechat/templates.py): keep those paths.
+// /patients/{id}/links and /family/contracts/{id} (patient_api/wechat/templates.py): keep those paths.
 import { createRouter, createWebHistory } from 'vue-router'
 import { clearSession, session, signInWithWechatCode } from './session'
 import { takeOAuthCode } from './wechat'
@@ -47,6 +47,12 @@ export const ROUTES = [
   { path: '/homecare/services/:id/request', name: 'homecare-request', component: () => import('./views/homecare/RequestForm.vue'), meta: { title: '申请上门护理' } },
   { path: '/homecare/orders', name: 'homecare-orders', component: () => import('./views/homecare/Orders.vue'), meta: { title: '我的护理申请' } },
   { path: '/homecare/orders/:id', name: 'homecare-order', component: () => import('./views/homecare/OrderDetail.vue'), meta: { title: '护理申请详情' } },
+  // 家庭医生签约: finding a team and its packages is open to everyone (the clinic's wall shows the same).
+  { path: '/family', name: 'family', component: () => import('./views/family/FamilyHome.vue'), meta: { title: '家庭医生签约' } },
+  { path: '/family/teams', name: 'family-teams', component: () => import('./views/family/Teams.vue'), meta: { title: '找家庭医生团队', public: true } },
+  { path: '/family/teams/:id', name: 'family-team', component: () => import('./views/family/TeamDetail.vue'), meta: { title: '家庭医生团队', public: true } },
+  { path: '/family/teams/:id/sign', name: 'family-sign', component: () => import('./views/family/SignForm.vue'), meta: { title: '签约申请' } },
+  { path: '/family/contracts/:id', name: 'family-contract', component: () => import('./views/family/ContractDetail.vue'), meta: { title: '签约详情' } },
   { path: '/patients', name: 'patients', component: () => import('./views/Patients.vue'), meta: { title: '就诊人管理' } },
   { path: '/patients/new', name: 'patient-new', component: () => import('./views/PatientAdd.vue'), meta: { title: '添加就诊人' } },
   { path: '/patients/:id', name: 'patient', component: () => import('./views/PatientDetail.vue'), meta: { title: '就诊人信息' } },
