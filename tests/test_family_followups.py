@@ -60,7 +60,7 @@ def test_one_reminder_per_period_and_an_upload_marks_it_done(app, client, make):
     assert [(p["vital_kind"], p["family_contract_id"]) for _, p in reminders] == [("blood_pressure", contract["id"])]
     inbox = client.get(f"{API}/me/messages", headers=headers).json["items"]
     assert inbox[0]["title"] == "家庭医生随访提醒" and inbox[0]["path"] == f"/family/contracts/{contract['id']}"
-    assert "请测量血压并在" in inbox[0]["lines"][1]
+    assert "请测量血压，于" in inbox[0]["lines"][1] and "前（含当天）上传" in inbox[0]["lines"][1]
 
     upload(clinic, headers, patient_id, kind="glucose")  # another kind: not this plan's reading
     assert clinic.mine(headers, contract["id"]).json["follow_ups"][0]["done"] is False
@@ -146,3 +146,16 @@ def test_bad_plans_are_refused_in_chinese_and_nothing_is_stored(app, client, mak
         assert field in response.json["errors"]
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(FollowUpPlan)) == 0
+
+
+def test_a_reading_taken_earlier_on_the_day_the_plan_was_set_counts(app, client, make):
+    """Periods run in whole days: a reading entered to the minute, from before the team set the plan that day, is
+    this period's (the H5 form sends the time without seconds)."""
+    clinic = Clinic(app, client, make)
+    headers, patient_id, _ = clinic.resident()
+    contract = clinic.signed(headers, patient_id)
+    plan = set_plans(clinic, contract["id"], [BP])["items"][0]
+    assert plan["period_start"].endswith("T00:00:00+08:00") and plan["due_on"] < plan["due_at"][:10]
+    upload(clinic, headers, patient_id, measured_at=followups.day_start(now()) + timedelta(minutes=1))
+    assert clinic.mine(headers, contract["id"]).json["follow_ups"][0]["done"] is True
+    assert remind(app, now()) == 0

@@ -13,12 +13,12 @@ from ..errors import Invalid
 from ..extensions import db
 from ..records.models import RecordEntry
 
-# condition → (what residents read, ICD-10 code prefixes and words that find it on the record)
+# condition → (who has it, as residents read it; ICD-10 code prefixes and words that find it on the record)
 CONDITIONS = {
-    "hypertension": ("高血压", ("I10", "I11", "I12", "I13", "I15"), ("高血压",)),
-    "diabetes": ("糖尿病", ("E10", "E11", "E12", "E13", "E14"), ("糖尿病",)),
+    "hypertension": ("高血压患者", ("I10", "I11", "I12", "I13", "I15"), ("高血压",)),
+    "diabetes": ("糖尿病患者", ("E10", "E11", "E12", "E13", "E14"), ("糖尿病",)),
     "pregnancy": ("孕产妇", ("Z32.1", "Z33", "Z34", "Z35", "Z39"), ("妊娠", "孕")),
-    "disability": ("残疾人", (), ("残疾",)),
+    "disability": ("持证残疾人", (), ("残疾",)),
 }
 RULE_KINDS = {"age_at_least_years": "years", "age_at_most_years": "years", "sex": "sex", "condition": "conditions"}
 SEXES = {"female": "女性", "male": "男性"}
@@ -33,7 +33,7 @@ def describe(rule):
         return f"{rule['years']}周岁及以下的儿童"
     if kind == "sex":
         return SEXES[rule["sex"]]
-    return "患有" + "或".join(CONDITIONS[c][0] for c in rule["conditions"]) + "的居民"
+    return "或".join(CONDITIONS[c][0] for c in rule["conditions"])
 
 
 def age_years(birth, day):
@@ -76,7 +76,7 @@ def check(package, patient, declared, instant):
     results = [holds(rule, patient, known, instant) for rule in rules]
     if any(results) if match == "any" else all(results):
         return
-    joiner, tail = ("、", "（满足其一即可）") if match == "any" else ("，且", "")
+    joiner, tail = ("、", "（满足其一即可）" if len(rules) > 1 else "") if match == "any" else ("，且", "")
     raise Invalid(f"“{package.name}”仅面向{joiner.join(describe(rule) for rule in rules)}{tail}，"
                   "该就诊人暂不符合签约条件，可选择基础包", code="not_eligible",
                   errors={"package_id": ["不符合签约条件"]})

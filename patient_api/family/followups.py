@@ -1,17 +1,19 @@
 """Follow-up plans a team sets per contract (e.g. blood pressure every 30 days), and their periods.
 
-A plan's periods run back to back from when it was set. In each period the job reminds the family once (a period
-row's `reminded_at`, set by a conditional update, so two runs or two workers send one reminder), unless a reading
-of the plan's kind measured in that period already marked it done: records publishes `vital.recorded` for every
-upload, and the subscriber below marks the period. A plan is overdue when the last period ended without a reading
-and none has come in the current one yet.
+A plan's periods run back to back, in whole days, from the day it was set. In each period the job reminds the
+family once (a period row's `reminded_at`, set by a conditional update, so two runs or two workers send one
+reminder), unless a reading of the plan's kind measured in that period already marked it done: records publishes
+`vital.recorded` for every upload, and the subscriber below marks the period. A plan is overdue when the last period
+ended without a reading and none has come in the current one yet.
 """
+from datetime import time, timedelta
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.notices import tell_accounts
 from ..common import audit, events
-from ..common.clock import now
+from ..common.clock import local_dt, now, to_local
 from ..errors import Conflict
 from ..extensions import db
 from ..records import vitals
@@ -52,12 +54,23 @@ def set_plans(staff, contract, plans, instant=None):
     for kind, spec in wanted.items():
         if kind not in kept:
             db.session.add(FollowUpPlan(contract_id=contract.id, patient_id=contract.patient_id, kind=kind,
-                                        interval_days=spec["interval_days"], note=spec["note"], starts_at=instant,
-                                        created_by=staff.id, created_at=instant))
+                                        interval_days=spec["interval_days"], note=spec["note"],
+                                        starts_at=day_start(instant), created_by=staff.id, created_at=instant))
     db.session.flush()
     audit.record("staff", staff.id, "family.followups_set", patient_id=contract.patient_id, resource=contract.id,
                  plans={kind: spec["interval_days"] for kind, spec in wanted.items()})
     return active_plans(contract.id)
+
+
+def day_start(instant):
+    """Midnight (China time) of the instant's day: periods run in whole days, so a reading taken on the day the plan
+    was set (entered to the minute, perhaps a minute before) counts for its first period."""
+    return local_dt(to_local(instant).date(), time(0, 0))
+
+
+def last_day(ends_at):
+    """The last day of a period (it ends at midnight, exclusive), in China time."""
+    return (to_local(ends_at) - timedelta(seconds=1)).date()
 
 
 def period(plan, number):
@@ -120,7 +133,8 @@ def _remind(plan, instant):
         return 0
     tell_accounts(plan.patient_id, "family.followup_due", {
         "family_contract_id": plan.contract_id, "followup_plan_id": plan.id, "vital_kind": plan.kind,
-        "vital_name": kind_name(plan.kind), "due_at": row.ends_at.isoformat()})
+        "vital_name": kind_name(plan.kind), "due_at": row.ends_at.isoformat(),
+        "due_on": last_day(row.ends_at).isoformat()})
     return 1
 
 
@@ -140,6 +154,7 @@ def status(plan, instant):
     missed = number >= 1 and (rows.get(number - 1) is None or rows[number - 1].done_at is None)
     return {"id": plan.id, "kind": plan.kind, "kind_name": kind_name(plan.kind), "interval_days": plan.interval_days,
             "note": plan.note, "starts_at": plan.starts_at, "period_start": starts_at, "due_at": due_at,
+            "due_on": last_day(due_at),
             "done": done, "reminded": rows.get(number) is not None and rows[number].reminded_at is not None,
             "overdue": missed and not done, "overdue_since": starts_at if missed and not done else None,
             "last_reading_at": last_reading(plan.patient_id, plan.kind)}

@@ -154,7 +154,9 @@ class FamilyFollowUpOut(Schema):
     note = fields.String(allow_none=True)
     starts_at = LocalDateTime(required=True)
     period_start = LocalDateTime(required=True)
-    due_at = LocalDateTime(required=True, metadata={"description": "upload a reading of `kind` before this"})
+    due_at = LocalDateTime(required=True, metadata={"description": "upload a reading of `kind` before this "
+                                                                   "(midnight ending the period)"})
+    due_on = Day(required=True, metadata={"description": "the period's last day (due_at less a moment)"})
     done = fields.Boolean(required=True)
     reminded = fields.Boolean(required=True)
     overdue = fields.Boolean(required=True, metadata={"description": "the last period passed without a reading, "

@@ -83,7 +83,7 @@ EVENTS = {
     "family.accepted": ("家庭医生签约成功", [_FAMILY_WHO, "{family_package}，有效期至 {family_ends_on}"], _FAMILY),
     "family.declined": ("家庭医生签约申请未通过", [_FAMILY_WHO, "原因：{reason}"], _FAMILY),
     "family.followup_due": ("家庭医生随访提醒",
-                            [_FAMILY_WHO, "请测量{vital_name}并在 {due_time} 前上传，家庭医生会查看"], _FAMILY),
+                            [_FAMILY_WHO, "请测量{vital_name}，于 {due_on} 前（含当天）上传，家庭医生会查看"], _FAMILY),
     "family.renewal_due": ("家庭医生签约即将到期", [_FAMILY_WHO, "有效期至 {family_ends_on}，现在可以续约"], _FAMILY),
     "family.expired": ("家庭医生签约已到期", [_FAMILY_WHO, "已于 {family_ends_on} 到期，可重新申请签约"], _FAMILY),
 }

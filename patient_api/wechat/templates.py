@@ -67,7 +67,7 @@ DEFAULTS = {
     "homecare.cancelled": (_CARE, {**_CARE_HEAD, "amount4": "{cancel_fee}", "thing5": "护理申请已取消"}),
     # 随访提醒: the reading the team asked for and when it is due; the page has the upload button.
     "family.followup_due": (_FAMILY, {"thing1": "{patient}", "thing2": "{family_team}",
-                                      "thing3": "测量{vital_name}并上传", "time4": "{due_time}",
+                                      "thing3": "测量{vital_name}并上传", "time4": "{due_on}",
                                       "thing5": "家庭医生随访提醒，请按时上传"}),
     "family.accepted": (_FAMILY, {"thing1": "{patient}", "thing2": "{hospital}", "thing3": "{family_team}",
                                   "thing4": "{family_package}", "time5": "{family_ends_on}"}),

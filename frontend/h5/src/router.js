@@ -7,7 +7,7 @@
 // Screens not built yet point at ComingSoon (即将开放) so every tile and menu link already works.
 // The official account's menu and messages link to /booking, /reports, /bills and /inpatient
 // (patient_api/wechat/replies.py), messages to /reports/{id}, /appointments/{id}, /bills/{id}, /admissions/{id} and
-// /patients/{id}/links (patient_api/wechat/templates.py): keep those paths.
+// /patients/{id}/links and /family/contracts/{id} (patient_api/wechat/templates.py): keep those paths.
 import { createRouter, createWebHistory } from 'vue-router'
 import { clearSession, session, signInWithWechatCode } from './session'
 import { takeOAuthCode } from './wechat'
@@ -53,6 +53,12 @@ export const ROUTES = [
   { path: '/credit/settlements/:id', name: 'credit-settlement', component: () => import('./views/credit/Settlement.vue'), meta: { title: '结算详情' } },
   { path: '/credit/history', name: 'credit-history', component: () => import('./views/credit/History.vue'), meta: { title: '结算记录' } },
   { path: '/credit/autopay', name: 'credit-autopay', component: () => import('./views/credit/AutoPay.vue'), meta: { title: '无感支付' } },
+  // 家庭医生签约: finding a team and its packages is open to everyone (the clinic's wall shows the same).
+  { path: '/family', name: 'family', component: () => import('./views/family/FamilyHome.vue'), meta: { title: '家庭医生签约' } },
+  { path: '/family/teams', name: 'family-teams', component: () => import('./views/family/Teams.vue'), meta: { title: '找家庭医生团队', public: true } },
+  { path: '/family/teams/:id', name: 'family-team', component: () => import('./views/family/TeamDetail.vue'), meta: { title: '家庭医生团队', public: true } },
+  { path: '/family/teams/:id/sign', name: 'family-sign', component: () => import('./views/family/SignForm.vue'), meta: { title: '签约申请' } },
+  { path: '/family/contracts/:id', name: 'family-contract', component: () => import('./views/family/ContractDetail.vue'), meta: { title: '签约详情' } },
   { path: '/patients', name: 'patients', component: () => import('./views/Patients.vue'), meta: { title: '就诊人管理' } },
   { path: '/patients/new', name: 'patient-new', component: () => import('./views/PatientAdd.vue'), meta: { title: '添加就诊人' } },
   { path: '/patients/:id', name: 'patient', component: () => import('./views/PatientDetail.vue'), meta: { title: '就诊人信息' } },

@@ -1,1 +1,0 @@
-import{A as e,at as t,ct as n,d as r,t as i}from"./_plugin-vue_export-helper-tvSD-oSq.js";var a=i({__name:`StatusBadge`,props:{text:{type:String,required:!0},tone:{type:String,default:`primary`}},setup(i){return(a,o)=>(e(),r(`span`,{class:t([`badge`,`badge--${i.tone}`])},n(i.text),3))}},[[`__scopeId`,`data-v-dcc83d88`]]);export{a as t};

@@ -1,0 +1,1 @@
+import{d as e,j as t,ot as n,t as r,ut as i}from"./_plugin-vue_export-helper-CdO5NQsj.js";var a=r({__name:`StatusBadge`,props:{text:{type:String,required:!0},tone:{type:String,default:`primary`}},setup(r){return(a,o)=>(t(),e(`span`,{class:n([`badge`,`badge--${r.tone}`])},i(r.text),3))}},[[`__scopeId`,`data-v-dcc83d88`]]);export{a as t};

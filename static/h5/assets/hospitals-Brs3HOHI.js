@@ -1,0 +1,1 @@
+import{p as e}from"./session-DkBXkL4b.js";var t=null;function n(){return t||(t=e.get(`/hospitals`).then(({items:e})=>new Map(e.map(e=>[e.id,e.name]))).catch(()=>(t=null,new Map))),t}export{n as t};

@@ -1,1 +1,0 @@
-import{p as e}from"./session-CYn_2Eb-.js";var t=null;function n(){return t||(t=e.get(`/hospitals`).then(({items:e})=>new Map(e.map(e=>[e.id,e.name]))).catch(()=>(t=null,new Map))),t}export{n as t};

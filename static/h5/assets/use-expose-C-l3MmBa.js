@@ -1,0 +1,1 @@
+import{v as e}from"./_plugin-vue_export-helper-CdO5NQsj.js";import{J as t}from"./style-SeM_tzV-.js";function n(n){let r=e();r&&t(r.proxy,n)}export{n as t};

@@ -1,1 +1,0 @@
-import{v as e}from"./_plugin-vue_export-helper-tvSD-oSq.js";import{J as t}from"./style-PMGrGQOb.js";function n(n){let r=e();r&&t(r.proxy,n)}export{n as t};
