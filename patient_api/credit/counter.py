@@ -31,7 +31,7 @@ def presettle(patient_id, hospital_id, instant=None):
     if not rows:
         raise Conflict(settlement.NOTHING, code="credit_nothing_to_settle")
     bills = [db.session.get(Bill, row.bill_id) for row in rows]
-    split = settlement._split(patient_id, hospital_id, bills)  # the pricing a new settlement gets
+    split = settlement.price(patient_id, hospital_id, bills)  # the pricing a new settlement gets
     return {"settlement_id": None, "deducting": False, "bill_ids": [bill.id for bill in bills],
             "bill_count": len(bills), "total_fen": sum(bill.total_fen for bill in bills),
             **{name: split[name] for name in FIGURES[1:]}}

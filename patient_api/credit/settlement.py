@@ -86,7 +86,7 @@ def open_settlement(patient_id, hospital_id, instant=None, trigger="resident", b
 
 def _create(patient_id, hospital_id, rows, instant, trigger):
     bills = [db.session.get(Bill, row.bill_id) for row in rows]
-    split = _split(patient_id, hospital_id, bills)
+    split = price(patient_id, hospital_id, bills)
     total = sum(bill.total_fen for bill in bills)
     carrier = Bill(patient_id=patient_id, hospital_id=hospital_id, kind=SETTLEMENT, total_fen=total,
                    insurance_type=split["insurance_type"], department="先诊疗后付费结算",
@@ -116,7 +116,7 @@ def _create(patient_id, hospital_id, rows, instant, trigger):
     return settlement
 
 
-def _split(patient_id, hospital_id, bills):
+def price(patient_id, hospital_id, bills):
     """Pre-settle the covered bills together (one deductible, one cap): the bills of the insured scheme as one
     claim, the rest self-paid; the parts are summed."""
     schemes = sorted({bill.insurance_type for bill in bills} - {"self_pay"})
