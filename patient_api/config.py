@@ -90,6 +90,9 @@ class Config:
     VERIFY_ATTEMPT_LIMIT = env_int("VERIFY_ATTEMPT_LIMIT", 30)  # codes entered per account / per person per hour
     # Failed staff sign-ins per client address per 10 minutes (a ward's shared NAT signs in fine; spraying does not).
     STAFF_LOGIN_IP_LIMIT = env_int("STAFF_LOGIN_IP_LIMIT", 20)
+    # werkzeug's hash for staff passwords. Not read from the environment: only the test suite lowers the work factor
+    # (scrypt's N), where a full-strength hash per staff account it makes was a third of the suite's time.
+    STAFF_PASSWORD_HASH = "scrypt"
 
     # Sessions.
     SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60)

@@ -88,7 +88,8 @@ def app(database_url, redis_client):
     app = create_app({"ENV_NAME": "test", "TESTING": True, "DEV_LOGIN": True,
                       "SQLALCHEMY_DATABASE_URI": database_url, "SQLALCHEMY_ENGINE_OPTIONS": options,
                       "REDIS_CLIENT": redis_client, "REDIS_URL": None, "SECRET_KEY": "test-secret",
-                      "DATA_KEY": "test-data-key (generated for tests only)"})
+                      "DATA_KEY": "test-data-key (generated for tests only)",
+                      "STAFF_PASSWORD_HASH": "scrypt:1024:8:1"})  # the full work factor costs 0.2 s per account
     app.test_client_class = ScanningClient  # every answer is checked for identifiers that could be completed
     with app.app_context():
         upgrade()

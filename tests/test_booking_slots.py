@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from patient_api.booking import services
+from patient_api.booking import services, tickets
 from patient_api.booking.models import Appointment
 from patient_api.common.clock import now
 from patient_api.directory import services as directory
@@ -163,6 +163,25 @@ def test_window_already_over_is_409_slot_past_and_listed_as_past(app, client, ma
                                 slot_start=datetime.fromisoformat(windows[1]["start"]))  # started, not over
         assert current.queue_no == 3
         db.session.commit()
+
+
+def test_list_counts_only_tickets_booking_can_still_claim(app, client, make):
+    """A session in progress whose free tickets lie in windows already over must not show them as 余号."""
+    schedule_id = make.schedule(capacity=16, fee_fen=0)
+    windows = slots(client, schedule_id)
+    with app.app_context():
+        def listed(instant):
+            return directory.with_pools([db.session.get(Schedule, schedule_id)], instant)[0].public_available
+
+        first_start = datetime.fromisoformat(windows[0]["start"])
+        last_end = datetime.fromisoformat(windows[-1]["end"])
+        last_size = windows[-1]["capacity"]
+        for instant, expected in ((first_start - timedelta(hours=1), 16),
+                                  (datetime.fromisoformat(windows[1]["start"]) + timedelta(minutes=10),
+                                   16 - windows[0]["capacity"]),
+                                  (last_end - timedelta(minutes=1), last_size)):
+            assert listed(instant) == expected == tickets.claimable_count(schedule_id, instant)
+        assert last_size < 16
 
 
 def test_chosen_window_reclaims_a_lapsed_hold_of_that_window(app, client, make):

@@ -51,7 +51,7 @@ def create_staff(hospital, username, password, role, wards):
     if len(password) < 10 or password.isdigit() or password.isalpha():
         raise Invalid("密码至少10位，且需包含字母和数字", errors={"password": ["密码强度不足"]})
     staff = Staff(hospital_id=hospital.id, username=username, role=role, wards=",".join(wards),
-                  password_hash=generate_password_hash(password, method="scrypt"))
+                  password_hash=generate_password_hash(password, method=current_app.config["STAFF_PASSWORD_HASH"]))
     db.session.add(staff)
     db.session.flush()
     audit.record("system", "cli", "staff.create", resource=staff.id, username=username, role=role)

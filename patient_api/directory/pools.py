@@ -124,6 +124,21 @@ def kept_by_schedule(schedule_ids, instant=None):
     return counts
 
 
+def past_free_by_schedule(schedule_ids, instant=None):
+    """{schedule id: free public tickets whose window is already over} for schedules in progress (one query).
+
+    They still count in `available` but nobody can take them: a list showing them would promise a ticket that
+    booking then refuses as sold out.
+    """
+    instant = instant or now()
+    if not schedule_ids:
+        return {}
+    rows = db.session.execute(select(Ticket.schedule_id, func.count()).where(
+        Ticket.schedule_id.in_(list(schedule_ids)), Ticket.status == "free", Ticket.window_end <= instant,
+        public_clause(instant)).group_by(Ticket.schedule_id)).all()
+    return dict(rows)
+
+
 def public_free(schedule_id, instant=None):
     """Free tickets the public may take now (a lapsed hold not yet swept is not counted, as `available`)."""
     return db.session.scalar(select(func.count()).select_from(Ticket).where(

@@ -68,12 +68,14 @@ def schedule(schedule_id):
 
 
 def with_pools(schedules, instant=None):
-    """The schedules, each with `public_available` (free tickets the public may take now) and `reserved`
-    ({pool: free tickets still kept back}) set for the response; one query for them all."""
+    """The schedules, each with `public_available` (free tickets the public may take now: not kept back, window not
+    over) and `reserved` ({pool: free tickets still kept back}) set for the response."""
+    instant = instant or now()
     kept = pools.kept_by_schedule([s.id for s in schedules], instant)
+    past = pools.past_free_by_schedule([s.id for s in schedules if s.starts_at <= instant < s.ends_at], instant)
     for row in schedules:
         row.reserved = kept[row.id]
-        row.public_available = row.available - sum(row.reserved.values())
+        row.public_available = max(0, row.available - sum(row.reserved.values()) - past.get(row.id, 0))
     return schedules
 
 
