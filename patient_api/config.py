@@ -90,9 +90,9 @@ class Config:
     VERIFY_ATTEMPT_LIMIT = env_int("VERIFY_ATTEMPT_LIMIT", 30)  # codes entered per account / per person per hour
     # Failed staff sign-ins per client address per 10 minutes (a ward's shared NAT signs in fine; spraying does not).
     STAFF_LOGIN_IP_LIMIT = env_int("STAFF_LOGIN_IP_LIMIT", 20)
-    # werkzeug's hash for staff passwords. Not read from the environment: only the test suite lowers the work factor
-    # (scrypt's N), where a full-strength hash per staff account it makes was a third of the suite's time.
-    STAFF_PASSWORD_HASH = "scrypt"
+    # werkzeug's hash for staff passwords. Only test runs lower the work factor (scrypt's N), where a full-strength
+    # hash per staff account made was a third of the suite's time; production refuses anything but the default.
+    STAFF_PASSWORD_HASH = env("STAFF_PASSWORD_HASH", "scrypt")
 
     # Sessions.
     SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60)
@@ -208,6 +208,8 @@ def unsafe_settings(config):
         (not str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"),
          "DATABASE_URL must be PostgreSQL"),
         (not config.get("REDIS_URL"), "REDIS_URL must be set (no embedded Redis in production)"),
+        (config.get("STAFF_PASSWORD_HASH", "scrypt") != "scrypt",
+         "PATIENT_API_STAFF_PASSWORD_HASH must be left unset (full-strength scrypt)"),
     ]
     return [message for failed, message in checks if failed]
 

@@ -16,7 +16,8 @@ UNSAFE = [("WECHATPAY_MODE", "sandbox", "WECHATPAY_MODE"), ("DEV_LOGIN", True, "
           ("WECHAT_SECRET", DEV_WECHAT_SECRET, "WECHAT_SECRET"),
           ("WECHAT_ENCODING_AES_KEY", None, "WECHAT_ENCODING_AES_KEY"), ("SECRET_KEY", None, "SECRET_KEY"),
           ("SECRET_KEY", "short", "SECRET_KEY"), ("DATA_KEY", None, "DATA_KEY"),
-          ("SQLALCHEMY_DATABASE_URI", "sqlite:///x.db", "DATABASE_URL"), ("REDIS_URL", None, "REDIS_URL")]
+          ("SQLALCHEMY_DATABASE_URI", "sqlite:///x.db", "DATABASE_URL"), ("REDIS_URL", None, "REDIS_URL"),
+          ("STAFF_PASSWORD_HASH", "scrypt:1024:8:1", "STAFF_PASSWORD_HASH")]
 
 
 @pytest.fixture(autouse=True)

@@ -19,8 +19,8 @@ from . import limits
 ROLES = ("nurse", "cashier", "admin", "dispatcher", "registrar", "family_team")
 MAX_FAILURES = 5
 LOCK_MINUTES = 30
-# Hash a fixed password once so unknown usernames take as long as wrong passwords (no user enumeration).
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+# A fixed password hashed once per method, so unknown usernames take as long as wrong passwords (no enumeration).
+_DUMMY_HASHES = {}
 
 
 class Staff(db.Model):
@@ -42,6 +42,13 @@ class Staff(db.Model):
     def ward_codes(self):
         """The wards this account may act on."""
         return [code for code in self.wards.split(",") if code]
+
+
+def _dummy_hash():
+    method = current_app.config["STAFF_PASSWORD_HASH"]
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash("not-a-real-password", method=method)
+    return _DUMMY_HASHES[method]
 
 
 def create_staff(hospital, username, password, role, wards):
@@ -76,7 +83,7 @@ def sign_in(username, password, address=None, instant=None):
         raise _locked()
     if staff is None or not check_password_hash(staff.password_hash, password):
         if staff is None:
-            check_password_hash(_DUMMY_HASH, password)  # unknown usernames take as long as wrong passwords
+            check_password_hash(_dummy_hash(), password)  # unknown usernames take as long as wrong passwords
         else:
             _count_failure(staff, instant)
         limits.staff_login_failed(address or "-", username if staff is None else None)

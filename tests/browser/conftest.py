@@ -166,7 +166,9 @@ def live(app, database_url, redis_client, tmp_path_factory):
     home = tmp_path_factory.mktemp("live")
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": _redis_url(redis_client),
-           "PATIENT_API_ENV": "development", "PATIENT_API_DEV_LOGIN": "1", "PATIENT_API_WECHATPAY_MODE": "sandbox",
+           "PATIENT_API_ENV": "development", "PATIENT_API_DEV_LOGIN": "1",
+           "PATIENT_API_STAFF_PASSWORD_HASH": app.config["STAFF_PASSWORD_HASH"],
+           "PATIENT_API_WECHATPAY_MODE": "sandbox",
            "PATIENT_API_WECHATPAY_NOTIFY_URL": f"http://127.0.0.1:{port}/api/v1/payments/wechatpay/notify",
            # The same keys as the in-process test app, so rows either side writes are readable by the other.
            "PATIENT_API_SECRET_KEY": app.config["SECRET_KEY"], "PATIENT_API_DATA_KEY": app.config["DATA_KEY"],
