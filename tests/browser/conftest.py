@@ -14,6 +14,7 @@ The live service runs while tests/browser/ runs (package scope) and is stopped b
 so its worker never takes another test's jobs. Data is not wiped between browser tests: each test signs in as
 its own openid; the demo data and every account are removed once at the end.
 """
+import importlib
 import os
 import re
 import signal
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -44,15 +46,40 @@ PHONE = {"width": 375, "height": 667}
 class LiveServer:
     """gunicorn + the RQ worker on the test database and Redis."""
 
-    def __init__(self, env, logs, port):
+    def __init__(self, env, logs, port, redis_client):
         self.env, self.logs, self.port, self.url, self._procs = env, logs, port, None, []
+        self._redis, self._cli_app = redis_client, None
 
-    def flask(self, *args, timeout=120):
-        """Run a `flask --app wsgi …` command against the live service's database; returns its output."""
-        done = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
-        assert done.returncode == 0, f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
+    def flask(self, *args):
+        """Run a `flask --app wsgi …` command against the live service's database; returns its output.
+
+        The command runs in this process, in an app configured exactly as `flask` would be with the service's
+        environment: a new interpreter per command (imports, app start) cost 3–7 s each, most of the browser tests'
+        time. The CLI in its own process is what tests/test_cli*.py and the service's own start exercise.
+        """
+        result = self.cli_app().test_cli_runner().invoke(args=list(args))
+        trace = "".join(traceback.format_exception(result.exception)) if result.exception else ""
+        assert result.exit_code == 0, f"flask {' '.join(args)} failed:\n{result.output}\n{trace}"
+        return result.stdout
+
+    def cli_app(self):
+        """The app `flask --app wsgi` builds from the service's environment (built once)."""
+        if self._cli_app is None:
+            import patient_api.config
+            from patient_api import create_app
+            saved = dict(os.environ)
+            os.environ.clear()
+            os.environ.update(self.env)
+            try:  # the config classes read the environment when their module is executed
+                config = importlib.reload(patient_api.config).config_from_env()
+                settings = {name: getattr(config, name) for name in dir(config) if name.isupper()}
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+                importlib.reload(patient_api.config)
+            # The same Redis server; sharing this process's handle keeps the other tests' Redis client in place.
+            self._cli_app = create_app({**settings, "REDIS_CLIENT": self._redis})
+        return self._cli_app
 
     def start(self):
         """Start the worker and gunicorn (on the port chosen for it), wait until /readyz answers."""
@@ -176,7 +203,7 @@ def live(app, database_url, redis_client, tmp_path_factory):
            # 报到 opens 3 days ahead, so the kiosk test can check in tomorrow's booking whatever the hour it runs.
            "PATIENT_API_CHECKIN_OPENS_MINUTES": str(3 * 24 * 60)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    server = LiveServer(env, home, port)
+    server = LiveServer(env, home, port, redis_client)
     server.flask("demo", "load")
     try:
         server.start()

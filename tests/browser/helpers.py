@@ -80,6 +80,10 @@ def check_axe(page, name=""):
     """axe-core on the page as it is now: no serious or critical violation (others are returned)."""
     # Evaluated through the DevTools protocol, not a <script> tag: the page's CSP (rightly) refuses inline
     # scripts, and the test must not weaken the CSP it also checks.
+    # Colours are read as painted: a button still fading in from disabled measures below its real contrast.
+    page.evaluate("""() => Promise.race([new Promise((done) => setTimeout(done, 2000)), Promise.all(
+        document.getAnimations().filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+            .map((a) => a.finished.catch(() => null)))])""")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(AXE.read_text(encoding="utf-8"))
     violations = page.evaluate("""async () => {
