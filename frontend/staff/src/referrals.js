@@ -40,12 +40,12 @@ export function actionsFor(referral) {
 
 /** What each action is called, what its confirm step says, and whether it needs a reason. */
 export const ACTIONS = {
-  book: { label: '预约转诊号', path: 'booking' },
-  receive: { label: '确认接诊', path: 'receive', confirm: '确认患者已到院，由本院接诊？' },
-  accept: { label: '接收', path: 'accept', confirm: '确认由本机构接收该患者？接收后会按随访计划通知签约的家庭医生团队。' },
-  complete: { label: '完成', path: 'complete', confirm: '确认本次转诊已完成？完成后不能再修改。' },
-  decline: { label: '拒绝', path: 'decline', reason: '拒绝原因（转出方和患者会看到）', confirm: '确认拒绝该转诊？已预约的转诊号会取消并退回号源。', danger: true },
-  cancel: { label: '撤回', path: 'cancel', reason: '撤回原因（接收方和患者会看到）', confirm: '确认撤回该转诊？已预约的转诊号会取消并退回号源。', danger: true },
+  book: { label: '预约转诊号', ok: '确认预约', path: 'booking' },
+  receive: { label: '确认接诊', ok: '确认接诊', path: 'receive', confirm: '确认患者已到院，由本院接诊？' },
+  accept: { label: '接收', ok: '确认接收', path: 'accept', confirm: '确认由本机构接收该患者？接收后会按随访计划通知签约的家庭医生团队。' },
+  complete: { label: '完成', ok: '确认完成', path: 'complete', confirm: '确认本次转诊已完成？完成后不能再修改。' },
+  decline: { label: '拒绝', ok: '确认拒绝', path: 'decline', reason: '拒绝原因（转出方和患者会看到）', confirm: '确认拒绝该转诊？已预约的转诊号会取消并退回号源。', danger: true },
+  cancel: { label: '撤回', ok: '确认撤回', path: 'cancel', reason: '撤回原因（接收方和患者会看到）', confirm: '确认撤回该转诊？已预约的转诊号会取消并退回号源。', danger: true },
 }
 
 export const PERIODS = { morning: '上午', afternoon: '下午', evening: '晚上' }
