@@ -83,6 +83,7 @@ def _register_subscribers():
     from .credit import bills, contracts  # noqa: F401  bill.issued/closed, PAPAY.*, the credit_settlement kind
     from .credit import refunds as credit_refunds  # noqa: F401  HIS refunds of bills paid through a settlement
     from .family import followups  # noqa: F401  vital.recorded → a follow-up period done
+    from .family import referrals as family_referrals  # noqa: F401  referral.down_accepted → a follow-up plan
     from .homecare import fees as homecare_fees  # noqa: F401  the home visit's bill kind
     from .inpatient import deposits, settlement  # noqa: F401  deposit and settlement bill kinds
     from .integration import webhooks  # noqa: F401  bill.paid / bill.refunded → hospital callbacks
@@ -117,6 +118,8 @@ def _register_blueprints(app):
     from .kiosk.provisioning import blp as kiosk_provisioning
     from .kiosk.routes import blp as kiosk
     from .records.routes import blp as records_blp
+    from .referrals.routes import blp as referrals
+    from .referrals.staff_routes import blp as referrals_staff
     from .results.routes import blp as results_blp
     from .wechat.inbox_routes import blp as messages
     from .wechat.routes import blp as wechat
@@ -124,7 +127,7 @@ def _register_blueprints(app):
                       records_blp, integration, integration_inpatient, integration_fhir, integration_hl7, wechat,
                       messages, kiosk, kiosk_binding, kiosk_provisioning, integration_records,
                       nurse_station_results, homecare, homecare_staff, credit, credit_staff, credit_policy,
-                      booking_staff, family, family_staff):
+                      booking_staff, family, family_staff, referrals, referrals_staff):
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     if app.config["WECHATPAY_MODE"] == "sandbox" and app.config["ENV_NAME"] in ("development", "test"):
         from .billing.sandbox_routes import blp as sandbox  # never outside development and tests

@@ -182,16 +182,17 @@ def credit_jobs():
 @click.option("--hospital", "hospital_code", required=True, help="Hospital code.")
 @click.option("--username", required=True)
 @click.option("--password", required=True, help="At least 10 characters with letters and digits.")
-@click.option("--role", type=click.Choice(["nurse", "cashier", "admin", "dispatcher", "registrar", "family_team"]),
-              required=True)
+@click.option("--role", type=click.Choice(["nurse", "cashier", "admin", "dispatcher", "registrar", "family_team",
+                                           "referrer"]), required=True)
 @click.option("--wards", default="", help="Comma-separated ward codes the account may act on.")
-def staff_create(hospital_code, username, password, role, wards):
+@click.option("--name", default="", help="The person's name as colleagues read it (e.g. in a referral's history).")
+def staff_create(hospital_code, username, password, role, wards, name):
     """Create a staff account (the password is stored as a scrypt hash)."""
     from .accounts.staff import create_staff
     from .errors import ApiError
     try:
         staff = create_staff(_hospital(hospital_code), username, password, role,
-                             [w.strip() for w in wards.split(",") if w.strip()])
+                             [w.strip() for w in wards.split(",") if w.strip()], name=name.strip() or None)
         db.session.commit()
     except ApiError as exc:
         db.session.rollback()

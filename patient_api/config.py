@@ -151,6 +151,7 @@ class Config:
     CREDIT_DEDUCTION_BACKOFF = tuple(int(s) for s in env("CREDIT_DEDUCTION_BACKOFF", "0,1800,21600").split(","))
     WECHATPAY_PAPAY_PLAN_ID = env_int("WECHATPAY_PAPAY_PLAN_ID", 10000)
     CREDIT_LOOKUP_LIMIT = env_int("CREDIT_LOOKUP_LIMIT", 30)  # ID-card look-ups per cashier per 10 minutes
+    REFERRAL_LOOKUP_LIMIT = env_int("REFERRAL_LOOKUP_LIMIT", 30)  # 转诊 patient look-ups per referrer per 10 minutes
 
     # OpenAPI (flask-smorest); Swagger UI assets are served locally, never from a CDN.
     API_TITLE = "patient_api"

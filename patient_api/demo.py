@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from .common.clock import now, today_local
+from .directory import pools
 from .directory.models import Department, Doctor, Hospital, Schedule
 from .directory.schedules import create_schedule
 from .extensions import db
@@ -152,10 +153,18 @@ def _periods(index, offset, hospital_code):
     return periods
 
 
+# 号源下沉: the central hospital keeps a fifth of its 专家号 for referrals from township clinics until the day before,
+# so the 双向转诊 screens have referral tickets to show (the config defaults still decide every other pool).
+DEMO_REFERRAL_RULE = {"share": 0.2, "release_hours_before": 24}
+
+
 def _ensure_schedule(hospital, department, doctor, day, period, fee_kind, fee_fen, capacity):
     exists = db.session.scalars(select(Schedule.id).filter_by(doctor_id=doctor.id, date=day, period=period)).first()
     if not exists:
-        create_schedule(hospital, department, doctor, day, period, fee_kind, fee_fen, capacity)
+        reserved = None
+        if hospital.code == "TAZXYY" and fee_kind == "专家号":
+            reserved = {**pools.defaults_for(hospital, fee_kind), "referral": DEMO_REFERRAL_RULE}
+        create_schedule(hospital, department, doctor, day, period, fee_kind, fee_fen, capacity, reserved=reserved)
 
 
 def _get_or_add(model, defaults, **keys):

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "patient_api"
 BASE = {"common", "errors", "extensions", "config"}
 FEATURES = {"accounts", "billing", "booking", "credit", "directory", "family", "homecare", "inpatient", "integration",
-            "kiosk", "records", "results", "sms", "wechat"}
+            "kiosk", "records", "referrals", "results", "sms", "wechat"}
 APP = {"__init__", "cli", "demo", "demo_clinical", "webapp_routes", "webapps", "worker"}
 CHANNELS = {"wechat"}  # delivery channels: features record messages in the outbox, never import a channel
 

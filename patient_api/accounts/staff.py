@@ -1,5 +1,5 @@
-"""Staff accounts (nurse, cashier, admin, dispatcher, registrar, family-doctor team member) scoped to a hospital and
-wards; sign-in, lockout."""
+"""Staff accounts (nurse, cashier, admin, dispatcher, registrar, family-doctor team member, referrer) scoped to a
+hospital and wards; sign-in, lockout."""
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -15,8 +15,9 @@ from ..extensions import db
 from . import limits
 
 # dispatcher: 互联网+护理 调度 (homecare); registrar: 挂号窗口, books for residents at the counter and on the phone;
-# family_team: a member of a 家庭医生 team (patient_api.family), acting for the teams it is a member of.
-ROLES = ("nurse", "cashier", "admin", "dispatcher", "registrar", "family_team")
+# family_team: a member of a 家庭医生 team (patient_api.family), acting for the teams it is a member of;
+# referrer: a doctor who sends and receives 双向转诊 referrals for the hospital (patient_api.referrals).
+ROLES = ("nurse", "cashier", "admin", "dispatcher", "registrar", "family_team", "referrer")
 MAX_FAILURES = 5
 LOCK_MINUTES = 30
 # Hash a fixed password once so unknown usernames take as long as wrong passwords (no user enumeration).
@@ -33,6 +34,7 @@ class Staff(db.Model):
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(200))
     role: Mapped[str] = mapped_column(sa.String(20))
+    name: Mapped[str | None] = mapped_column(sa.String(20))  # the person's name where others read it (转诊 history)
     wards: Mapped[str] = mapped_column(sa.String(400), default="")  # comma-separated ward codes
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -44,13 +46,15 @@ class Staff(db.Model):
         return [code for code in self.wards.split(",") if code]
 
 
-def create_staff(hospital, username, password, role, wards):
+def create_staff(hospital, username, password, role, wards, name=None):
     """A new staff account with a scrypt password hash (werkzeug); 422 on a weak password or bad role."""
     if role not in ROLES:
         raise Invalid(errors={"role": [f"应为以下之一：{', '.join(ROLES)}"]})
     if len(password) < 10 or password.isdigit() or password.isalpha():
         raise Invalid("密码至少10位，且需包含字母和数字", errors={"password": ["密码强度不足"]})
-    staff = Staff(hospital_id=hospital.id, username=username, role=role, wards=",".join(wards),
+    if name and len(name) > 20:
+        raise Invalid("姓名至多20个字", errors={"name": ["姓名至多20个字"]})
+    staff = Staff(hospital_id=hospital.id, username=username, role=role, wards=",".join(wards), name=name or None,
                   password_hash=generate_password_hash(password, method=current_app.config["STAFF_PASSWORD_HASH"]))
     db.session.add(staff)
     db.session.flush()

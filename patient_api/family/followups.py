@@ -62,6 +62,23 @@ def set_plans(staff, contract, plans, instant=None):
     return active_plans(contract.id)
 
 
+def add_plan(contract, patient_id, kind, interval_days, note, created_by, instant=None):
+    """Add one plan to a contract in force, keeping its other kinds (a 转诊 follow-up); a plan of the same kind and
+    interval stays as it is, one of another interval ends and the new one starts today."""
+    instant = instant or now()
+    for plan in active_plans(contract.id):
+        if plan.kind != kind:
+            continue
+        if plan.interval_days == interval_days:
+            return plan
+        plan.active, plan.ended_at = False, instant
+    plan = FollowUpPlan(contract_id=contract.id, patient_id=patient_id, kind=kind, interval_days=interval_days,
+                        note=note, starts_at=day_start(instant), created_by=created_by, created_at=instant)
+    db.session.add(plan)
+    db.session.flush()
+    return plan
+
+
 def day_start(instant):
     """Midnight (China time) of the instant's day: periods run in whole days, so a reading taken on the day the plan
     was set (entered to the minute, perhaps a minute before) counts for its first period."""

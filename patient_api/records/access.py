@@ -13,7 +13,9 @@ from .models import AccessLogEntry
 RESIDENT_CHANNEL = "wechat"  # resident tokens are issued to the WeChat H5 pages; kiosks get their own sessions
 
 ROLE_LABELS = {"nurse": "护士", "cashier": "收费员", "admin": "管理员", "dispatcher": "调度员", "registrar": "挂号员",
-               "family_team": "家庭医生团队"}
+               "family_team": "家庭医生团队", "referrer": "转诊医生"}
+# Reads made for a purpose the resident should see in words: channel → (purpose, what the hospital did).
+PURPOSES = {"referral": ("转诊", "因转诊查看了您的报告")}
 
 
 patient_not_found = links.patient_not_found
@@ -70,6 +72,16 @@ def render_log(entries, patient, account_id):
             member = staff[entry.actor_id]  # the role, not the login name (kept in the audit for the hospital)
             return f"{hospitals.get(member.hospital_id, '医院')} {ROLE_LABELS.get(member.role, '工作人员')}"
         return {"kiosk": "自助机", "staff": "医院工作人员"}.get(entry.actor_type, entry.actor_type)
+
+    def purpose(entry):
+        """(purpose, "泰安市中心医院 因转诊查看了您的报告") for a read made for a purpose, else (None, None)."""
+        if entry.channel not in PURPOSES:
+            return None, None
+        label, did = PURPOSES[entry.channel]
+        member = staff.get(entry.actor_id) if entry.actor_type == "staff" else None
+        return label, f"{hospitals.get(member.hospital_id, '医院') if member else '医院'} {did}"
+
     return [{"at": e.at, "actor_type": e.actor_type, "actor": actor(e), "channel": e.channel,
              "resource_type": e.resource_type, "resource_id": e.resource_id,
+             "purpose": purpose(e)[0], "description": purpose(e)[1],
              "is_me": e.actor_type == "resident" and e.actor_id == account_id} for e in entries]

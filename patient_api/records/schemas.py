@@ -164,6 +164,9 @@ class AccessLogOut(Schema):
     channel = fields.String(required=True)
     resource_type = fields.String(required=True)
     resource_id = fields.String(required=True)
+    purpose = fields.String(allow_none=True, metadata={"description": "why, when the read had a stated purpose (转诊)"})
+    description = fields.String(allow_none=True, metadata={
+        "description": "the read in words for such reads, e.g. 泰安市中心医院 因转诊查看了您的报告"})
 
 
 class AccessLogList(PageOut):

@@ -17,11 +17,14 @@ from ..extensions import db
 from ..homecare.models import HomecareOrder
 from ..inpatient.models import Admission
 from ..records.models import FamilyDoctorContract
+from ..referrals.models import Referral
 from ..results.models import Report
 
 BILL_KINDS = {"registration": "挂号费", "outpatient": "门诊缴费", "inpatient_deposit": "住院预交金",
               "inpatient_settlement": "出院结算", "homecare": "上门护理", "credit_settlement": "先诊疗后付费结算"}
 REPORT_KINDS = {"lab": "检验报告", "imaging": "检查报告", "outpatient": "门诊病历", "inpatient": "出院小结"}
+FOLLOWUP_KINDS = {"blood_pressure": "血压", "glucose": "血糖", "heart_rate": "心率", "weight": "体重",
+                  "temperature": "体温"}
 # How a bill was paid, in at most five Chinese characters (a phrase keyword).
 PAY_METHODS = {"wechat_jsapi": "微信支付", "wechat_native": "微信支付", "wechat_papay": "自动扣费",
                "counter": "窗口缴费", "insurance": "医保支付"}
@@ -54,7 +57,7 @@ def gather(payload):
         facts["pay_method"] = PAY_METHODS.get(payload["method"], "其他方式")
     for key, add in (("appointment_id", _appointment), ("bill_id", _bill), ("admission_id", _admission),
                      ("report_id", _report), ("homecare_order_id", _homecare),
-                     ("family_contract_id", _family_contract)):
+                     ("family_contract_id", _family_contract), ("referral_id", _referral)):
         if payload.get(key):
             add(facts, payload[key])
     if facts.get("patient_id") and "patient" not in facts:
@@ -136,3 +139,19 @@ def _family_contract(facts, contract_id):
     facts.setdefault("family_doctor", contract.doctor)
     facts.setdefault("family_package", contract.package or "")
     facts.setdefault("family_ends_on", contract.ends_on.strftime("%Y-%m-%d"))
+
+
+def _referral(facts, referral_id):
+    referral = db.session.get(Referral, referral_id)
+    if referral is None:
+        return
+    hospitals = {h.id: h for h in db.session.scalars(db.select(Hospital).where(
+        Hospital.id.in_((referral.from_hospital_id, referral.to_hospital_id)))).all()}
+    facts.setdefault("patient_id", referral.patient_id)
+    facts.setdefault("referral_from", hospitals[referral.from_hospital_id].name)
+    facts.setdefault("referral_to", hospitals[referral.to_hospital_id].name)
+    facts.setdefault("hospital_address", hospitals[referral.to_hospital_id].address or "")
+    facts.setdefault("referral_direction", "上转" if referral.direction == "up" else "下转")
+    if referral.followup_kind:
+        facts.setdefault("referral_followup", f"每{referral.followup_every_days}天测"
+                                              f"{FOLLOWUP_KINDS.get(referral.followup_kind, '')}")

@@ -40,6 +40,7 @@ _CARE = "/homecare/orders/{homecare_order_id}"
 _CARE_WHAT = "{patient} {hospital} {homecare_service}"
 _FAMILY = "/family/contracts/{family_contract_id}"
 _FAMILY_WHO = "{patient} {hospital} {family_team}"
+_REFERRAL = "/referrals/{referral_id}"
 EVENTS = {
     "booking.confirmed": ("预约成功", ["{patient} {hospital} {department}", "{visit_time} {queue_no}"],
                           "/appointments/{appointment_id}"),
@@ -86,8 +87,16 @@ EVENTS = {
                             [_FAMILY_WHO, "请测量{vital_name}，于 {due_on} 前（含当天）上传，家庭医生会查看"], _FAMILY),
     "family.renewal_due": ("家庭医生签约即将到期", [_FAMILY_WHO, "有效期至 {family_ends_on}，现在可以续约"], _FAMILY),
     "family.expired": ("家庭医生签约已到期", [_FAMILY_WHO, "已于 {family_ends_on} 到期，可重新申请签约"], _FAMILY),
+    "referral.booked": ("转诊预约成功", ["{patient} {hospital} {department}",
+                                         "{visit_time} {queue_no}，地址：{hospital_address}"], _REFERRAL),
+    "referral.declined": ("转诊未被接收", ["{patient} {referral_to}", "原因：{reason}"], _REFERRAL),
+    "referral.cancelled": ("转诊已取消", ["{patient} {referral_to}", "原因：{reason}"], _REFERRAL),
+    "referral.down_sent": ("已转回基层继续治疗", ["{patient} {referral_from} → {referral_to}", "方案：{plan}"],
+                           _REFERRAL),
+    "referral.down_accepted": ("基层医疗机构已接收转诊",
+                               ["{patient} {referral_to}", "方案：{plan} {referral_followup}"], _REFERRAL),
 }
-CLINICAL = ("report.", "deposit.", "inpatient.", "homecare.", "credit.", "family.")
+CLINICAL = ("report.", "deposit.", "inpatient.", "homecare.", "credit.", "family.", "referral.")
 WITHHELD = "您已不再是该就诊人的授权账户，内容不再显示"
 
 

@@ -18,6 +18,7 @@ _CARE = "/homecare/orders/{homecare_order_id}"
 _CARE_HEAD = {"thing1": "{patient}", "thing2": "{homecare_service}", "thing3": "{hospital}"}
 _WINDOW = "{homecare_window_time}"
 _FAMILY = "/family/contracts/{family_contract_id}"
+_REFERRAL = "/referrals/{referral_id}"
 _REPORT = {"thing1": "{patient}", "thing2": "{report_title}", "thing3": "{hospital}", "time4": "{issued_time}"}
 DEFAULTS = {
     "booking.confirmed": (_VISIT, {"thing1": "{patient}", "thing2": "{hospital}", "thing3": "{department} {doctor}",
@@ -71,6 +72,18 @@ DEFAULTS = {
                                       "thing5": "家庭医生随访提醒，请按时上传"}),
     "family.accepted": (_FAMILY, {"thing1": "{patient}", "thing2": "{hospital}", "thing3": "{family_team}",
                                   "thing4": "{family_package}", "time5": "{family_ends_on}"}),
+    # 双向转诊 (referrals/): the up-referral's ticket, declined or cancelled, down-referral sent and accepted.
+    "referral.booked": (_REFERRAL, {"thing1": "{patient}", "thing2": "{hospital} {department}",
+                                    "time3": "{visit_time}", "character_string4": "{queue_no}",
+                                    "thing5": "转诊预约成功，请按时到院就诊"}),
+    "referral.declined": (_REFERRAL, {"thing1": "{patient}", "thing2": "{referral_to}", "thing3": "{reason}",
+                                      "phrase4": "未接收", "thing5": "请联系转出医生另行安排"}),
+    "referral.cancelled": (_REFERRAL, {"thing1": "{patient}", "thing2": "{referral_to}", "thing3": "{reason}",
+                                       "phrase4": "已取消", "thing5": "转诊已由转出医院取消"}),
+    "referral.down_sent": (_REFERRAL, {"thing1": "{patient}", "thing2": "{referral_from}", "thing3": "{referral_to}",
+                                       "thing4": "{plan}", "thing5": "请到基层医疗机构继续治疗"}),
+    "referral.down_accepted": (_REFERRAL, {"thing1": "{patient}", "thing2": "{referral_to}", "thing3": "{plan}",
+                                           "phrase4": "已接收", "thing5": "基层医生将继续为您诊治随访"}),
 }
 # WeChat rejects a value longer than its keyword type allows (errcode 47003), so values are cut to fit.
 LIMITS = {"thing": 20, "character_string": 32, "number": 32, "letter": 32, "symbol": 5, "phrase": 5,

@@ -1,0 +1,58 @@
+"""An up-referral's ticket: booked from the pool kept for referrals through booking's hook, cancelled through
+booking's own cancel (so the ticket goes back to its pool). Only booking's public functions are used."""
+from datetime import timedelta
+
+from flask import current_app
+
+from ..booking import lifecycle
+from ..booking import tickets as booking_tickets
+from ..booking.models import ACTIVE, Appointment
+from ..booking.pools import book_from_pool
+from ..common.clock import now
+from ..directory import pools as directory_pools
+from ..errors import Conflict
+from ..extensions import db
+
+POOL = "referral"
+
+
+def tickets_gone():
+    """409: no ticket is kept for referrals any more (taken by other referrals, or released to the public)."""
+    return Conflict("该排班的转诊预留号源已用完，请选择其他排班", code="referral_tickets_gone")
+
+
+def book(referral_id, patient_id, schedule_id, slot_start=None, instant=None):
+    """Book a ticket kept for referrals (never a public one) for the patient; returns the appointment.
+
+    Every rule of public booking applies (booking raises its own errors). The referred patient may have no WeChat:
+    as with 代预约 paid later, the fee is paid at a kiosk or window on arrival, so the hold lasts until check-in
+    closes instead of 15 minutes.
+    """
+    instant = instant or now()
+    try:
+        appointment = book_from_pool(POOL, patient_id, schedule_id, via=f"referral:{referral_id}",
+                                     slot_start=slot_start, instant=instant, fallback=False)
+    except Conflict as refused:
+        if refused.code == "sold_out" or (refused.code == "slot_full" and not kept(schedule_id, instant)):
+            raise tickets_gone() from None
+        raise
+    if appointment.status == "pending_payment":
+        until = appointment.visit_start + timedelta(minutes=current_app.config["CHECKIN_LATE_MINUTES"])
+        booking_tickets.extend_hold(appointment.id, until)
+        appointment.hold_expires_at = until
+        db.session.flush()
+    return appointment
+
+
+def kept(schedule_id, instant=None):
+    """Free tickets of the schedule still kept for referrals."""
+    return directory_pools.kept_by_schedule([schedule_id], instant)[schedule_id].get(POOL, 0)
+
+
+def cancel(appointment_id, instant=None):
+    """Cancel the referral's appointment while it holds a ticket (booking's rules, refund included); the ticket goes
+    back to the referral pool, or to the public once past its release."""
+    appointment = db.session.get(Appointment, appointment_id) if appointment_id else None
+    if appointment is None or appointment.status not in ACTIVE or appointment.status == "checked_in":
+        return appointment
+    return lifecycle.cancel(appointment, instant)
