@@ -6,7 +6,7 @@ receives the patient and completes it; then sends a 下转 back with a plan and 
 clinic declines only with a reason and accepts. Another role has no 双向转诊. Sideways scroll, touch targets, axe,
 screenshots on every screen."""
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 from playwright.sync_api import expect
 
@@ -87,7 +87,11 @@ def look(page, name):
 
 
 def ticket(page, schedule):
-    return page.get_by_role("button", name=re.compile(f"{schedule['doctor']['name']}.*转诊预留"))
+    """The schedule's button among the next 8 days' sessions: its day, period and doctor."""
+    day = date.fromisoformat(schedule["date"])
+    period = {"morning": "上午", "afternoon": "下午", "evening": "晚上"}[schedule["period"]]
+    return page.get_by_role("button", name=re.compile(
+        f"{day.month}月{day.day}日 .* {period}.*{schedule['doctor']['name']}.*转诊预留"))
 
 
 def test_up_with_a_kept_ticket_received_by_the_city_then_down_accepted_by_the_clinic(make_page, live):
@@ -101,7 +105,7 @@ def test_up_with_a_kept_ticket_received_by_the_city_then_down_accepted_by_the_cl
     clinic = make_page(1280, 800, device="tablet")
     sign_in_staff(clinic, "ref-clinic")
     expect(clinic.get_by_label("当前登录")).to_contain_text("转诊医生")
-    expect(clinic.get_by_role("link", name="双向转诊")).to_be_visible()
+    expect(clinic.get_by_role("link", name="双向转诊", exact=True)).to_be_visible()
     expect(clinic.get_by_role("heading", name="双向转诊")).to_be_visible()
     expect(clinic.get_by_role("link", name="新建下转")).to_have_count(0)  # a 一级 clinic only sends up
     look(clinic, "referrals-clinic-empty")
@@ -122,12 +126,12 @@ def test_up_with_a_kept_ticket_received_by_the_city_then_down_accepted_by_the_cl
     clinic.get_by_role("checkbox", name=re.compile("出院小结")).check()
     clinic.get_by_label("医院").select_option(ids[CITY])
     clinic.get_by_label("科室").select_option(schedule["department_id"])
-    expect(ticket(clinic, schedule).first).to_contain_text("转诊预留")
+    expect(ticket(clinic, schedule)).to_contain_text("转诊预留")
     clinic.get_by_role("button", name="紧急", exact=True).click()
-    clinic.get_by_label("转诊原因").fill("血压控制不佳，需上级医院调整用药")
-    clinic.get_by_label("初步诊断").fill("原发性高血压 3级")
-    clinic.get_by_label("病情摘要").fill("反复头晕两周，三种降压药联用血压仍 170/100 mmHg。")
-    ticket(clinic, schedule).first.click()
+    clinic.get_by_role("textbox", name="转诊原因").fill("血压控制不佳，需上级医院调整用药")
+    clinic.get_by_role("textbox", name="初步诊断").fill("原发性高血压 3级")
+    clinic.get_by_role("textbox", name="病情摘要").fill("反复头晕两周，三种降压药联用血压仍 170/100 mmHg。")
+    ticket(clinic, schedule).click()
 
     # Without the consent tick the form says so beside 知情同意 and sends nothing.
     clinic.get_by_role("button", name="提交上转").click()
@@ -139,13 +143,13 @@ def test_up_with_a_kept_ticket_received_by_the_city_then_down_accepted_by_the_cl
     set_pool(admin, schedule, 0)
     clinic.get_by_role("button", name="提交上转").click()
     expect(clinic.get_by_role("alert")).to_contain_text("转诊预留号源已用完")
-    expect(ticket(clinic, schedule).first).to_contain_text("转诊预留已约满")
+    expect(ticket(clinic, schedule)).to_contain_text("转诊预留已约满")
     kept = set_pool(admin, schedule, 0.2)
     assert kept >= 1
     clinic.get_by_label("科室").select_option("")  # choosing the department again reads the tickets
     clinic.get_by_label("科室").select_option(schedule["department_id"])
-    expect(ticket(clinic, schedule).first).to_contain_text(f"转诊预留 {kept}")
-    ticket(clinic, schedule).first.click()
+    expect(ticket(clinic, schedule)).to_contain_text(f"转诊预留 {kept}")
+    ticket(clinic, schedule).click()
     clinic.get_by_role("button", name="提交上转").click()
 
     clinic.wait_for_url(re.compile(r"/staff/referrals/ref_\w+\?created=1$"))
@@ -219,10 +223,10 @@ def test_up_with_a_kept_ticket_received_by_the_city_then_down_accepted_by_the_cl
     expect(city.get_by_role("status").filter(has_text="岁")).to_be_visible()
     city.get_by_role("checkbox", name=re.compile("血常规")).check()
     city.get_by_label("基层医疗机构").select_option(ids[CLINIC])
-    city.get_by_label("转诊原因").fill("血压已控制，转回基层继续治疗")
-    city.get_by_label("初步诊断").fill("原发性高血压 3级")
-    city.get_by_label("病情摘要").fill("调整为氨氯地平+缬沙坦后血压稳定在 130/80 mmHg 左右。")
-    city.get_by_label("后续治疗方案").fill("氨氯地平 5mg 每日一次，缬沙坦 80mg 每日一次；一个月后复查肾功能。")
+    city.get_by_role("textbox", name="转诊原因").fill("血压已控制，转回基层继续治疗")
+    city.get_by_role("textbox", name="初步诊断").fill("原发性高血压 3级")
+    city.get_by_role("textbox", name="病情摘要").fill("调整为氨氯地平+缬沙坦后血压稳定在 130/80 mmHg 左右。")
+    city.get_by_role("textbox", name="后续治疗方案").fill("氨氯地平 5mg 每日一次；一个月后复查肾功能。")
     city.get_by_role("button", name="血压", exact=True).click()
     city.get_by_role("spinbutton").fill("14")
     city.get_by_role("checkbox", name=re.compile("已向本人说明")).check()
@@ -258,6 +262,6 @@ def test_up_with_a_kept_ticket_received_by_the_city_then_down_accepted_by_the_cl
     other.get_by_label("密码").fill(PASSWORD)
     other.get_by_role("button", name="登录").click()
     other.wait_for_url(re.compile("/staff/registration"))
-    expect(other.get_by_role("link", name="双向转诊")).to_have_count(0)
+    expect(other.get_by_role("link", name="双向转诊", exact=True)).to_have_count(0)
     other.goto("/staff/referrals")
     other.wait_for_url(re.compile("/staff/registration"))
