@@ -86,7 +86,7 @@ def test_the_resident_follows_an_up_and_a_down_referral(make_page, live, elder):
     expect(visit_card).to_contain_text(visit["doctor_name"])
     expect(visit_card).to_contain_text("心血管内科")
     look(page, "referral-up", elder)
-    page.get_by_role("link", name="查看预约详情").click()
+    page.get_by_role("button", name="查看预约详情").click()
     page.wait_for_url(re.compile(f"/h5/appointments/{visit['id']}$"))
     settle(page)
     page.go_back()
@@ -94,7 +94,7 @@ def test_the_resident_follows_an_up_and_a_down_referral(make_page, live, elder):
     settle(page)
 
     # The down-referral: the plan to follow and the follow-up the family doctor's team will ask for.
-    page.get_by_role("link", name="返回我的转诊").click()
+    page.get_by_role("button", name="返回我的转诊").click()
     page.wait_for_url(re.compile("/h5/referrals$"))
     settle(page)
     rows.filter(has_text="转回基层").click()

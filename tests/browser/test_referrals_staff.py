@@ -1,10 +1,11 @@
 """双向转诊 at the nurse station, in Chromium on two tablets: the township clinic's referrer (岱岳区范镇卫生院) sends a
 patient up to 泰安市中心医院 心血管内科 with the clinic's 出院小结 shared and a ticket kept for referrals booked at
-once — after a first try whose kept tickets went meanwhile (the server's 409 beside the tickets, the list read
-again); the city hospital's referrer finds it under 转入, opens the shared report (told the read is recorded),
-receives the patient and completes it; then sends a 下转 back with a plan and a blood-pressure follow-up, which the
-clinic declines only with a reason and accepts. Another role has no 双向转诊. Sideways scroll, touch targets, axe,
-screenshots on every screen."""
+once — after a first try whose kept tickets went meanwhile (the server's 409 beside the tickets, the list read again
+without that session); the city hospital's referrer finds it under 转入, opens the shared report (told the read is
+recorded), receives the patient and completes it; then sends a 下转 back with a plan and a blood-pressure follow-up,
+which the clinic declines only with a reason and accepts. A referral sent without a ticket is booked later from its
+detail and withdrawn with a reason. Another role has no 双向转诊. Sideways scroll, touch targets, axe, screenshots on
+every screen."""
 import re
 from datetime import date, timedelta
 
@@ -96,7 +97,7 @@ def ticket(page, schedule):
 
 def test_up_with_a_kept_ticket_received_by_the_city_then_down_accepted_by_the_clinic(make_page, live):
     person = demo_patient(live, 8901)
-    staff_api(live, CLINIC, "ref-clinic", "referrer")
+    clinic_api = staff_api(live, CLINIC, "ref-clinic", "referrer")
     staff_api(live, CITY, "ref-city", "referrer")
     staff_api(live, CITY, "ref-registrar", "registrar")
     admin, schedule = keep_referral_tickets(live, "s")
@@ -143,7 +144,8 @@ def test_up_with_a_kept_ticket_received_by_the_city_then_down_accepted_by_the_cl
     set_pool(admin, schedule, 0)
     clinic.get_by_role("button", name="提交上转").click()
     expect(clinic.get_by_role("alert")).to_contain_text("转诊预留号源已用完")
-    expect(ticket(clinic, schedule)).to_contain_text("转诊预留已约满")
+    expect(ticket(clinic, schedule)).to_have_count(0)  # only sessions with kept tickets are offered
+    expect(clinic.get_by_text(re.compile("个出诊的转诊预留已约满"))).to_be_visible()
     kept = set_pool(admin, schedule, 0.2)
     assert kept >= 1
     clinic.get_by_label("科室").select_option("")  # choosing the department again reads the tickets
@@ -254,6 +256,32 @@ def test_up_with_a_kept_ticket_received_by_the_city_then_down_accepted_by_the_cl
     clinic.get_by_role("dialog").get_by_role("button", name="确认接收").click()
     expect(clinic.locator("#ref-status")).to_have_text("已接收")
     look(clinic, "referral-down-accepted")
+
+    # An up-referral sent without a ticket: 预约转诊号 from its detail (a kept ticket chosen in the confirm step),
+    # then 撤回 with a reason, which gives the ticket back.
+    other_person = demo_patient(live, 8905)  # the first patient already holds a ticket of that session
+    later = clinic_api.post(clinic_api.base + "/staff/referrals", json={
+        "direction": "up", "id_number": other_person["id_number"], "to_hospital_id": ids[CITY],
+        "to_department_id": schedule["department_id"], "reason": "复查", "diagnosis": "原发性高血压",
+        "summary": "血压波动。", "consent": {"by": "guardian", "method": "verbal"}})
+    assert later.status_code == 201, later.text
+    clinic.goto(f"/staff/referrals/{later.json()['id']}")
+    no_loading(clinic)
+    expect(clinic.locator("#ref-status")).to_have_text("待接收")
+    expect(clinic.get_by_text("监护人口头同意")).to_be_visible()
+    clinic.get_by_role("button", name="预约转诊号").click()
+    dialog = clinic.get_by_role("dialog")
+    ticket(dialog, schedule).click()
+    look(clinic, "referral-book-confirm")
+    dialog.get_by_role("button", name="确认预约").click()
+    expect(clinic.locator("#ref-status")).to_have_text("已预约转诊号")
+    expect(clinic.get_by_role("region", name="转诊号")).to_contain_text(schedule["doctor"]["name"])
+    clinic.get_by_role("button", name="撤回", exact=True).click()
+    clinic.get_by_role("dialog").get_by_role("textbox").fill("患者决定暂缓转诊")
+    clinic.get_by_role("dialog").get_by_role("button", name="确认撤回").click()
+    expect(clinic.locator("#ref-status")).to_have_text("已撤回")
+    expect(clinic.get_by_text("患者决定暂缓转诊")).to_be_visible()
+    expect(clinic.get_by_role("button", name="撤回", exact=True)).to_have_count(0)
 
     # Another role: no 双向转诊 in the bar, and the address leads back to its own screen.
     other = make_page(1280, 800, device="tablet")
