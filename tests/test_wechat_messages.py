@@ -136,12 +136,33 @@ def world(app, client, make, templates):
                              window_start=local_dt(date(2026, 5, 3), time(9, 0)),
                              window_end=local_dt(date(2026, 5, 3), time(11, 0)), review_due_at=now())
         db.session.add(care)
+        referral_id = _referral(hospital, patient_id, appointment["id"])
         db.session.commit()
         ids = {"patient_id": patient_id, "appointment_id": appointment["id"], "bill_id": appointment["bill_id"],
                "admission_id": admission.id, "report_id": report.id, "settlement_bill_id": settlement_bill.id,
                "hospital_id": hospital.id, "homecare_order_id": care.id,
-               "family_contract_id": contract.id}
+               "family_contract_id": contract.id, "referral_id": referral_id}
     return {"account_id": account_id, "visit_date": appointment["visit_date"], **ids}
+
+
+def _referral(hospital, patient_id, appointment_id):
+    """An up-referral from a township clinic to the world's hospital, booked on the world's appointment."""
+    from patient_api.accounts.staff import Staff
+    from patient_api.referrals.models import Referral
+    clinic = Hospital(code="RCW", name="岱岳区范镇卫生院", level="一级")
+    db.session.add(clinic)
+    db.session.flush()
+    sender = Staff(hospital_id=clinic.id, username="referrer-w", password_hash="-", role="referrer")
+    db.session.add(sender)
+    db.session.flush()
+    referral = Referral(direction="up", status="booked", patient_id=patient_id, from_hospital_id=clinic.id,
+                        from_staff_id=sender.id, to_hospital_id=hospital.id, reason="胸痛待查", diagnosis="心绞痛？",
+                        summary="-", plan="双抗治疗12个月，1个月后复查", followup_kind="blood_pressure",
+                        followup_every_days=14, consent_by="patient", consent_method="signed",
+                        consent_recorded_at=now(), appointment_id=appointment_id)
+    db.session.add(referral)
+    db.session.flush()
+    return referral.id
 
 
 PAID_AT = datetime(2026, 5, 1, 16, 5, tzinfo=timezone.utc)  # 00:05 on 2 May in Shanghai
@@ -197,7 +218,26 @@ def cases(w):
         "proxy.requested": ({"link_id": "lnk_1", "relation": "parent", **common},
                             ["张*英", "家属申请代您办理就医业务", "请在就诊人管理中同意或拒绝"],
                             f"/patients/{w['patient_id']}/links"),
-        **credit_cases(w), **homecare_cases(w),
+        **credit_cases(w), **homecare_cases(w), **referral_cases(w),
+    }
+
+
+def referral_cases(w):
+    """双向转诊: payloads as referrals/notices.py queues them (tell_family adds the referral id)."""
+    referral = {"referral_id": w["referral_id"], "patient_id": w["patient_id"]}
+    page, plan = f"/referrals/{w['referral_id']}", "双抗治疗12个月，1个月后复查"
+    return {
+        "referral.booked": ({**referral, "appointment_id": w["appointment_id"]},
+                            ["张*英", "测试医院H1 内科", f"{w['visit_date']} 08:00", "1号",
+                             "转诊预约成功，请按时到院就诊"], page),
+        "referral.declined": ({**referral, "reason": "本院床位已满"},
+                              ["张*英", "测试医院H1", "本院床位已满", "未接收", "请联系转出医生另行安排"], page),
+        "referral.cancelled": ({**referral, "reason": "患者要求暂缓"},
+                               ["张*英", "测试医院H1", "患者要求暂缓", "已取消", "转诊已由转出医院取消"], page),
+        "referral.down_sent": ({**referral, "plan": plan},
+                               ["张*英", "岱岳区范镇卫生院", "测试医院H1", plan, "请到基层医疗机构继续治疗"], page),
+        "referral.down_accepted": ({**referral, "plan": plan},
+                                   ["张*英", "测试医院H1", plan, "已接收", "基层医生将继续为您诊治随访"], page),
     }
 
 
@@ -258,6 +298,7 @@ KEYWORD_RULES = {
     "time": lambda v: re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(~(\d{4}-\d{2}-\d{2} )?\d{2}:\d{2})?", v) is not None,
 }
 CREDIT_AND_HOMECARE = [event for event in EVENTS if event.startswith(("credit.", "homecare."))]
+REFERRAL_EVENTS = [event for event in EVENTS if event.startswith("referral.")]
 
 
 @pytest.mark.parametrize("event", EVENTS)
@@ -282,7 +323,16 @@ def test_every_message_credit_and_homecare_send_residents_has_a_layout():
     assert len(sent) >= 15 and sent == set(CREDIT_AND_HOMECARE), sorted(sent ^ set(CREDIT_AND_HOMECARE))
 
 
-@pytest.mark.parametrize("event", CREDIT_AND_HOMECARE)
+def test_every_message_referrals_send_residents_has_a_layout():
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent / "patient_api" / "referrals"
+    sent = set()
+    for path in root.glob("*.py"):
+        sent |= set(re.findall(r"tell_(?:accounts|family)\([^\"]*\"([a-z]+\.[a-z_]+)\"", path.read_text()))
+    assert len(sent) == 5 and sent == set(REFERRAL_EVENTS), sorted(sent ^ set(REFERRAL_EVENTS))
+
+
+@pytest.mark.parametrize("event", CREDIT_AND_HOMECARE + REFERRAL_EVENTS)
 def test_credit_and_homecare_values_fit_their_keyword_types(app, world, event):
     payload, _, page = cases(world)[event]
     with app.app_context():
