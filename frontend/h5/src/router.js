@@ -7,7 +7,7 @@
 // Screens not built yet point at ComingSoon (即将开放) so every tile and menu link already works.
 // The official account's menu and messages link to /booking, /reports, /bills and /inpatient
 // (patient_api/wechat/replies.py), messages to /reports/{id}, /appointments/{id}, /bills/{id}, /admissions/{id} and
-// /patients/{id}/links and /family/contracts/{id} (patient_api/wechat/templates.py): keep those paths.
+// /patients/{id}/links, /family/contracts/{id} and /referrals/{id} (patient_api/wechat/templates.py): keep those paths.
 import { createRouter, createWebHistory } from 'vue-router'
 import { clearSession, session, signInWithWechatCode } from './session'
 import { takeOAuthCode } from './wechat'
@@ -59,6 +59,9 @@ export const ROUTES = [
   { path: '/family/teams/:id', name: 'family-team', component: () => import('./views/family/TeamDetail.vue'), meta: { title: '家庭医生团队', public: true } },
   { path: '/family/teams/:id/sign', name: 'family-sign', component: () => import('./views/family/SignForm.vue'), meta: { title: '签约申请' } },
   { path: '/family/contracts/:id', name: 'family-contract', component: () => import('./views/family/ContractDetail.vue'), meta: { title: '签约详情' } },
+  // 双向转诊 of the current 就诊人 (the doctors start and act on them); the referral.* messages open 转诊详情.
+  { path: '/referrals', name: 'referrals', component: () => import('./views/referrals/Referrals.vue'), meta: { title: '我的转诊' } },
+  { path: '/referrals/:id', name: 'referral', component: () => import('./views/referrals/ReferralDetail.vue'), meta: { title: '转诊详情' } },
   { path: '/patients', name: 'patients', component: () => import('./views/Patients.vue'), meta: { title: '就诊人管理' } },
   { path: '/patients/new', name: 'patient-new', component: () => import('./views/PatientAdd.vue'), meta: { title: '添加就诊人' } },
   { path: '/patients/:id', name: 'patient', component: () => import('./views/PatientDetail.vue'), meta: { title: '就诊人信息' } },

@@ -1,7 +1,7 @@
 // The nurse station's screens (history mode under /staff/). `meta.public`: reachable without signing in;
 // `meta.right`: only for roles that have it (session.js can()), others land on their own home.
 // 首页 by role: a dispatcher the 互联网+护理 queue, a nurse without wards her home visits, a registrar 代预约, a
-// cashier without wards the 先诊疗后付费 window, everyone else the ward.
+// cashier without wards the 先诊疗后付费 window, a referrer 双向转诊, everyone else the ward.
 import { createRouter, createWebHistory } from 'vue-router'
 import { can, loadMe, session } from './session'
 
@@ -23,6 +23,10 @@ export const router = createRouter({
     { path: '/credit/patients/:id', name: 'credit-patient', component: () => import('./views/CreditPatient.vue'), meta: { title: '先诊疗后付费结算', right: 'credit' } },
     // 挂号窗口: 代预约 for a resident at the window or on the phone, and the slip to print.
     { path: '/registration', name: 'registration', component: () => import('./views/Registration.vue'), meta: { title: '代预约', right: 'register' } },
+    // 双向转诊 (referrer, admin): 转出 / 转入, a new 上转 or 下转, one referral with its actions and the slip to print.
+    { path: '/referrals', name: 'referrals', component: () => import('./views/Referrals.vue'), meta: { title: '双向转诊', right: 'refer' } },
+    { path: '/referrals/new/:direction(up|down)', name: 'referral-new', component: () => import('./views/ReferralNew.vue'), meta: { title: '新建转诊', right: 'refer' } },
+    { path: '/referrals/:id', name: 'referral', component: () => import('./views/ReferralDetail.vue'), meta: { title: '转诊详情', right: 'refer' } },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue'), meta: { title: '页面不存在', public: true } },
   ],
 })
@@ -48,6 +52,7 @@ router.beforeEach(async (to) => {
 export function homeOf(me) {
   if (me.role === 'dispatcher') return { name: 'homecare' }
   if (me.role === 'registrar') return { name: 'registration' }
+  if (me.role === 'referrer') return { name: 'referrals' }
   if (me.role === 'nurse' && !me.wards.length) return { name: 'homecare-visits' }
   if (me.role === 'cashier' && !me.wards.length) return { name: 'credit' }
   // The first ward (an admin without wards types the ward code into the address).
