@@ -69,7 +69,7 @@ def test_dev_sign_in_form_and_landing_on_home(page):
     sign_in(page, "shell-sign-in")
     expect(page).to_have_title("居民健康服务")
     for tile in ("预约挂号", "我的预约", "门诊缴费", "检查检验报告", "健康档案", "住院服务", "互联网+护理",
-                 "家庭医生", "就诊人管理", "先诊疗后付费"):
+                 "家庭医生", "我的转诊", "就诊人管理", "先诊疗后付费"):
         expect(page.get_by_role("link", name=tile)).to_be_visible()
     expect(page.get_by_text("您还没有添加就诊人")).to_be_visible()
     expect(page.get_by_text("暂无待办事项")).to_be_visible()
@@ -216,7 +216,7 @@ def test_layout_holds_when_the_font_is_enlarged(page, family, elder):
 TILES = [("预约挂号", "/h5/booking"), ("我的预约", "/h5/appointments"), ("门诊缴费", "/h5/bills"),
          ("检查检验报告", "/h5/reports"), ("健康档案", "/h5/record"), ("住院服务", "/h5/inpatient"),
          ("就诊人管理", "/h5/patients"), ("互联网+护理", "/h5/homecare"), ("先诊疗后付费", "/h5/credit"),
-         ("家庭医生", "/h5/family")]
+         ("家庭医生", "/h5/family"), ("我的转诊", "/h5/referrals")]
 
 
 @pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
