@@ -23,6 +23,12 @@ export const router = createRouter({
     { path: '/credit/patients/:id', name: 'credit-patient', component: () => import('./views/CreditPatient.vue'), meta: { title: '先诊疗后付费结算', right: 'credit' } },
     // 挂号窗口: 代预约 for a resident at the window or on the phone, and the slip to print.
     { path: '/registration', name: 'registration', component: () => import('./views/Registration.vue'), meta: { title: '代预约', right: 'register' } },
+    // 家庭医生团队 (family_team): the team's applications, signed residents, overdue follow-ups, one contract.
+    { path: '/family', name: 'family', component: () => import('./views/family/FamilyHome.vue'), meta: { title: '家庭医生团队', right: 'family' } },
+    { path: '/family/teams/:team/applications', name: 'family-applications', component: () => import('./views/family/Applications.vue'), meta: { title: '签约申请', right: 'family' } },
+    { path: '/family/teams/:team/roster', name: 'family-roster', component: () => import('./views/family/Roster.vue'), meta: { title: '签约居民', right: 'family' } },
+    { path: '/family/teams/:team/overdue', name: 'family-overdue', component: () => import('./views/family/Overdue.vue'), meta: { title: '逾期随访', right: 'family' } },
+    { path: '/family/contracts/:id', name: 'family-contract', component: () => import('./views/family/Contract.vue'), meta: { title: '签约详情', right: 'family' } },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue'), meta: { title: '页面不存在', public: true } },
   ],
 })
@@ -48,6 +54,7 @@ router.beforeEach(async (to) => {
 export function homeOf(me) {
   if (me.role === 'dispatcher') return { name: 'homecare' }
   if (me.role === 'registrar') return { name: 'registration' }
+  if (me.role === 'family_team') return { name: 'family' }
   if (me.role === 'nurse' && !me.wards.length) return { name: 'homecare-visits' }
   if (me.role === 'cashier' && !me.wards.length) return { name: 'credit' }
   // The first ward (an admin without wards types the ward code into the address).
