@@ -7,9 +7,9 @@ const TEAM_KEY = 'staff.family.team'
 
 export const teams = reactive({ items: null, loadedFor: null })
 
-/** The member's teams (GET /staff/family/teams), cached for this sign-in. */
-export async function loadTeams(me) {
-  if (teams.items && teams.loadedFor === me?.id) return teams.items
+/** The member's teams (GET /staff/family/teams), cached for this sign-in (`fresh` after a signing: places left). */
+export async function loadTeams(me, fresh = false) {
+  if (!fresh && teams.items && teams.loadedFor === me?.id) return teams.items
   const { items } = await api.get('/staff/family/teams')
   Object.assign(teams, { items, loadedFor: me?.id })
   return items
