@@ -27,6 +27,12 @@ export const router = createRouter({
     { path: '/referrals', name: 'referrals', component: () => import('./views/Referrals.vue'), meta: { title: '双向转诊', right: 'refer' } },
     { path: '/referrals/new/:direction(up|down)', name: 'referral-new', component: () => import('./views/ReferralNew.vue'), meta: { title: '新建转诊', right: 'refer' } },
     { path: '/referrals/:id', name: 'referral', component: () => import('./views/ReferralDetail.vue'), meta: { title: '转诊详情', right: 'refer' } },
+    // 家庭医生团队 (family_team): the team's applications, signed residents, overdue follow-ups, one contract.
+    { path: '/family', name: 'family', component: () => import('./views/family/FamilyHome.vue'), meta: { title: '家庭医生团队', right: 'family' } },
+    { path: '/family/teams/:team/applications', name: 'family-applications', component: () => import('./views/family/Applications.vue'), meta: { title: '签约申请', right: 'family' } },
+    { path: '/family/teams/:team/roster', name: 'family-roster', component: () => import('./views/family/Roster.vue'), meta: { title: '签约居民', right: 'family' } },
+    { path: '/family/teams/:team/overdue', name: 'family-overdue', component: () => import('./views/family/Overdue.vue'), meta: { title: '逾期随访', right: 'family' } },
+    { path: '/family/contracts/:id', name: 'family-contract', component: () => import('./views/family/Contract.vue'), meta: { title: '签约详情', right: 'family' } },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue'), meta: { title: '页面不存在', public: true } },
   ],
 })
@@ -53,6 +59,7 @@ export function homeOf(me) {
   if (me.role === 'dispatcher') return { name: 'homecare' }
   if (me.role === 'registrar') return { name: 'registration' }
   if (me.role === 'referrer') return { name: 'referrals' }
+  if (me.role === 'family_team') return { name: 'family' }
   if (me.role === 'nurse' && !me.wards.length) return { name: 'homecare-visits' }
   if (me.role === 'cashier' && !me.wards.length) return { name: 'credit' }
   // The first ward (an admin without wards types the ward code into the address).

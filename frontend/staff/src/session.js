@@ -5,7 +5,7 @@
 import { reactive } from 'vue'
 import { api, getToken, setToken } from './api'
 
-export const ROLE_NAMES = { nurse: '护士', cashier: '收费员', admin: '管理员', dispatcher: '调度员', registrar: '挂号员', family_team: '家庭医生', referrer: '转诊医生' }
+export const ROLE_NAMES = { nurse: '护士', cashier: '收费员', admin: '管理员', dispatcher: '调度员', registrar: '挂号员', family_team: '家庭医生团队', referrer: '转诊医生' }
 const IDLE_KEY = 'staff.idle'
 const WARN_SECONDS = 60
 
@@ -34,6 +34,7 @@ export function can(right) {
   if (right === 'dispatch') return role === 'dispatcher' || role === 'admin' // 互联网+护理: review requests, alerts
   if (right === 'visit') return role === 'nurse' // 互联网+护理: the visits assigned to her
   if (right === 'credit') return role === 'cashier' || role === 'admin' // 先诊疗后付费 at the 收费窗口
+  if (right === 'family') return role === 'family_team' // 家庭医生团队: only members of a team (the API's rule)
   if (right === 'register') return role === 'registrar' || role === 'admin' // 挂号窗口: 代预约 and its slip
   if (right === 'refer') return role === 'referrer' || role === 'admin' // 双向转诊: send, receive, book, print
   return false
