@@ -35,6 +35,7 @@ def create_app(config=None):
             app.config["REDIS_URL"] = running_demo_redis(app.config["DEMO_REDIS_SOCKET"])
     observability.setup_logging(app.config.get("LOG_LEVEL", "INFO"))
     from .directory.pools import check_defaults
+    from .family import pools as family_pools  # noqa: F401  registers family_team before the defaults are checked
     check_defaults(app.config["BOOKING_POOLS"])  # a mistyped 号源预留 default must stop the start, not a booking
 
     db.init_app(app)
