@@ -1,5 +1,9 @@
 """An up-referral's ticket: booked from the pool kept for referrals through booking's hook, cancelled through
-booking's own cancel (so the ticket goes back to its pool). Only booking's public functions are used."""
+booking's own cancel (so the ticket goes back to its pool). Only booking's public functions are used.
+
+签约居民 priority: a patient whose contract in force is with a family-doctor team of the referring clinic may have a
+public ticket when the referral pool is empty (family.contracts.signed_team, family's public hook).
+"""
 from datetime import timedelta
 
 from flask import current_app
@@ -8,10 +12,11 @@ from ..booking import lifecycle
 from ..booking import tickets as booking_tickets
 from ..booking.models import ACTIVE, Appointment
 from ..booking.pools import book_from_pool
-from ..common.clock import now
+from ..common.clock import now, to_local
 from ..directory import pools as directory_pools
 from ..errors import Conflict
 from ..extensions import db
+from ..family.contracts import signed_team
 
 POOL = "referral"
 
@@ -21,19 +26,29 @@ def tickets_gone():
     return Conflict("该排班的转诊预留号源已用完，请选择其他排班", code="referral_tickets_gone")
 
 
-def book(referral_id, patient_id, schedule_id, slot_start=None, instant=None):
-    """Book a ticket kept for referrals (never a public one) for the patient; returns the appointment.
+def priority(patient_id, from_hospital_id, instant=None):
+    """"signed" when the patient's contract in force is with a family-doctor team of the referring clinic, else None."""
+    signed = signed_team(patient_id, to_local(instant or now()).date())
+    return "signed" if signed is not None and signed["hospital_id"] == from_hospital_id else None
+
+
+def book(referral_id, patient_id, schedule_id, slot_start=None, instant=None, priority=None):
+    """Book a ticket kept for referrals for the patient; returns the appointment. Only with `priority` "signed" may
+    a public ticket be taken when none is kept any more; otherwise 409 referral_tickets_gone.
 
     Every rule of public booking applies (booking raises its own errors). The referred patient may have no WeChat:
     as with 代预约 paid later, the fee is paid at a kiosk or window on arrival, so the hold lasts until check-in
     closes instead of 15 minutes.
     """
     instant = instant or now()
+    fallback = priority == "signed"
     try:
         appointment = book_from_pool(POOL, patient_id, schedule_id, via=f"referral:{referral_id}",
-                                     slot_start=slot_start, instant=instant, fallback=False)
+                                     slot_start=slot_start, instant=instant, fallback=fallback)
     except Conflict as refused:
-        if refused.code == "sold_out" or (refused.code == "slot_full" and not kept(schedule_id, instant)):
+        # With the fallback a refusal means the public tickets are gone too: booking's own answer says so.
+        if not fallback and (refused.code == "sold_out"
+                             or (refused.code == "slot_full" and not kept(schedule_id, instant))):
             raise tickets_gone() from None
         raise
     if appointment.status == "pending_payment":

@@ -46,6 +46,8 @@ class Referral(db.Model):
     consent_recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     contact_phone_enc: Mapped[str | None] = mapped_column(sa.String(200))  # for a patient without WeChat
     appointment_id: Mapped[str | None] = mapped_column(sa.ForeignKey("appointments.id"))
+    # "signed": when the ticket was last booked, the patient was signed with a family-doctor team of the sender
+    priority: Mapped[str | None] = mapped_column(sa.String(8))
     decline_reason: Mapped[str | None] = mapped_column(sa.String(200))
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)

@@ -66,6 +66,7 @@ def render(referral, for_staff=True, instant=None):
     sender = hospitals[referral.from_hospital_id]
     body = {
         "id": referral.id, "direction": referral.direction, "status": referral.status, "urgency": referral.urgency,
+        "priority": referral.priority,
         "patient": patient_view(patient),
         "from": {"hospital_id": sender.id, "hospital_name": sender.name},
         "to": {"hospital_id": referral.to_hospital_id, "hospital_name": hospitals[referral.to_hospital_id].name,

@@ -1,5 +1,5 @@
 """号源预留 family_team: family_team_members.doctor_id links a team member to the doctor row whose schedules keep
-tickets for the team's signed residents
+tickets for the team's signed residents; referrals.priority ("signed": 签约居民 priority on a referral's ticket)
 
 Revision ID: a7c3e91f2b10
 Revises: fade0bb55f5b
@@ -18,6 +18,8 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('referrals', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('priority', sa.String(length=8), nullable=True))
     with op.batch_alter_table('family_team_members', schema=None) as batch_op:
         batch_op.add_column(sa.Column('doctor_id', sa.String(length=32), nullable=True))
         batch_op.create_index(batch_op.f('ix_family_team_members_doctor_id'), ['doctor_id'], unique=False)
@@ -30,3 +32,5 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('fk_family_team_members_doctor_id_doctors'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_family_team_members_doctor_id'))
         batch_op.drop_column('doctor_id')
+    with op.batch_alter_table('referrals', schema=None) as batch_op:
+        batch_op.drop_column('priority')
