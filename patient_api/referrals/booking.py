@@ -70,4 +70,4 @@ def cancel(appointment_id, instant=None):
     appointment = db.session.get(Appointment, appointment_id) if appointment_id else None
     if appointment is None or appointment.status not in ACTIVE or appointment.status == "checked_in":
         return appointment
-    return lifecycle.cancel(appointment, instant)
+    return lifecycle.cancel(appointment, instant, cause="referral")
