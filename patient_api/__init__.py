@@ -88,6 +88,7 @@ def _register_subscribers():
     from .homecare import fees as homecare_fees  # noqa: F401  the home visit's bill kind
     from .inpatient import deposits, settlement  # noqa: F401  deposit and settlement bill kinds
     from .integration import webhooks  # noqa: F401  bill.paid / bill.refunded → hospital callbacks
+    from .referrals import booking as referral_booking  # noqa: F401  appointment.cancelled → the referral reopens
     from .results import queries  # noqa: F401  hospital-measured vitals in the health record's summary
     from .wechat import money  # noqa: F401  bill.paid / refund.succeeded → payment.received, refund.done
 

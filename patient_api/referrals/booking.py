@@ -6,19 +6,24 @@ public ticket when the referral pool is empty (family.contracts.signed_team, fam
 """
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import current_app
 
 from ..booking import lifecycle
 from ..booking import tickets as booking_tickets
 from ..booking.models import ACTIVE, Appointment
 from ..booking.pools import book_from_pool
+from ..common import audit, events
 from ..common.clock import now, to_local
 from ..directory import pools as directory_pools
 from ..errors import Conflict
 from ..extensions import db
 from ..family.contracts import signed_team
+from . import states
+from .models import Referral
 
 POOL = "referral"
+CANCELLED_NOTE = "预约已取消"
 
 
 def tickets_gone():
@@ -62,6 +67,25 @@ def book(referral_id, patient_id, schedule_id, slot_start=None, instant=None, pr
 def kept(schedule_id, instant=None):
     """Free tickets of the schedule still kept for referrals."""
     return directory_pools.kept_by_schedule([schedule_id], instant)[schedule_id].get(POOL, 0)
+
+
+@events.subscribe("appointment.cancelled")
+def appointment_cancelled(appointment_id, booked_via, cause, instant=None, **_):
+    """An up-referral's appointment cancelled other than by the referral itself (the resident in the app): the
+    referral goes back to `sent` (appointment cleared, history 预约已取消) so the referrer can book again."""
+    if cause == POOL or not (booked_via or "").startswith(f"{POOL}:"):
+        return None
+    # A staff step holding the referral right now (decline, cancel, receive) decides instead: waiting for it could
+    # deadlock, as that step waits for the ticket this cancellation holds.
+    locked = db.session.scalar(sa.select(Referral.id).where(Referral.id == booked_via.split(":", 1)[1])
+                               .with_for_update(skip_locked=True))
+    referral = db.session.get(Referral, locked, populate_existing=True) if locked else None
+    if referral is None or referral.status != "booked" or referral.appointment_id != appointment_id:
+        return None
+    states.reopen(referral, CANCELLED_NOTE, instant or now())
+    audit.record("system", "booking", "referral.appointment_cancelled", patient_id=referral.patient_id,
+                 resource=referral.id, appointment_id=appointment_id, cause=cause)
+    return referral
 
 
 def cancel(appointment_id, instant=None):

@@ -250,6 +250,8 @@ class ReferralHistoryOut(Schema):
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     at = LocalDateTime(required=True)
     by = fields.String(required=True)
+    note = fields.String(allow_none=True, required=True, metadata={
+        "description": "what happened when it was not a step of staff, e.g. 预约已取消 (back to sent)"})
 
 
 class ReferralOut(Schema):
