@@ -35,6 +35,7 @@ def create_app(config=None):
             app.config["REDIS_URL"] = running_demo_redis(app.config["DEMO_REDIS_SOCKET"])
     observability.setup_logging(app.config.get("LOG_LEVEL", "INFO"))
     from .directory.pools import check_defaults
+    from .family import pools as family_pools  # noqa: F401  registers family_team before the defaults are checked
     check_defaults(app.config["BOOKING_POOLS"])  # a mistyped 号源预留 default must stop the start, not a booking
 
     db.init_app(app)
@@ -87,6 +88,7 @@ def _register_subscribers():
     from .homecare import fees as homecare_fees  # noqa: F401  the home visit's bill kind
     from .inpatient import deposits, settlement  # noqa: F401  deposit and settlement bill kinds
     from .integration import webhooks  # noqa: F401  bill.paid / bill.refunded → hospital callbacks
+    from .referrals import booking as referral_booking  # noqa: F401  appointment.cancelled → the referral reopens
     from .results import queries  # noqa: F401  hospital-measured vitals in the health record's summary
     from .wechat import money  # noqa: F401  bill.paid / refund.succeeded → payment.received, refund.done
 

@@ -109,6 +109,9 @@ FAMILY_TEAMS = [
                                                  ("张海燕", "nurse", "护师", False),
                                                  ("赵志强", "public_health", "公卫医师", False)]),
 ]
+# The team doctors' clinic sessions (doctor codes of the clinic): they keep tickets for the team's signed residents.
+FAMILY_TEAM_DOCTORS = {"T01": "QK01", "T02": "BMMZ01"}
+DEMO_FAMILY_TEAM_RULE = {"share": 0.3, "release_hours_before": 24}
 _YEARLY = "每年1次"
 FAMILY_PACKAGES = [
     ("JC", "basic", "基础包", "国家基本公共卫生服务，免费", 0, None,
@@ -136,8 +139,11 @@ def _family_doctors(hospital):
         team = family_catalogue.create_team(hospital, code, name, capacity,
                                             [(FAMILY_REGION, village) for village in villages],
                                             phone=hospital.phone, introduction=introduction)
+        doctor = db.session.scalars(select(Doctor).filter_by(hospital_id=hospital.id,
+                                                             code=FAMILY_TEAM_DOCTORS[code])).first()
         for member, role, title, lead in members:
-            family_catalogue.add_member(team, member, role, title, is_lead=lead)
+            family_catalogue.add_member(team, member, role, title, is_lead=lead,
+                                        doctor=doctor if role == "doctor" else None)
     for code, kind, name, description, price_fen, rules, items in FAMILY_PACKAGES:
         if db.session.scalars(select(FamilyPackage.id).filter_by(hospital_id=hospital.id, code=code)).first():
             continue
@@ -163,7 +169,10 @@ def _ensure_schedule(hospital, department, doctor, day, period, fee_kind, fee_fe
     if not exists:
         reserved = None
         if hospital.code == "TAZXYY" and fee_kind == "专家号":
-            reserved = {**pools.defaults_for(hospital, fee_kind), "referral": DEMO_REFERRAL_RULE}
+            reserved = {**pools.defaults_for(hospital, fee_kind, doctor.id), "referral": DEMO_REFERRAL_RULE}
+        if hospital.code == "DYWSY" and doctor.code in FAMILY_TEAM_DOCTORS.values():
+            # 签约居民预留: the schedules are made before the teams link their doctors, so the demo says it here.
+            reserved = {**pools.defaults_for(hospital, fee_kind, doctor.id), "family_team": DEMO_FAMILY_TEAM_RULE}
         create_schedule(hospital, department, doctor, day, period, fee_kind, fee_fen, capacity, reserved=reserved)
 
 

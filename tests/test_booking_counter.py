@@ -196,7 +196,7 @@ def test_an_admin_changes_what_a_schedule_keeps_back(app, client):
     assert (pool_state(none, "elder")["kept"], pool_state(none, "elder")["used"]) == (1, 1)  # the booked one stays
     assert pool_state(none, "referral")["kept"] == 0 and none.json["reserved"] == {}
     public = client.get(f"/api/v1/schedules/{schedule_id}").json
-    assert (public["available"], public["reserved"]) == (9, {"referral": 0, "elder": 0})
+    assert (public["available"], public["reserved"]) == (9, {"referral": 0, "elder": 0, "family_team": 0})
     with app.app_context():
         actions = db.session.scalars(sa.select(AuditEntry.action).where(
             AuditEntry.action == "schedule.reservations")).all()

@@ -59,9 +59,10 @@ def test_a_schedule_keeps_its_shares_in_different_windows(app, client):
         releases = set(db.session.scalars(sa.select(Ticket.release_at).where(Ticket.reserved_for.is_not(None))))
     assert len(set(windows)) == 4
     assert releases == {schedule.starts_at - timedelta(hours=2)}
-    assert public_view(client, schedule_id) == (14, {"referral": 4, "elder": 2})
+    assert public_view(client, schedule_id) == (14, {"referral": 4, "elder": 2, "family_team": 0})
     listed = client.get("/api/v1/schedules", query_string={"hospital_id": schedule.hospital_id}).json["items"]
-    assert [(s["available"], s["reserved"]) for s in listed] == [(14, {"referral": 4, "elder": 2})]
+    assert [(s["available"], s["reserved"]) for s in listed] == [(14, {"referral": 4, "elder": 2,
+                                                                       "family_team": 0})]
     slots = client.get(f"/api/v1/schedules/{schedule_id}/slots").json["items"]
     assert sum(s["available"] for s in slots) == 14 and sum(s["capacity"] for s in slots) == 20
     assert sum(s["reserved"]["referral"] for s in slots) == 4 and sum(s["reserved"]["elder"] for s in slots) == 2
@@ -103,7 +104,7 @@ def test_the_public_never_gets_a_kept_ticket_before_its_release(app, client):
     refused(answers[-1], 409, "sold_out")
     assert {ticket_of(app, a.json["id"]).reserved_for for a in answers[:6]} == {None}
     assert {a.json["pool"] for a in answers[:6]} == {None}
-    assert public_view(client, schedule_id) == (0, {"referral": 2, "elder": 2})
+    assert public_view(client, schedule_id) == (0, {"referral": 2, "elder": 2, "family_team": 0})
     assert schedule_row(app, schedule_id).available == 4  # free tickets: the kept ones
 
 
@@ -120,7 +121,7 @@ def test_an_elder_at_the_kiosk_takes_the_elder_pool_first_then_public_tickets(ap
     first = kiosk.call("POST", path, {"schedule_id": schedule_id})
     assert first.status_code == 201 and first.json["pool"] == "elder"
     assert ticket_of(app, first.json["id"]).reserved_for == "elder"
-    assert public_view(client, schedule_id) == (9, {"referral": 0, "elder": 0})
+    assert public_view(client, schedule_id) == (9, {"referral": 0, "elder": 0, "family_team": 0})
     kiosk.card(method="id_card", id_number=elder_id(902), name="钱老太")
     second = kiosk.call("POST", path, {"schedule_id": schedule_id})
     assert second.status_code == 201 and second.json["pool"] is None  # the pool is empty: a public ticket
@@ -136,7 +137,7 @@ def test_a_younger_patient_at_the_kiosk_competes_with_the_public(app, client):
     assert kiosk.call("POST", path, {"schedule_id": schedule_id}).json["pool"] is None
     kiosk.card(method="id_card", id_number=resident_id(905), name="周青年")
     refused(kiosk.call("POST", path, {"schedule_id": schedule_id}), 409, "sold_out")
-    assert public_view(client, schedule_id) == (0, {"referral": 0, "elder": 1})
+    assert public_view(client, schedule_id) == (0, {"referral": 0, "elder": 1, "family_team": 0})
 
 
 def test_an_elder_in_wechat_competes_with_the_public_unless_booked_by_a_verified_proxy(app, client, make):
@@ -155,11 +156,11 @@ def test_an_elder_in_wechat_competes_with_the_public_unless_booked_by_a_verified
     assert make.verify(proxy, proxy_patient)["link_status"] == "verified"  # holds the elder's phone on file
     done = book(client, proxy, proxy_patient, schedule_id)
     assert done.status_code == 201 and done.json["pool"] == "elder"
-    assert public_view(client, schedule_id) == (0, {"referral": 0, "elder": 1})
+    assert public_view(client, schedule_id) == (0, {"referral": 0, "elder": 1, "family_team": 0})
 
 
-def test_age_is_counted_on_the_visit_day():
-    visit = SimpleNamespace(date=date(2026, 12, 1))
+def test_age_is_counted_on_the_visit_day(ctx):
+    visit = SimpleNamespace(date=date(2026, 12, 1), doctor_id=None)  # no team doctor: family_team never applies
     turns_65 = SimpleNamespace(id="p1", birth_date=date(1961, 12, 1))
     a_day_short = SimpleNamespace(id="p2", birth_date=date(1961, 12, 2))
     assert eligibility.pools_for(turns_65, visit, None, "kiosk:k1") == ("elder",)
@@ -224,11 +225,11 @@ def test_a_cancelled_pool_booking_gives_its_ticket_back_to_the_pool(app, client)
     schedule_id = pooled_schedule(app, {"elder": {"share": 0.2, **LATER}})
     kiosk.card(method="id_card", id_number=elder_id(908), name="吴老汉")
     booked = kiosk.call("POST", "/api/v1/kiosk/appointments", {"schedule_id": schedule_id}).json
-    assert public_view(client, schedule_id) == (8, {"referral": 0, "elder": 1})
+    assert public_view(client, schedule_id) == (8, {"referral": 0, "elder": 1, "family_team": 0})
     with app.app_context():
         lifecycle.cancel(db.session.get(Appointment, booked["id"]))
         db.session.commit()
-    assert public_view(client, schedule_id) == (8, {"referral": 0, "elder": 2})
+    assert public_view(client, schedule_id) == (8, {"referral": 0, "elder": 2, "family_team": 0})
 
 
 def test_the_waitlist_counts_and_offers_public_tickets_only(app, client, make):
@@ -242,7 +243,7 @@ def test_the_waitlist_counts_and_offers_public_tickets_only(app, client, make):
         counts = offers.run()
         entry = db.session.scalars(sa.select(WaitlistEntry)).one()
     assert counts["offered"] == 0 and entry.status == "waiting"
-    assert public_view(client, schedule_id) == (0, {"referral": 0, "elder": 1})
+    assert public_view(client, schedule_id) == (0, {"referral": 0, "elder": 1, "family_team": 0})
 
 
 def test_book_from_pool_is_the_referral_hook_with_the_public_rules(app, ctx):

@@ -33,8 +33,8 @@ def test_a_pushed_schedule_keeps_its_referral_share_until_a_day_before(app, clie
     made = client.post(PUSH, json=push_body(), headers=his)
     assert made.status_code == 201, made.json
     schedule = made.json
-    assert (schedule["capacity"], schedule["available"], schedule["reserved"]) == (20, 16, {"referral": 4,
-                                                                                          "elder": 0})
+    assert (schedule["capacity"], schedule["available"]) == (20, 16)
+    assert schedule["reserved"] == {"referral": 4, "elder": 0, "family_team": 0}
     assert schedule["doctor"]["name"] == "刘主任" and schedule["fee_kind"] == "专家号"
     assert kept(app, schedule["id"], "referral") == [3, 8, 13, 18]
     with app.app_context():
@@ -47,7 +47,7 @@ def test_a_pushed_schedule_keeps_its_referral_share_until_a_day_before(app, clie
     assert rows(app) == {"Department": 1, "Doctor": 1, "Schedule": 1, "Ticket": 20}
     changed = client.post(PUSH, json=push_body(reserved={"elder": {"share": 0.1, "release_hours_before": 12}}),
                           headers=his)
-    assert changed.status_code == 201 and changed.json["reserved"] == {"referral": 0, "elder": 2}
+    assert changed.status_code == 201 and changed.json["reserved"] == {"referral": 0, "elder": 2, "family_team": 0}
     assert changed.json["available"] == 18
     refused(client.post(PUSH, json=push_body(capacity=30), headers=his), 409, "schedule_conflict")
     refused(client.post(PUSH, json=push_body(fee_fen=3000), headers=his), 409, "schedule_conflict")
@@ -65,8 +65,8 @@ def test_without_reserved_the_configured_defaults_apply_and_an_empty_one_keeps_n
                                                                      "title": "主治医师"}), headers=his).json
     finally:
         app.config["BOOKING_POOLS"] = []
-    assert defaults["reserved"] == {"referral": 4, "elder": 2} and defaults["available"] == 14
-    assert plain["reserved"] == {"referral": 0, "elder": 0} and plain["available"] == 20
+    assert defaults["reserved"] == {"referral": 4, "elder": 2, "family_team": 0} and defaults["available"] == 14
+    assert plain["reserved"] == {"referral": 0, "elder": 0, "family_team": 0} and plain["available"] == 20
     with app.app_context():
         assert db.session.get(Schedule, plain["id"]).reservations is None
 

@@ -20,13 +20,14 @@ from ..common.auth import current_staff_id
 from ..common.clock import now, to_local
 from ..common.locking import lock_row
 from ..directory.models import Schedule
-from ..errors import Forbidden, Invalid, NotFound, Unauthorized
+from ..errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from ..extensions import db
-from . import eligibility, lifecycle, services, tickets
+from . import eligibility, lifecycle, notices, services, tickets
 from .models import Appointment
 
 # What each staff role may do here: 挂号窗口 books and prints; only a hospital admin changes 号源预留.
 RIGHTS = {"book": ("registrar", "admin"), "reservations": ("admin",), "view_reservations": ("registrar", "admin")}
+STAFF_CHANNELS = ("counter", "phone")  # booked_via prefixes of 代预约: only those staff cancel here
 
 
 def current_staff(right):
@@ -127,6 +128,24 @@ def book(staff, body, instant=None):
     audit.record("staff", staff.id, "booking.staff_book", patient_id=patient.id, resource=appointment.id,
                  channel=body["channel"], payment=body["payment"] if appointment.bill_id else "free",
                  pool=appointment.pool)
+    return appointment
+
+
+def cancel(staff, appointment_id, reason, instant=None):
+    """Cancel a 代预约 of the staff member's hospital (the resident asked at the window or on the phone) through
+    booking's own cancel: the ticket goes back to its pool, a paid fee is refunded, the family is told.
+
+    404 for another hospital's appointment; 409 not_counter_booking for one booked another way (the resident cancels
+    those in the app, a referral through its referral); booking's own 409s (state, cancel deadline) otherwise.
+    """
+    instant = instant or now()
+    appointment = hospital_appointment(staff, appointment_id)
+    if eligibility.channel_of(appointment.booked_via) not in STAFF_CHANNELS:
+        raise Conflict("该预约不是窗口或电话代预约，请由预约人自行取消", code="not_counter_booking")
+    lifecycle.cancel(appointment, instant, cause="staff")
+    notices.cancelled(appointment, reason)
+    audit.record("staff", staff.id, "booking.staff_cancel", patient_id=appointment.patient_id,
+                 resource=appointment.id, reason=reason, channel=eligibility.channel_of(appointment.booked_via))
     return appointment
 
 

@@ -40,6 +40,12 @@ class StaffBookIn(StrictSchema):
         return data
 
 
+class StaffCancelIn(StrictSchema):
+    """Why the 代预约 is cancelled (the resident's words, as the window heard them)."""
+
+    reason = Text(required=True, validate=[validate.Length(1, 200), validate.Regexp(r"\S", error="不能为空")])
+
+
 class LookupIn(StrictSchema):
     """The ID number the resident gave."""
 

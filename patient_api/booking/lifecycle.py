@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from ..billing.models import Payment
 from ..billing.refunds import request_refund
 from ..billing.services import close_unpaid_bill
+from ..common import events
 from ..common.clock import local_dt, now
 from ..directory.models import Hospital, Schedule, Ticket
 from ..errors import Conflict
@@ -82,8 +83,13 @@ def cancel_deadline(appointment, hospital):
     return local_dt(appointment.visit_date - timedelta(days=1), hospital.cancel_deadline_time or time(15, 0))
 
 
-def cancel(appointment, instant=None):
-    """Cancel and give the ticket back; paid fees are refunded by billing once payments exist."""
+def cancel(appointment, instant=None, cause="resident"):
+    """Cancel and give the ticket back; paid fees are refunded by billing once payments exist.
+
+    Publishes `appointment.cancelled` (appointment_id, patient_id, booked_via, cause, instant) in the same
+    transaction; `cause` says who cancelled: resident (the H5 app), staff (代预约 at the window) or the feature that
+    booked it (referral), so a subscriber can tell its own cancellations from others'.
+    """
     instant = instant or now()
     if appointment.status not in ("pending_payment", "booked"):
         raise Conflict("该预约当前状态不能取消", code="appointment_not_cancellable")
@@ -102,6 +108,8 @@ def cancel(appointment, instant=None):
     if not close_unpaid_bill(appointment.bill_id) and appointment.bill_id:
         refund_registration(appointment, instant)
     db.session.refresh(appointment)
+    events.publish("appointment.cancelled", appointment_id=appointment.id, patient_id=appointment.patient_id,
+                   booked_via=appointment.booked_via, cause=cause, instant=instant)
     return appointment
 
 

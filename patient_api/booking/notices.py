@@ -1,4 +1,5 @@
-"""What booking tells the family: booking.confirmed (free at once, paid once the fee arrives) and waitlist.offer."""
+"""What booking tells the family: booking.confirmed (free at once, paid once the fee arrives), booking.cancelled (a
+代预约 cancelled by staff) and waitlist.offer."""
 import sqlalchemy as sa
 
 from ..accounts.notices import tell_accounts
@@ -26,6 +27,13 @@ def fee_paid(bill, payment, instant):
     tell_accounts(bill.patient_id, "booking.confirmed", {
         "appointment_id": bill.appointment_id, "bill_id": bill.id, "fee_fen": payment.amount_fen},
         booker_of(bill.appointment_id))
+
+
+def cancelled(appointment, reason):
+    """booking.cancelled to the patient's verified accounts and the booker when staff cancel a 代预约 (the resident
+    asked for it at the window or on the phone; the message confirms it)."""
+    tell_accounts(appointment.patient_id, "booking.cancelled", {"appointment_id": appointment.id, "reason": reason},
+                  appointment.account_id)
 
 
 def waitlist_offered(entry, appointment):

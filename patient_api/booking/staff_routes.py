@@ -5,7 +5,7 @@ from ..common import audit
 from ..common.auth import BEARER_DOC
 from ..common.blueprint import Blueprint
 from . import counter, reservations
-from .counter_schemas import LookupIn, LookupOut, ReservationsIn, ReservationsOut, SlipOut, StaffBookIn
+from .counter_schemas import LookupIn, LookupOut, ReservationsIn, ReservationsOut, SlipOut, StaffBookIn, StaffCancelIn
 
 blp = Blueprint("booking_staff", __name__, description="Staff: 代预约 (registration window) and 号源预留")
 
@@ -47,6 +47,19 @@ class StaffSlip(MethodView):
         audit.record("staff", staff.id, "booking.slip_print", patient_id=appointment.patient_id,
                      resource=appointment.id)
         return counter.slip(appointment)
+
+
+@blp.route("/staff/appointments/<id:appointment_id>/cancel")
+class StaffCancel(MethodView):
+    @blp.doc(**BEARER_DOC)
+    @blp.arguments(StaffCancelIn())
+    @blp.response(200, SlipOut)
+    def post(self, body, appointment_id):
+        """Cancel a 代预约 (booked at the window or on the phone) of the staff member's hospital; the ticket goes back
+        to its pool and the family is told (registrar, admin; 404 appointment_not_found for another hospital's, 409
+        not_counter_booking for one booked another way)."""
+        staff = counter.current_staff("book")
+        return counter.slip(counter.cancel(staff, appointment_id, body["reason"]))
 
 
 @blp.route("/staff/schedules/<id:schedule_id>/reservations")

@@ -17,13 +17,20 @@ from .levels import level_rank
 from .models import Ticket
 
 POOLS = {}  # name → the label staff and residents read, in the order plans are made
+SCOPES = {}  # name → applies(doctor_id) → bool: the schedules a pool's config defaults are for (absent: all)
 
 
-def register(name, label):
-    """Declare a pool (a later feature adds e.g. family_team); names are at most 20 characters."""
+def register(name, label, applies=None):
+    """Declare a pool (a later feature adds e.g. family_team); names are at most 20 characters.
+
+    `applies(doctor_id)` limits the config defaults to some doctors' schedules (family_team: doctors of a team); a
+    rule the HIS push or an admin sets explicitly applies whatever it says.
+    """
     if len(name) > 20:
         raise ValueError("pool names are at most 20 characters")
     POOLS[name] = label
+    if applies is not None:
+        SCOPES[name] = applies
 
 
 register("referral", "转诊预留")
@@ -63,12 +70,16 @@ def kept_count(rule, capacity):
     return math.floor(rule["share"] * capacity + 1e-9)
 
 
-def defaults_for(hospital, fee_kind):
+def defaults_for(hospital, fee_kind, doctor_id=None):
     """{pool: rule} from config: for each pool the most specific matching entry (hospital > level > any; a fee
-    kind adds to it); an entry with share 0 keeps nothing."""
+    kind adds to it); an entry with share 0 keeps nothing. A scoped pool (register's `applies`) only for the
+    doctors it applies to."""
     best = {}
     for entry in current_app.config.get("BOOKING_POOLS") or ():
         if entry.get("pool") not in POOLS:
+            continue
+        scope = SCOPES.get(entry["pool"])
+        if scope is not None and (doctor_id is None or not scope(doctor_id)):
             continue
         score = 0
         for key, weight, actual in (("hospital", 4, hospital.code), ("level", 2, level_rank(hospital.level)),

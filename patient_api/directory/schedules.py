@@ -21,7 +21,7 @@ def create_schedule(hospital, department, doctor, day, period, fee_kind, fee_fen
     """
     start_time, end_time = PERIOD_HOURS[period]
     starts_at, ends_at = local_dt(day, start_time), local_dt(day, end_time)
-    rules = pools.defaults_for(hospital, fee_kind) if reserved is None else reserved
+    rules = pools.defaults_for(hospital, fee_kind, doctor.id) if reserved is None else reserved
     schedule = Schedule(hospital_id=hospital.id, department_id=department.id, doctor_id=doctor.id, date=day,
                         period=period, starts_at=starts_at, ends_at=ends_at, fee_kind=fee_kind, fee_fen=fee_fen,
                         capacity=capacity, available=capacity,

@@ -5,6 +5,7 @@ import json
 import sqlalchemy as sa
 
 from ..accounts.staff import Staff
+from ..directory.models import Doctor
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..records.models import FamilyDoctorContract
@@ -100,14 +101,18 @@ def create_team(hospital, code, name, capacity, areas, phone=None, introduction=
     return team
 
 
-def add_member(team, name, member_role, title=None, staff=None, is_lead=False):
-    """A member of the team; `staff` (role family_team, same clinic) is the sign-in that acts for the team."""
+def add_member(team, name, member_role, title=None, staff=None, is_lead=False, doctor=None):
+    """A member of the team; `staff` (role family_team, same clinic) is the sign-in that acts for the team, `doctor`
+    (a doctor row of the clinic, for a member who is a doctor) the one whose sessions keep 签约居民预留 tickets."""
     if member_role not in MEMBER_ROLES:
         raise Invalid(errors={"member_role": [f"应为以下之一：{'、'.join(MEMBER_ROLES)}"]})
     if staff is not None and (staff.role != "family_team" or staff.hospital_id != team.hospital_id):
         raise Invalid("只能添加本机构家庭医生团队角色（family_team）的工作人员", code="staff_not_eligible")
+    if doctor is not None and (member_role != "doctor" or doctor.hospital_id != team.hospital_id):
+        raise Invalid("只能关联本机构出诊医生，且成员角色须为医生", code="doctor_not_eligible")
     member = FamilyTeamMember(team_id=team.id, name=name, member_role=member_role, title=title,
-                              staff_id=staff.id if staff else None, is_lead=is_lead)
+                              staff_id=staff.id if staff else None, doctor_id=doctor.id if doctor else None,
+                              is_lead=is_lead)
     db.session.add(member)
     db.session.flush()
     return member
@@ -123,6 +128,11 @@ def create_package(hospital, code, kind, name, description, items, price_fen, el
     db.session.add(package)
     db.session.flush()
     return package
+
+
+def doctor_by_code(hospital, code):
+    """The clinic's doctor row with that code (as HIS pushes schedules), or None."""
+    return db.session.scalars(sa.select(Doctor).filter_by(hospital_id=hospital.id, code=code)).first()
 
 
 def staff_by_username(username):

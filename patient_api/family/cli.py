@@ -34,17 +34,24 @@ def cli():
     @click.option("--member-role", type=click.Choice(MEMBER_ROLES), required=True)
     @click.option("--title", default=None, help="e.g. 全科主治医师.")
     @click.option("--username", default=None, help="A staff account of the clinic with role family_team.")
+    @click.option("--doctor-code", default=None,
+                  help="The clinic's doctor (code as HIS sends schedules) whose sessions keep 签约居民预留 tickets.")
     @click.option("--lead", is_flag=True, help="The member leads the team.")
-    def add_member(hospital_code, team_code, name, member_role, title, username, lead):
-        """Add a member to a team; with --username the staff account acts for the team in the staff app."""
-        team = catalogue.team_by_code(_hospital(hospital_code), team_code)
+    def add_member(hospital_code, team_code, name, member_role, title, username, doctor_code, lead):
+        """Add a member to a team; with --username the staff account acts for the team in the staff app, with
+        --doctor-code the doctor's new schedules keep the family_team share of PATIENT_API_BOOKING_POOLS."""
+        hospital = _hospital(hospital_code)
+        team = catalogue.team_by_code(hospital, team_code)
         if team is None:
             raise click.ClickException(f"no team {team_code} at {hospital_code}")
         staff = catalogue.staff_by_username(username) if username else None
         if username and staff is None:
             raise click.ClickException(f"no staff account {username}")
+        doctor = catalogue.doctor_by_code(hospital, doctor_code) if doctor_code else None
+        if doctor_code and doctor is None:
+            raise click.ClickException(f"no doctor {doctor_code} at {hospital_code}")
         try:
-            member = catalogue.add_member(team, name, member_role, title, staff, lead)
+            member = catalogue.add_member(team, name, member_role, title, staff, lead, doctor)
             db.session.commit()
         except ApiError as exc:
             db.session.rollback()

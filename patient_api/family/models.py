@@ -56,7 +56,8 @@ class FamilyTeamArea(db.Model):
 
 
 class FamilyTeamMember(db.Model):
-    """A member of a team; `staff_id` is the staff sign-in (role family_team) that acts for the team."""
+    """A member of a team; `staff_id` is the staff sign-in (role family_team) that acts for the team, `doctor_id` the
+    doctor row whose clinic sessions keep tickets for the team's signed residents (号源预留 family_team)."""
 
     __tablename__ = "family_team_members"
     __table_args__ = (sa.UniqueConstraint("team_id", "staff_id"),)
@@ -64,6 +65,7 @@ class FamilyTeamMember(db.Model):
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("ftm"))
     team_id: Mapped[str] = mapped_column(sa.ForeignKey("family_teams.id"), index=True)
     staff_id: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"), index=True)
+    doctor_id: Mapped[str | None] = mapped_column(sa.ForeignKey("doctors.id"), index=True)
     name: Mapped[str] = mapped_column(sa.String(20))
     member_role: Mapped[str] = mapped_column(sa.String(16))
     title: Mapped[str | None] = mapped_column(sa.String(20))  # 全科主治医师 …

@@ -46,6 +46,8 @@ class Referral(db.Model):
     consent_recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     contact_phone_enc: Mapped[str | None] = mapped_column(sa.String(200))  # for a patient without WeChat
     appointment_id: Mapped[str | None] = mapped_column(sa.ForeignKey("appointments.id"))
+    # "signed": when the ticket was last booked, the patient was signed with a family-doctor team of the sender
+    priority: Mapped[str | None] = mapped_column(sa.String(8))
     decline_reason: Mapped[str | None] = mapped_column(sa.String(200))
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
@@ -63,7 +65,8 @@ class ReferralReport(db.Model):
 
 
 class ReferralEvent(db.Model):
-    """One step of a referral (its history): the status reached, when, by which staff member of which hospital."""
+    """One step of a referral (its history): the status reached, when, by which staff member of which hospital; no
+    staff member when the patient's side caused it (the appointment cancelled in the app: `note` 预约已取消)."""
 
     __tablename__ = "referral_events"
 
@@ -71,5 +74,6 @@ class ReferralEvent(db.Model):
     referral_id: Mapped[str] = mapped_column(sa.ForeignKey("referrals.id"), index=True)
     status: Mapped[str] = mapped_column(sa.String(12))
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
-    staff_id: Mapped[str] = mapped_column(sa.ForeignKey("staff.id"))
+    staff_id: Mapped[str | None] = mapped_column(sa.ForeignKey("staff.id"))
     hospital_id: Mapped[str] = mapped_column(sa.ForeignKey("hospitals.id"))
+    note: Mapped[str | None] = mapped_column(sa.String(40))

@@ -250,6 +250,8 @@ class ReferralHistoryOut(Schema):
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     at = LocalDateTime(required=True)
     by = fields.String(required=True)
+    note = fields.String(allow_none=True, required=True, metadata={
+        "description": "what happened when it was not a step of staff, e.g. 预约已取消 (back to sent)"})
 
 
 class ReferralOut(Schema):
@@ -259,6 +261,9 @@ class ReferralOut(Schema):
     direction = fields.String(required=True, validate=validate.OneOf(DIRECTIONS))
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     urgency = fields.String(required=True, validate=validate.OneOf(URGENCIES))
+    priority = fields.String(allow_none=True, required=True, validate=validate.OneOf(("signed",)), metadata={
+        "description": "signed: the patient is signed with a family-doctor team of the referring clinic, so the "
+                       "ticket may be a public one when none is kept for referrals"})
     patient = fields.Nested(ReferralPatientOut, required=True)
     from_ = fields.Nested(ReferralFromOut, required=True, data_key="from", attribute="from")
     to = fields.Nested(ReferralToOut, required=True)

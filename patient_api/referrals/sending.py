@@ -37,9 +37,10 @@ def create(staff, body, instant=None):
     phone = contact_phone(body["phone"]) if body.get("phone") else None
     referral_id = new_id("ref")
     appointment = None
+    priority = booking.priority(patient.id, staff.hospital_id, instant) if direction == "up" else None
     if body.get("schedule_id"):
         schedule = destinations.schedule_for(hospital, department, body["schedule_id"])
-        appointment = booking.book(referral_id, patient.id, schedule.id, body.get("slot_start"), instant)
+        appointment = booking.book(referral_id, patient.id, schedule.id, body.get("slot_start"), instant, priority)
     followup = body.get("followup") or {}
     referral = Referral(
         id=referral_id, direction=direction, status="sent", urgency=body.get("urgency") or "routine",
@@ -49,7 +50,8 @@ def create(staff, body, instant=None):
         followup_kind=followup.get("kind"), followup_every_days=followup.get("every_days"),
         consent_by=consent["by"], consent_method=consent["method"], consent_recorded_at=instant,
         contact_phone_enc=crypto.encrypt(phone) if phone else None,
-        appointment_id=appointment.id if appointment else None, created_at=instant, updated_at=instant)
+        appointment_id=appointment.id if appointment else None, priority=priority, created_at=instant,
+        updated_at=instant)
     db.session.add(referral)
     db.session.add_all(ReferralReport(referral_id=referral.id, report_id=report.id, position=n)
                        for n, report in enumerate(reports))
@@ -73,11 +75,13 @@ def book(staff, referral, body, instant=None):
     hospital = db.session.get(Hospital, referral.to_hospital_id)
     department = db.session.get(Department, referral.to_department_id) if referral.to_department_id else None
     schedule = destinations.schedule_for(hospital, department, body["schedule_id"])
-    appointment = booking.book(referral.id, referral.patient_id, schedule.id, body.get("slot_start"), instant)
-    referral.appointment_id = appointment.id
+    priority = booking.priority(referral.patient_id, referral.from_hospital_id, instant)
+    appointment = booking.book(referral.id, referral.patient_id, schedule.id, body.get("slot_start"), instant,
+                               priority)
+    referral.appointment_id, referral.priority = appointment.id, priority
     states.record(referral, "booked", staff, instant)
     notices.booked(referral)
-    audited(staff, "referral.book", referral, appointment_id=appointment.id)
+    audited(staff, "referral.book", referral, appointment_id=appointment.id, priority=priority)
     return referral
 
 

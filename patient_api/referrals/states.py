@@ -28,6 +28,16 @@ def check(referral, step):
                           else f"（{DIRECTION_NAMES[referral.direction]}转诊无此操作）"), code="referral_state")
 
 
+def reopen(referral, note, instant=None):
+    """Back to `sent` with no staff member behind it (the patient's appointment was cancelled): the history line
+    names what happened, so the referrer sees why and books again."""
+    instant = instant or now()
+    referral.status, referral.updated_at, referral.appointment_id = "sent", instant, None
+    db.session.add(ReferralEvent(referral_id=referral.id, status="sent", at=instant, staff_id=None,
+                                 hospital_id=referral.to_hospital_id, note=note))
+    db.session.flush()
+
+
 def record(referral, status, staff, instant=None):
     """Move the referral to `status` and add the step to its history."""
     instant = instant or now()

@@ -13,6 +13,8 @@ from ..results.models import Report
 from .lookup import age_of
 from .models import Referral, ReferralEvent, ReferralReport
 
+PATIENT_SIDE = "就诊人"  # "by" of a history line no staff member made (the appointment cancelled in the app)
+
 
 def staff_name(staff):
     """The name colleagues read (the login name when none was given)."""
@@ -49,10 +51,10 @@ def shared_reports(referral):
 def history(referral, staff_names):
     """Every step, oldest first: the status reached, when, by whom (hospital, and the staff member for staff)."""
     rows = db.session.execute(sa.select(ReferralEvent, Hospital.name, Staff).join(
-        Hospital, Hospital.id == ReferralEvent.hospital_id).join(Staff, Staff.id == ReferralEvent.staff_id)
+        Hospital, Hospital.id == ReferralEvent.hospital_id).outerjoin(Staff, Staff.id == ReferralEvent.staff_id)
         .where(ReferralEvent.referral_id == referral.id).order_by(ReferralEvent.at, ReferralEvent.id)).all()
-    return [{"status": event.status, "at": event.at,
-             "by": f"{hospital} {staff_name(member)}" if staff_names else hospital}
+    return [{"status": event.status, "at": event.at, "note": event.note,
+             "by": PATIENT_SIDE if member is None else f"{hospital} {staff_name(member)}" if staff_names else hospital}
             for event, hospital, member in rows]
 
 
@@ -66,6 +68,7 @@ def render(referral, for_staff=True, instant=None):
     sender = hospitals[referral.from_hospital_id]
     body = {
         "id": referral.id, "direction": referral.direction, "status": referral.status, "urgency": referral.urgency,
+        "priority": referral.priority,
         "patient": patient_view(patient),
         "from": {"hospital_id": sender.id, "hospital_name": sender.name},
         "to": {"hospital_id": referral.to_hospital_id, "hospital_name": hospitals[referral.to_hospital_id].name,

@@ -44,6 +44,8 @@ _REFERRAL = "/referrals/{referral_id}"
 EVENTS = {
     "booking.confirmed": ("预约成功", ["{patient} {hospital} {department}", "{visit_time} {queue_no}"],
                           "/appointments/{appointment_id}"),
+    "booking.cancelled": ("预约已取消", ["{patient} {hospital} {department}", "{visit_time}，原因：{reason}"],
+                          "/appointments/{appointment_id}"),
     "visit.reminder": ("就诊提醒", ["{patient} {hospital} {department}", "{visit_time} {queue_no}，请按时到院签到"],
                        "/appointments/{appointment_id}"),
     "waitlist.offer": ("候补成功，请尽快支付", ["{patient} {hospital} {department}",

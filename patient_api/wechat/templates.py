@@ -23,6 +23,8 @@ _REPORT = {"thing1": "{patient}", "thing2": "{report_title}", "thing3": "{hospit
 DEFAULTS = {
     "booking.confirmed": (_VISIT, {"thing1": "{patient}", "thing2": "{hospital}", "thing3": "{department} {doctor}",
                                    "time4": "{visit_time}", "character_string5": "{queue_no}"}),
+    "booking.cancelled": (_VISIT, {"thing1": "{patient}", "thing2": "{hospital} {department}", "time3": "{visit_time}",
+                                   "thing4": "{reason}", "thing5": "医院已按您的要求取消预约"}),
     "visit.reminder": (_VISIT, {"thing1": "{patient}", "thing2": "{hospital} {department}", "time3": "{visit_time}",
                                 "character_string4": "{queue_no}", "thing5": "请按时到院签到，过时作废"}),
     "report.ready": ("/reports/{report_id}", {**_REPORT, "thing5": "{report_kind}已出，请查看"}),
