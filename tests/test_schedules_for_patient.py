@@ -3,16 +3,19 @@
 The counts come from booking's own eligibility rule, so a family member never sees a ticket that booking then refuses
 (docs/booking-pools.md); the public view without `patient_id` is unchanged.
 """
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from patient_api.accounts.models import PatientLink
+from patient_api.booking import services
 from patient_api.common.clock import today_local
+from patient_api.directory import services as directory
+from patient_api.directory.models import Schedule, Ticket
 from patient_api.extensions import db
 
-from .factories import resident_id
+from .factories import day_start, resident_id
 from .pools import elder_id, pooled_schedule, refused
 from .test_names import counted
 from .test_races import residents
@@ -184,3 +187,27 @@ def test_a_list_costs_the_same_queries_for_one_schedule_or_many(app, client, pro
     many = queries()
     assert (one[0], many[0]) == (1, 5)
     assert many[1] == one[1]
+
+
+def test_kept_tickets_of_windows_already_over_are_nobodys(app, client, proxy_of_elder):
+    """During the session: an elder ticket of a window that is over is still in `reserved` but not the patient's."""
+    headers, patient_id = proxy_of_elder
+    visit_day = today_local() + timedelta(days=1)
+    schedule_id = pooled_schedule(app, {"elder": {"share": 0.5, "release_at": day_start(visit_day) + timedelta(
+        hours=11, minutes=30)}}, capacity=16, fee_fen=0)
+    windows = client.get(f"{SCHEDULES}/{schedule_id}/slots").json["items"]
+    during = datetime.fromisoformat(windows[2]["start"]) + timedelta(minutes=10)  # two windows over
+    with app.app_context():
+        account_id = db.session.scalar(sa.select(PatientLink.account_id).filter_by(patient_id=patient_id))
+        row = directory.for_patient(directory.with_pools([db.session.get(Schedule, schedule_id)], during),
+                                    account_id, patient_id, during)[0]
+        over = db.session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
+            Ticket.schedule_id == schedule_id, Ticket.reserved_for == "elder", Ticket.window_end <= during))
+        assert over > 0 and row.reserved["elder"] == 8
+        assert row.kept_for_patient == {"elder": 8 - over}
+        assert row.available_to_patient == row.public_available + 8 - over
+        listed = directory.slots(schedule_id, instant=during, account_id=account_id, patient_id=patient_id)
+        assert sum(w["kept_for_patient"]["elder"] for w in listed) == 8 - over
+        booked = services.book(account_id, patient_id, schedule_id, instant=during)
+        assert booked.pool == "elder" and booked.visit_end > during
+        db.session.commit()
