@@ -7,11 +7,18 @@ account whose link to the elder is `verified` and not `self` (the elder approved
 proved control of the phone on file or showed the ID card at a counter; a typed ID number, a `claimed` or
 `pending` link, is not enough). The elder's own WeChat booking competes with the public.
 """
+from contextvars import ContextVar
+
 from ..accounts import links
+from ..accounts.models import Patient
+from ..directory import services as directory_services
+from ..extensions import db
 
 ELDER_AGE = 65
 HOSPITAL_CHANNELS = ("kiosk", "counter", "phone")  # booked_via prefixes: kiosk:<id>, counter:<staff>, phone:<staff>
 RULES = {}  # pool → rule(patient, schedule, account_id, via) → bool
+# (account, patient) → is_proxy while schedule_pools asks the rules for many schedules: one link query, not one each
+_known_proxies = ContextVar("known_proxies", default=None)
 
 
 def rule(pool):
@@ -35,8 +42,14 @@ def channel_of(via):
 
 def is_proxy(account_id, patient_id):
     """A verified family link (not the person's own account)."""
+    known = _known_proxies.get()
+    if known is not None and (account_id, patient_id) in known:
+        return known[account_id, patient_id]
     link = links.link_of(account_id, patient_id)
-    return link is not None and link.verified and link.relation != "self"
+    proxy = link is not None and link.verified and link.relation != "self"
+    if known is not None:
+        known[account_id, patient_id] = proxy
+    return proxy
 
 
 @rule("elder")
@@ -58,3 +71,18 @@ def allowed(pool, patient, schedule, account_id, via):
     """False when `pool` has a rule and this booking does not meet it."""
     check = RULES.get(pool)
     return check is None or check(patient, schedule, account_id, via)
+
+
+@directory_services.patient_pools
+def schedule_pools(account_id, patient_id, schedules, via="wechat"):
+    """{schedule id: pools} a booking of this patient by this account may take from (the schedule lists' counts);
+    404 patient_not_found unless the account acts for the patient. The link is read once for all schedules."""
+    links.active_link(account_id, patient_id)
+    patient = db.session.get(Patient, patient_id)
+    if patient is None:
+        raise links.patient_not_found()
+    token = _known_proxies.set({})
+    try:
+        return {schedule.id: pools_for(patient, schedule, account_id, via) for schedule in schedules}
+    finally:
+        _known_proxies.reset(token)

@@ -135,6 +135,21 @@ def kept_by_schedule(schedule_ids, instant=None):
     return counts
 
 
+def claimable_kept_by_schedule(schedule_ids, instant=None):
+    """{schedule id: {pool: free tickets still kept whose window is not over}} in one query: what a claim from each
+    pool could take now (a kept ticket of a window already over is counted in `reserved` but nobody gets it)."""
+    instant = instant or now()
+    counts = {schedule_id: dict.fromkeys(POOLS, 0) for schedule_id in schedule_ids}
+    if not counts:
+        return counts
+    rows = db.session.execute(select(Ticket.schedule_id, Ticket.reserved_for, func.count()).where(
+        Ticket.schedule_id.in_(list(counts)), Ticket.status == "free", Ticket.window_end > instant,
+        kept_clause(instant)).group_by(Ticket.schedule_id, Ticket.reserved_for)).all()
+    for schedule_id, pool, count in rows:
+        counts[schedule_id][pool] = count
+    return counts
+
+
 def past_free_by_schedule(schedule_ids, instant=None):
     """{schedule id: free public tickets whose window is already over} for schedules in progress (one query).
 

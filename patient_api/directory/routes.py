@@ -1,4 +1,5 @@
 """Public directory: hospitals, departments, doctors, schedules (no sign-in needed)."""
+from ..common.auth import current_account_id
 from ..common.blueprint import Blueprint
 from . import services
 from .models import Hospital
@@ -7,6 +8,7 @@ from .schemas import (
     DoctorList,
     HospitalList,
     HospitalOut,
+    PatientViewQuery,
     ScheduleList,
     ScheduleOut,
     ScheduleQuery,
@@ -14,6 +16,7 @@ from .schemas import (
 )
 
 blp = Blueprint("directory", __name__, description="Hospitals, departments, doctors and schedules")
+SIGN_IN_WITH_PATIENT = {"security": [{}, {"bearerAuth": []}]}  # anonymous, or signed in to name a patient
 
 
 @blp.get("/hospitals")
@@ -44,25 +47,36 @@ def list_doctors(department_id):
     return {"items": services.doctors(department_id)}
 
 
+def viewer(query):
+    """The signed-in resident when a patient is named (401 otherwise), else None: the public view needs no sign-in."""
+    return current_account_id() if query.get("patient_id") is not None else None
+
+
 @blp.get("/schedules")
 @blp.arguments(ScheduleQuery(), location="query")
 @blp.response(200, ScheduleList)
+@blp.doc(**SIGN_IN_WITH_PATIENT)
 def list_schedules(query):
     """Clinic sessions with live availability, soonest first; without a date, the coming week. Paged: follow
-    `next_cursor` (as `cursor`) until it is null."""
-    items, paging = services.schedules(query)
+    `next_cursor` (as `cursor`) until it is null. With `patient_id` (signed in), also what that patient may book."""
+    items, paging = services.schedules(query, viewer(query))
     return {**paging, "items": items}
 
 
 @blp.get("/schedules/<id:schedule_id>")
+@blp.arguments(PatientViewQuery(), location="query")
 @blp.response(200, ScheduleOut)
-def get_schedule(schedule_id):
-    """One clinic session."""
-    return services.schedule(schedule_id)
+@blp.doc(**SIGN_IN_WITH_PATIENT)
+def get_schedule(query, schedule_id):
+    """One clinic session; with `patient_id` (signed in), also what that patient may book."""
+    return services.schedule(schedule_id, viewer(query), query.get("patient_id"))
 
 
 @blp.get("/schedules/<id:schedule_id>/slots")
+@blp.arguments(PatientViewQuery(), location="query")
 @blp.response(200, SlotList)
-def list_slots(schedule_id):
-    """The time windows (分时段) of a session, what is left in each and whether it can be booked (open|full|past)."""
-    return {"items": services.slots(schedule_id)}
+@blp.doc(**SIGN_IN_WITH_PATIENT)
+def list_slots(query, schedule_id):
+    """The time windows (分时段) of a session, what is left in each and whether it can be booked (open|full|past);
+    with `patient_id` (signed in), also what that patient may book in each."""
+    return {"items": services.slots(schedule_id, account_id=viewer(query), patient_id=query.get("patient_id"))}

@@ -1,11 +1,18 @@
 """Directory response bodies and query arguments."""
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..common.paging import PageOut, PageQuery
 from ..common.schemas import Day, Instant, LocalDateTime, StrictSchema, Text
 from . import pools
 
 ID = validate.Length(1, 40)
+PATIENT_ID = validate.Length(1, 40, error="就诊人编号长度应为1-40个字符")
+FOR_PATIENT = {
+    "available_to_patient": ("free tickets this patient may book now through WeChat: the public ones and those "
+                             "kept for a pool the patient's booking may take (老年人就医便捷通道 by a verified "
+                             "family proxy); only with `patient_id`"),
+    "kept_for_patient": "{pool: kept tickets counted in available_to_patient}; only with `patient_id`",
+}
 
 
 class HospitalOut(Schema):
@@ -69,6 +76,9 @@ class ScheduleOut(Schema):
         "description": "号源预留: free tickets still kept back per pool (referral, elder …) until their release"})
     release_at = LocalDateTime(required=True)
     status = fields.String(required=True, validate=validate.OneOf(("open", "not_released", "closed", "stopped")))
+    available_to_patient = fields.Integer(metadata={"description": FOR_PATIENT["available_to_patient"]})
+    kept_for_patient = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                                   metadata={"description": FOR_PATIENT["kept_for_patient"]})
 
 
 SLOT_STATUSES = ("open", "full", "past")
@@ -85,6 +95,9 @@ class SlotOut(Schema):
         "description": "号源预留: free tickets of this window still kept back per pool"})
     status = fields.String(required=True, validate=validate.OneOf(SLOT_STATUSES), metadata={
         "description": "open: has free tickets; full: none free now (a lapsed hold may come back); past: window over"})
+    available_to_patient = fields.Integer(metadata={"description": FOR_PATIENT["available_to_patient"]})
+    kept_for_patient = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                                   metadata={"description": FOR_PATIENT["kept_for_patient"]})
 
 
 class ScheduleQuery(PageQuery):
@@ -95,6 +108,18 @@ class ScheduleQuery(PageQuery):
     department_id = Text(validate=ID)
     doctor_id = Text(validate=ID)
     date = Day()
+    patient_id = Text(validate=PATIENT_ID, metadata={
+        "description": "a 就诊人 of the signed-in resident: adds available_to_patient and kept_for_patient"})
+
+
+class PatientViewQuery(Schema):
+    """Optional 就诊人 whose bookable tickets to count (other query parameters are ignored, as before)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    patient_id = Text(validate=PATIENT_ID, metadata={
+        "description": "a 就诊人 of the signed-in resident: adds available_to_patient and kept_for_patient"})
 
 
 def listing(item_schema):

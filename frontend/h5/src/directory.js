@@ -32,10 +32,11 @@ export async function department(hospitalId, id) {
   return (await departments(hospitalId)).find((d) => d.id === id) || null
 }
 
-/** One schedule (doctor, fee kind, period); live numbers change, so `fresh` asks the server again. */
-export function schedule(id, fresh = false) {
+/** One schedule (doctor, fee kind, period); live numbers change, so `fresh` asks the server again (with `query`,
+ *  e.g. { patient_id }, for one 就诊人's numbers). */
+export function schedule(id, fresh = false, query = undefined) {
   if (fresh) cache.delete(`schedule:${id}`)
-  return once(`schedule:${id}`, () => api.get(`/schedules/${id}`))
+  return once(`schedule:${id}`, () => api.get(`/schedules/${id}`, query))
 }
 
 /** Hospital, department and doctor names for something with hospital_id, department_id, schedule_id. */
