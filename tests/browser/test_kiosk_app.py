@@ -2,10 +2,13 @@
 print, binding code, 退卡 and the idle end leaving nothing of the patient behind."""
 import json
 import re
+from datetime import date, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from ..factories import chinese_name, resident_id
 from .helpers import check_axe, no_horizontal_scroll, no_loading, screenshot, small_targets
 from .seed import HOSPITAL, pay_in_sandbox, person, verified_family
 
@@ -176,3 +179,62 @@ def test_insurance_card_cannot_bind_and_the_idle_end_clears_the_screen(kiosk_pag
     page.clock.fast_forward("00:20")
     expect(page.get_by_role("button", name="点击开始办理")).to_be_visible()
     nothing_of(page, patient, masked)
+
+
+def elders_only_schedule(app, live):
+    """A 4-ticket session of a new 老年病科 at the kiosk's hospital keeping half for elders, its two public tickets
+    taken through the H5 by others: (department name, doctor name, schedule id)."""
+    from patient_api.common.clock import now, today_local
+    from patient_api.directory.models import Department, Doctor, Hospital
+    from patient_api.directory.schedules import create_schedule
+    from patient_api.extensions import db
+    with app.app_context():
+        hospital = db.session.scalars(sa.select(Hospital).filter_by(code=HOSPITAL)).one()
+        department = Department(hospital_id=hospital.id, code="LNBK", name="老年病科")
+        db.session.add(department)
+        db.session.flush()
+        doctor = Doctor(hospital_id=hospital.id, department_id=department.id, code="LNBK01", name="韩德明",
+                        title="主任医师")
+        db.session.add(doctor)
+        db.session.flush()
+        schedule = create_schedule(hospital, department, doctor, today_local() + timedelta(days=2), "morning",
+                                   "普通号", 1200, 4, release_at=now() - timedelta(hours=1),
+                                   reserved={"elder": {"share": 0.5, "release_hours_before": 2}})
+        db.session.commit()
+        schedule_id = schedule.id
+    for k in range(2):
+        holder = live.api(f"kiosk-elder-holder-{k}")
+        n = 960 + k
+        added = holder.post(holder.base + "/me/patients", json={"name": chinese_name(n), "id_number": resident_id(n),
+                                                                "phone": "13800138000", "relation": "self"})
+        taken = holder.post(holder.base + "/appointments", json={"schedule_id": schedule_id,
+                                                                 "patient_id": added.json()["id"]})
+        assert taken.status_code == 201 and taken.json()["pool"] is None, taken.text
+    return "老年病科", "韩德明", schedule_id
+
+
+def test_an_elder_books_at_the_kiosk_a_ticket_kept_for_elders(kiosk_page, live, app):
+    """老年人就医便捷通道: the public tickets are gone, a 72-year-old reading their ID card still sees and takes one."""
+    page = kiosk_page
+    department, doctor, schedule_id = elders_only_schedule(app, live)
+    elder = {"id_number": resident_id(951, born=f"{date.today().year - 72}0101"), "name": chinese_name(951)}
+    provision(page, live, "门诊大厅3号机")
+    read_card(page, "id_card", 身份证号=elder["id_number"], 姓名=elder["name"])
+    page.get_by_role("link", name=re.compile("预约挂号")).click()
+    no_loading(page)
+    page.get_by_role("button", name=department).click()
+    row = page.locator(".row-k").filter(has_text=doctor)
+    expect(row).to_contain_text("余号 2（含老年人预留 2）")
+    check_axe(page, "elder lane")
+    shot(page, "booking-elder-lane")
+    row.click()
+    page.get_by_role("button", name="确认预约").click()
+    expect(page.get_by_text("预约成功")).to_be_visible()
+    shot(page, "booking-elder-ticket")
+    from patient_api.booking.models import Appointment
+    from patient_api.extensions import db
+    with app.app_context():
+        rows = db.session.execute(sa.select(Appointment.pool, Appointment.booked_via)
+                                  .filter_by(schedule_id=schedule_id)).all()
+    assert sorted((pool or "public", via.split(":")[0]) for pool, via in rows) == [
+        ("elder", "kiosk"), ("public", "wechat"), ("public", "wechat")]
