@@ -25,9 +25,6 @@ def _postgres_database(url):
     admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        # A throwaway database need not wait for its WAL to reach the disk at every commit (half the PostgreSQL
-        # pass's time was spent waiting on the server); locking and isolation, what the races prove, are unchanged.
-        conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit TO off'))
 
     def drop():
         with admin.connect() as conn:
