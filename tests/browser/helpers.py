@@ -76,14 +76,19 @@ def small_targets(page, minimum):
     """, minimum)
 
 
+def animations_done(page):
+    """Wait until the page's finite CSS transitions and animations have ended (at most 2 s) and a frame is painted."""
+    page.evaluate("""() => Promise.race([new Promise((done) => setTimeout(done, 2000)), Promise.all(
+        document.getAnimations().filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+            .map((a) => a.finished.catch(() => null)))])
+        .then(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))))""")
+
+
 def check_axe(page, name=""):
     """axe-core on the page as it is now: no serious or critical violation (others are returned)."""
     # Evaluated through the DevTools protocol, not a <script> tag: the page's CSP (rightly) refuses inline
     # scripts, and the test must not weaken the CSP it also checks.
-    # Colours are read as painted: a button still fading in from disabled measures below its real contrast.
-    page.evaluate("""() => Promise.race([new Promise((done) => setTimeout(done, 2000)), Promise.all(
-        document.getAnimations().filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
-            .map((a) => a.finished.catch(() => null)))])""")
+    animations_done(page)  # colours as painted: a button still fading in measures below its real contrast
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(AXE.read_text(encoding="utf-8"))
     violations = page.evaluate("""async () => {
@@ -178,7 +183,7 @@ def screenshot(page, name, full_page=True, app="h5"):
     height = page.evaluate("() => document.documentElement.scrollHeight") if full_page else size["height"]
     if height > size["height"]:
         page.set_viewport_size({"width": size["width"], "height": height})
-        page.wait_for_timeout(100)
+        animations_done(page)
     try:
         page.screenshot(path=str(path))
     finally:

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from ..factories import chinese_name, resident_id
 from .helpers import (
+    animations_done,
     check_axe,
     check_elder_sizes,
     enlarge_fonts,
@@ -89,7 +90,7 @@ def test_home_feed_patient_bar_and_switching_in_both_modes(page, family):
     bar.get_by_role("button", name="切换").click()
     sheet = page.locator(".van-action-sheet")
     expect(sheet.get_by_text(re.compile("（父亲）"))).to_be_visible()
-    page.wait_for_timeout(400)  # the sheet's slide-in
+    animations_done(page)
     check_axe(page, "home, choosing a 就诊人")
     screenshot(page, "home-choose-patient", full_page=False)
     sheet.get_by_role("button", name=re.compile("（父亲）")).click()
@@ -97,7 +98,7 @@ def test_home_feed_patient_bar_and_switching_in_both_modes(page, family):
 
     elder_switch(page).click()
     expect(elder_switch(page)).to_have_attribute("aria-checked", "true")
-    page.wait_for_timeout(300)
+    animations_done(page)
     check_elder_sizes(page)
     check_axe(page, "home in 长辈版")
     screenshot(page, "home-elder")
@@ -186,7 +187,7 @@ def test_screens_fit_a_320_px_phone(make_page, family, elder):
     sign_in(page, family)
     if elder:
         elder_switch(page).click()
-        page.wait_for_timeout(300)
+        animations_done(page)
     suffix = "-elder" if elder else ""
     for path, name in (("/h5/", "home"), ("/h5/me", "mine"), ("/h5/patients", "patients")):
         page.goto(path)

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from patient_api.common.clock import now
 
 from .helpers import (
+    animations_done,
     check_axe,
     check_elder_sizes,
     no_horizontal_scroll,
@@ -126,7 +127,7 @@ def test_request_dispatch_visit_pay_rate_and_complain(make_page, app, live, elde
     expect(page.get_by_role("heading", name="泰安市中心医院")).to_be_visible()
     page.get_by_role("button", name="选择区县").click()
     sheet = page.locator(".van-action-sheet")
-    page.wait_for_timeout(400)  # the sheet's slide-in
+    animations_done(page)
     check_axe(page, "homecare area sheet")
     sheet.get_by_role("button", name=re.compile("^泰山区")).click()
     page.wait_for_url(re.compile(r"/h5/homecare\?area=370902$"))
