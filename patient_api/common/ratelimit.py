@@ -1,8 +1,13 @@
 """Fixed-window rate limits counted in Redis pipelines; callers let attempts through when Redis is down."""
+import logging
 import time
 
-from ..errors import RateLimited
+import redis as redis_lib
 
+from ..errors import RateLimited
+from ..extensions import redis
+
+log = logging.getLogger(__name__)
 clock = time.time  # module-level so tests can pin the window
 
 
@@ -25,3 +30,15 @@ def check(count, window, limit, window_seconds):
     """Raise 429 with Retry-After once the window's count is over the limit."""
     if count > limit:
         raise RateLimited(retry_after=max(1, (window + 1) * window_seconds - clock()))
+
+
+def hit(name, subject, limit, window_seconds):
+    """Count one attempt and raise 429 past `limit` in the window; with Redis away the attempt goes through."""
+    try:
+        with redis.pipeline(transaction=False) as pipe:
+            window = queue_hit(pipe, name, subject, window_seconds)
+            count = pipe.execute()[0]
+    except redis_lib.RedisError:
+        log.warning("%s limit skipped: redis unavailable", name)
+        return
+    check(count, window, limit, window_seconds)

@@ -3,9 +3,7 @@
 The number travels in a POST body only (never a URL or an access log line) and is never stored: the audit row
 names the patient when the number is registered, nothing otherwise.
 """
-import logging
 
-import redis as redis_lib
 from flask import current_app
 
 from ..accounts.identity import InvalidIdNumber, parse_resident_id
@@ -13,10 +11,9 @@ from ..accounts.people import patient_by_id_number
 from ..common import audit, ratelimit
 from ..common.masking import mask_id_number, mask_name
 from ..errors import Invalid, NotFound
-from ..extensions import db, redis
+from ..extensions import db
 from .staff import known_here
 
-log = logging.getLogger(__name__)
 WINDOW_SECONDS = 600
 
 
@@ -27,7 +24,7 @@ def find(staff, raw_number):
         resident = parse_resident_id("".join(raw_number.split()))  # typed in groups: 370902 19860101 0011
     except InvalidIdNumber as exc:
         raise Invalid(str(exc), code="invalid_id_number", errors={"id_number": [str(exc)]}) from None
-    _count(staff.id)
+    ratelimit.hit("credit-lookup", staff.id, current_app.config["CREDIT_LOOKUP_LIMIT"], WINDOW_SECONDS)
     patient = patient_by_id_number(resident.number)
     if patient is None or not known_here(staff.hospital_id, patient.id):
         audit.record("staff", staff.id, "credit.lookup_not_found", patient_id=patient.id if patient else None,
@@ -42,15 +39,3 @@ def identity(patient):
     """Who the patient is, masked, for the cashier to compare with the person at the window."""
     return {"name": mask_name(patient.name), "id_number": mask_id_number(patient.id_number), "gender": patient.gender}
 
-
-def _count(staff_id):
-    """One lookup against the staff member's window (429 rate_limited past CREDIT_LOOKUP_LIMIT in 10 minutes);
-    with Redis away the lookup goes through, as every other limit does."""
-    try:
-        with redis.pipeline(transaction=False) as pipe:
-            window = ratelimit.queue_hit(pipe, "credit-lookup", staff_id, WINDOW_SECONDS)
-            count = pipe.execute()[0]
-    except redis_lib.RedisError:
-        log.warning("credit lookup limit skipped: redis unavailable")
-        return
-    ratelimit.check(count, window, current_app.config["CREDIT_LOOKUP_LIMIT"], WINDOW_SECONDS)
