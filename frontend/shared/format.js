@@ -24,6 +24,12 @@ export function day(iso) {
   return `${p.m}月${p.d}日 ${p.w}`
 }
 
+/** 2027年11月29日: contract periods run a year, so their dates carry the year. */
+export function fullDay(iso) {
+  const p = china(iso.length === 10 ? `${iso}T12:00:00+08:00` : iso)
+  return `${p.y}年${p.m}月${p.d}日`
+}
+
 /** 11月30日 周一 上午 */
 export function visitDay(iso) {
   const p = china(iso)
