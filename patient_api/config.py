@@ -114,6 +114,9 @@ class Config:
     BOOKING_RATE_LIMIT = env_int("BOOKING_RATE_LIMIT", 5)
     BOOKING_RATE_WINDOW = env_int("BOOKING_RATE_WINDOW", 10)
     SOLD_OUT_FLAG_SECONDS = env_int("SOLD_OUT_FLAG_SECONDS", 5)
+    # Public schedule answers (no patient named) shared through Redis for at most this long; 0 turns it off.
+    # Any committed ticket change drops them at once (directory/public_cache.py).
+    SCHEDULE_CACHE_MS = env_int("SCHEDULE_CACHE_MS", 2000)
     IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 48)
     # 号源预留 defaults (docs/booking-pools.md): a JSON list of {"pool", "share", "release_hours_before"} entries,
     # each optionally limited to a "hospital" code, a "level" (1-3) and a "fee_kind"; the most specific wins.

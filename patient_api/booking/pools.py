@@ -29,7 +29,7 @@ def book_from_pool(pool, patient_id, schedule_id, *, via, account_id=None, slot_
                          from_pools=(pool,), public=fallback)
 
 
-def admit(rate_key, schedule_id, may_use_pool):
+def admit(rate_key, schedule_id, may_use_pool, window_start=None):
     """shedding.admit, except that a sold-out flag naming pools that still keep tickets back lets through a booking
     that may take from one of them (`may_use_pool()`, asked only then): the rush on a schedule with nothing kept
     back is still answered from Redis alone."""

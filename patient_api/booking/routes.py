@@ -29,7 +29,8 @@ class Appointments(MethodView):
         """Book the next free ticket of a schedule, or one of the window `slot_start`; `pending_payment` until paid."""
         account_id = current_account_id()
         pools.admit(account_id, body["schedule_id"],  # a proxy booking for an elder may still have the elder pool
-                    lambda: pools.eligible_pools(body["patient_id"], body["schedule_id"], account_id, "wechat"))
+                    lambda: pools.eligible_pools(body["patient_id"], body["schedule_id"], account_id, "wechat"),
+                    body["slot_start"])
         return services.book(current_account_id(), body["patient_id"], body["schedule_id"],
                              slot_start=body["slot_start"])
 

@@ -113,6 +113,8 @@ def _nothing_to_claim(schedule, slot_start, instant):
         return Conflict("号源已约满", code="sold_out")
     if whole_schedule_gone:
         return Conflict("该时段已约满，本排班其他时段也已约满", code="slot_full")
+    if not tickets.claimable_in_window(schedule.id, slot_start, instant):  # none kept back either: shed the next
+        shedding.mark_window_full(schedule.id, slot_start)
     return Conflict("该时段已约满，请选择其他时段", code="slot_full")
 
 

@@ -4,6 +4,7 @@ Only an optimisation: a missing or stale flag costs one database round, never co
 Redis outage lets every attempt through to the database, which decides.
 """
 import logging
+from datetime import timezone
 
 import redis as redis_lib
 from flask import current_app
@@ -19,6 +20,18 @@ def _key(schedule_id):
     return f"soldout:{schedule_id}"
 
 
+def _windows_key(schedule_id):
+    """Hash of the schedule's time windows (分时段) that have no free ticket left for anyone."""
+    return f"soldout:{schedule_id}:w"
+
+
+def _field(window_start):
+    """One spelling of a window's start, whatever zone it was given in."""
+    if window_start.tzinfo is not None:
+        window_start = window_start.astimezone(timezone.utc)
+    return window_start.isoformat()
+
+
 class SoldOut(Conflict):
     """409 sold_out from the flag; `pools` names the 号源预留 pools that still had tickets kept back."""
 
@@ -27,15 +40,25 @@ class SoldOut(Conflict):
         self.pools = tuple(pools)
 
 
-def admit(account_id, schedule_id):
-    """One round trip: count the account's attempt (429 over the limit) and refuse a sold-out schedule (SoldOut)."""
+class WindowFull(Conflict):
+    """409 slot_full from the window flag: the chosen time window has no free ticket left, kept ones included."""
+
+    def __init__(self):
+        super().__init__("该时段已约满，请选择其他时段", code="slot_full")
+
+
+def admit(account_id, schedule_id, window_start=None):
+    """One round trip: count the account's attempt (429 over the limit), refuse a sold-out schedule (SoldOut) and,
+    given one, a time window with nothing left (WindowFull)."""
     config = current_app.config
     window_seconds = config["BOOKING_RATE_WINDOW"]
     try:
         with redis.pipeline(transaction=False) as pipe:
             window = ratelimit.queue_hit(pipe, "book", account_id, window_seconds)
             pipe.get(_key(schedule_id))
-            count, _, flag = pipe.execute()
+            if window_start is not None:
+                pipe.hget(_windows_key(schedule_id), _field(window_start))
+            count, _, flag, *window_flag = pipe.execute()
     except redis_lib.RedisError:
         log.warning("booking admitted without shedding: redis unavailable")
         return
@@ -43,6 +66,8 @@ def admit(account_id, schedule_id):
     if flag is not None:
         flag = flag.decode() if isinstance(flag, bytes) else str(flag)
         raise SoldOut(pool for pool in flag.split(",") if pool and pool != "-")
+    if window_flag and window_flag[0] is not None:
+        raise WindowFull()
 
 
 def mark_sold_out(schedule_id, pools=()):
@@ -54,9 +79,20 @@ def mark_sold_out(schedule_id, pools=()):
         log.warning("sold-out flag not set: redis unavailable")
 
 
+def mark_window_full(schedule_id, window_start):
+    """Remember briefly that a time window has no free ticket for anyone (kept ones included)."""
+    try:
+        with redis.pipeline(transaction=False) as pipe:
+            pipe.hset(_windows_key(schedule_id), _field(window_start), "-")
+            pipe.expire(_windows_key(schedule_id), current_app.config["SOLD_OUT_FLAG_SECONDS"])
+            pipe.execute()
+    except redis_lib.RedisError:
+        log.warning("window-full flag not set: redis unavailable")
+
+
 def mark_available(schedule_id):
     """A ticket came back: let attempts through again."""
     try:
-        redis.delete(_key(schedule_id))
+        redis.delete(_key(schedule_id), _windows_key(schedule_id))
     except redis_lib.RedisError:
         log.warning("sold-out flag not cleared: redis unavailable")

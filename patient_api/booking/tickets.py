@@ -5,7 +5,7 @@
 from sqlalchemy import and_, func, or_, select, update
 
 from ..billing.services import close_unpaid_bill
-from ..directory import pools
+from ..directory import pools, public_cache
 from ..directory.models import Schedule, Ticket
 from ..extensions import db
 from . import shedding
@@ -24,6 +24,12 @@ def claimable_count(schedule_id, instant):
     """How many tickets a public claim could take right now (lapsed holds included, kept-back tickets not)."""
     return db.session.scalar(select(func.count()).select_from(Ticket).where(
         *_claimable(schedule_id, instant), pools.public_clause(instant)))
+
+
+def claimable_in_window(schedule_id, window_start, instant):
+    """Whether a claim by anyone (a pool's included) could still take a ticket of the window."""
+    return db.session.scalar(select(func.count()).select_from(Ticket).where(
+        *_claimable(schedule_id, instant), Ticket.window_start == window_start)) > 0
 
 
 def claim(schedule, appointment_id, instant, hold_until, window_start=None, from_pools=(), public=True):
@@ -67,6 +73,7 @@ def _claim_one(schedule, appointment_id, instant, hold_until, window_start, clau
                     hold_expires_at=hold_until)).rowcount
         if taken != 1:
             continue
+        public_cache.changed(schedule.id)
         if seen_status == "free":
             db.session.execute(update(Schedule).where(Schedule.id == schedule.id)
                                .values(available=Schedule.available - 1))
@@ -98,6 +105,7 @@ def release(ticket, appointment_id):
         update(Ticket).where(Ticket.id == ticket.id, Ticket.appointment_id == appointment_id)
         .values(status="free", appointment_id=None, hold_expires_at=None)).rowcount
     if freed == 1:
+        public_cache.changed(ticket.schedule_id)
         db.session.execute(update(Schedule).where(Schedule.id == ticket.schedule_id)
                            .values(available=Schedule.available + 1))
         shedding.mark_available(ticket.schedule_id)
@@ -130,6 +138,7 @@ def release_due(instant, batch=1000):
     for _, pool in moved:
         counts[pool] = counts.get(pool, 0) + 1
     for schedule_id in {schedule_id for schedule_id, _ in moved}:
+        public_cache.changed(schedule_id)
         shedding.mark_available(schedule_id)
     return counts
 
@@ -159,6 +168,7 @@ def reserve(schedule, rules, instant):
             candidates = _free(schedule.id, instant, Ticket.reserved_for.is_(None))
             _set_pool(pools.spread(candidates, shortage), Ticket.reserved_for.is_(None), pool,
                       pools.release_instant(rules[pool], schedule))
+    public_cache.changed(schedule.id)
     shedding.mark_available(schedule.id)  # surplus may have gone public
     return {pool: _pool_size(schedule.id, pool) for pool in pools.POOLS}
 

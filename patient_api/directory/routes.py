@@ -1,7 +1,7 @@
 """Public directory: hospitals, departments, doctors, schedules (no sign-in needed)."""
 from ..common.auth import current_account_id
 from ..common.blueprint import Blueprint
-from . import services
+from . import public_cache, services
 from .models import Hospital
 from .schemas import (
     DepartmentList,
@@ -53,6 +53,7 @@ def viewer(query):
 
 
 @blp.get("/schedules")
+@public_cache.cached
 @blp.arguments(ScheduleQuery(), location="query")
 @blp.response(200, ScheduleList)
 @blp.doc(**SIGN_IN_WITH_PATIENT)
@@ -64,6 +65,7 @@ def list_schedules(query):
 
 
 @blp.get("/schedules/<id:schedule_id>")
+@public_cache.cached
 @blp.arguments(PatientViewQuery(), location="query")
 @blp.response(200, ScheduleOut)
 @blp.doc(**SIGN_IN_WITH_PATIENT)
@@ -73,6 +75,7 @@ def get_schedule(query, schedule_id):
 
 
 @blp.get("/schedules/<id:schedule_id>/slots")
+@public_cache.cached
 @blp.arguments(PatientViewQuery(), location="query")
 @blp.response(200, SlotList)
 @blp.doc(**SIGN_IN_WITH_PATIENT)

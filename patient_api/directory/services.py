@@ -7,7 +7,7 @@ from ..common.clock import now, today_local
 from ..common.paging import page
 from ..errors import NotFound
 from ..extensions import db
-from . import pools
+from . import pools, public_cache
 from .models import Department, Doctor, Hospital, Schedule, Ticket
 
 # Booking registers the one rule of who may take which pool (booking/eligibility.py): directory cannot import booking,
@@ -87,6 +87,7 @@ def with_pools(schedules, instant=None):
     for row in schedules:
         row.reserved = kept[row.id]
         row.public_available = max(0, row.available - sum(row.reserved.values()) - past.get(row.id, 0))
+    public_cache.shown(schedules, instant)
     return schedules
 
 
@@ -129,6 +130,7 @@ def slots(schedule_id, instant=None, account_id=None, patient_id=None):
             .where(Ticket.schedule_id == schedule.id, free, pools.kept_clause(instant))
             .group_by(Ticket.window_start, Ticket.reserved_for)).all():
         kept.setdefault(start, dict.fromkeys(pools.POOLS, 0))[pool] = count
+    public_cache.shown([schedule], instant, [end for _, end, _, _ in rows])
     windows = [{"start": s, "end": e, "capacity": total, "available": int(avail or 0),
                 "reserved": kept.get(s, dict.fromkeys(pools.POOLS, 0)),
                 "status": slot_status(e, int(avail or 0), instant)} for s, e, total, avail in rows]

@@ -1,0 +1,193 @@
+"""Shared short-lived caching of the public schedule answers (the list, one schedule, its time windows).
+
+At a release instant thousands of residents read the same list and windows within the same second. Without a
+patient the answer is the same for everyone, so it is rendered once and kept in Redis, shared by every worker and
+host, for at most SCHEDULE_CACHE_MS — never past the next instant its content changes by the clock alone (a
+release, a session's start or end, a pool's tickets going public) — and it is dropped as soon as a ticket or
+schedule it shows changes: tickets.py and schedule edits call changed(), and the drop runs after the commit. A
+fill whose reading started before such a drop is never stored (a per-schedule sequence number decides), so a
+cached count is never older than the last committed change. Every answer carries an ETag, and a matching
+If-None-Match gets 304. With Redis down, answers are computed as before.
+"""
+import functools
+import hashlib
+import logging
+from datetime import datetime, timezone
+
+import redis as redis_lib
+from flask import Response, current_app, g, request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from ..extensions import redis
+
+log = logging.getLogger(__name__)
+PREFIX = "pubsched:"
+SEQ = PREFIX + "seq"  # incremented by every drop; a drop stamps the schedule with it
+DIRTY_KEEP_MS = 120_000  # a drop's stamp outlives any fill that could have started before it
+MIN_KEEP_MS = 50  # an answer about to change by the clock is not worth storing
+CACHE_CONTROL = "public, no-cache"  # browsers and proxies may keep it but ask again (If-None-Match → 304)
+
+# Store only if no schedule shown was dropped after the fill began: KEYS[1] entry, KEYS[2..] dirty stamps;
+# ARGV: value, keep ms, the sequence read before the fill, tag keep ms, then the tag keys (one per schedule).
+_STORE = """
+local n = #KEYS
+for i = 2, n do
+  local stamp = redis.call('GET', KEYS[i])
+  if stamp and tonumber(stamp) > tonumber(ARGV[3]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+for i = 5, #ARGV do
+  redis.call('SADD', ARGV[i], KEYS[1])
+  redis.call('PEXPIRE', ARGV[i], ARGV[4])
+end
+return 1
+"""
+# Drop: stamp each schedule with a new sequence number, delete the answers tagged with it. KEYS: schedule ids.
+_DROP = """
+local seq = redis.call('INCR', ARGV[1])
+for i = 1, #KEYS do
+  local tag = ARGV[2] .. 'tag:' .. KEYS[i]
+  redis.call('SET', ARGV[2] .. 'dirty:' .. KEYS[i], seq, 'PX', ARGV[3])
+  local entries = redis.call('SMEMBERS', tag)
+  for j = 1, #entries do redis.call('DEL', entries[j]) end
+  redis.call('DEL', tag)
+end
+return seq
+"""
+
+
+def shown(schedules, instant, boundaries=()):
+    """Record, while rendering, the schedules an answer shows and the clock instants at which it would change."""
+    if "pubsched" not in g:
+        return
+    state = g.pubsched
+    for row in schedules:
+        state["ids"].add(str(row.id))
+        for moment in (row.release_at, row.starts_at, row.ends_at, *_pool_releases(row)):
+            _until(state, moment, instant)
+    for moment in boundaries:
+        _until(state, moment, instant)
+
+
+def _pool_releases(schedule):
+    from . import pools  # noqa: PLC0415  pools imports nothing of this module; kept local for import order
+    return [pools.release_instant(_rule(rule), schedule) for rule in (schedule.reservations or {}).values()]
+
+
+def _rule(stored):
+    """A stored rule's release_at is ISO text; release_instant wants a datetime."""
+    if stored.get("release_at") and isinstance(stored["release_at"], str):
+        return {**stored, "release_at": datetime.fromisoformat(stored["release_at"])}
+    return stored
+
+
+def _until(state, moment, instant):
+    """Keep the earliest future instant at which the answer changes."""
+    if moment is None:
+        return
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    if moment > instant and (state["until"] is None or moment < state["until"]):
+        state["until"] = moment
+
+
+def cached(view):
+    """Serve a public GET from the shared cache when nobody is named (no `patient_id`), else render it."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        keep_ms = current_app.config.get("SCHEDULE_CACHE_MS", 0)
+        if keep_ms <= 0 or "patient_id" in request.args:
+            return view(*args, **kwargs)
+        key = PREFIX + "v1:" + hashlib.sha256(_canonical().encode()).hexdigest()[:40]
+        try:
+            entry, seq = redis.mget(key, SEQ)
+        except redis_lib.RedisError:
+            log.warning("schedule cache skipped: redis unavailable")
+            return view(*args, **kwargs)
+        if entry is not None:
+            etag, _, body = entry.partition(b"\n")
+            return _answer(body, etag.decode())
+        g.pubsched = {"ids": set(), "until": None}
+        response = view(*args, **kwargs)
+        if response.status_code == 200:
+            _store(key, response, int(seq or 0), keep_ms)
+        return response
+    return wrapper
+
+
+def _canonical():
+    """Path and query in a fixed order, so the same question always finds the same answer."""
+    args = sorted((name, value) for name, values in request.args.lists() for value in values)
+    return request.path + "?" + "&".join(f"{name}={value}" for name, value in args)
+
+
+def _answer(body, etag):
+    """A cached body as the view would have answered it, or 304 when the caller has it already."""
+    response = Response(body, mimetype="application/json")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return response.make_conditional(request)
+
+
+def _store(key, response, seq, keep_ms):
+    """Tag and store a fresh 200, if it does not change by the clock too soon and nothing it shows was dropped."""
+    from ..common.clock import now  # noqa: PLC0415
+    state = g.pop("pubsched")
+    body = response.get_data()
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    if state["until"] is not None:
+        keep_ms = min(keep_ms, int((state["until"] - now()).total_seconds() * 1000))
+    if keep_ms < MIN_KEEP_MS:
+        return
+    ids = sorted(state["ids"])
+    try:
+        redis.eval(_STORE, 1 + len(ids), key, *(PREFIX + "dirty:" + i for i in ids),
+                   etag.encode() + b"\n" + body, keep_ms, seq, keep_ms + 1000, *(PREFIX + "tag:" + i for i in ids))
+    except redis_lib.RedisError:
+        log.warning("schedule answer not cached: redis unavailable")
+    response.make_conditional(request)
+
+
+def changed(schedule_id):
+    """A ticket or schedule of `schedule_id` changed in this transaction: drop its cached answers after commit."""
+    from ..extensions import db  # noqa: PLC0415
+    db.session.info.setdefault("pubsched_changed", set()).add(str(schedule_id))
+
+
+def drop(schedule_ids):
+    """Drop the cached answers showing these schedules now (after a commit, or from a job)."""
+    ids = sorted({str(i) for i in schedule_ids})
+    if not ids:
+        return
+    try:
+        redis.eval(_DROP, len(ids), *ids, SEQ, PREFIX, DIRTY_KEEP_MS)
+    except redis_lib.RedisError:
+        # The answers then live out their few seconds; booking still decides on the database.
+        log.warning("schedule cache not dropped: redis unavailable")
+
+
+@event.listens_for(Session, "before_flush")
+def _schedule_edits(session, _context, _instances):
+    """Schedules and tickets changed through the ORM (HIS push, stops) count as changes too."""
+    from .models import Schedule, Ticket  # noqa: PLC0415
+    for row in (*session.dirty, *session.deleted):
+        if isinstance(row, Schedule) and row.id is not None:
+            session.info.setdefault("pubsched_changed", set()).add(str(row.id))
+        elif isinstance(row, Ticket) and row.schedule_id is not None:
+            session.info.setdefault("pubsched_changed", set()).add(str(row.schedule_id))
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session):
+    changed_ids = session.info.pop("pubsched_changed", None)
+    if changed_ids:
+        drop(changed_ids)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session):
+    """A rolled-back change changed nothing (fired for the real rollback only, not a savepoint's)."""
+    session.info.pop("pubsched_changed", None)
