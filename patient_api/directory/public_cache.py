@@ -182,6 +182,8 @@ def _schedule_edits(session, _context, _instances):
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session):
+    if session.in_nested_transaction():  # a SAVEPOINT released: nothing is visible to other readers yet
+        return
     changed_ids = session.info.pop("pubsched_changed", None)
     if changed_ids:
         drop(changed_ids)

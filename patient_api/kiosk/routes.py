@@ -83,7 +83,8 @@ class KioskAppointments(MethodView):
         patient_id = sessions.current_patient_id()
         via = f"kiosk:{g.kiosk.id}"
         # Same rate limit and sold-out flag as WeChat, except for an elder, who may still have the elder pool.
-        pools.admit(via, body["schedule_id"], lambda: pools.eligible_pools(patient_id, body["schedule_id"], None, via))
+        pools.admit(via, body["schedule_id"], lambda: pools.eligible_pools(patient_id, body["schedule_id"], None, via),
+                    body["slot_start"])
         return services.book(None, patient_id, body["schedule_id"], via=via, slot_start=body["slot_start"])
 
 

@@ -1,0 +1,217 @@
+"""The public schedule answers shared through Redis: served without the database, exact after every change, 304s."""
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from patient_api.common.clock import now
+from patient_api.directory import public_cache
+from patient_api.directory.models import Schedule
+from patient_api.extensions import db
+
+from .conftest import is_postgres
+from .test_booking_slots import book, slots
+from .test_races import active_count, residents
+
+
+class Statements:
+    """Counts SQL statements sent to the database inside the block."""
+
+    def __init__(self, app):
+        with app.app_context():
+            self.engine = db.engine
+        self.count = 0
+        self.statements = []
+
+    def _seen(self, _conn, _cursor, statement, *_args, **_kw):
+        self.count += 1
+        self.statements.append(statement)
+
+    def __enter__(self):
+        sa.event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc):
+        sa.event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
+def urls(schedule_id, department_id, day):
+    """The three public answers of a schedule."""
+    return (f"/api/v1/schedules?department_id={department_id}&date={day}", f"/api/v1/schedules/{schedule_id}",
+            f"/api/v1/schedules/{schedule_id}/slots")
+
+
+def schedule_urls(app, schedule_id):
+    with app.app_context():
+        row = db.session.get(Schedule, schedule_id)
+        return urls(schedule_id, row.department_id, row.date.isoformat())
+
+
+def available(client, app, schedule_id):
+    """What the list, the schedule and the windows answer as available to the public."""
+    listing, one, windows = (client.get(url).json for url in schedule_urls(app, schedule_id))
+    return (listing["items"][0]["available"], one["available"], sum(w["available"] for w in windows["items"]))
+
+
+def test_second_read_comes_from_redis_with_no_database_statement(app, client, make, redis_client):
+    schedule_id = make.schedule(capacity=16)
+    for url in schedule_urls(app, schedule_id):
+        first = client.get(url)
+        with Statements(app) as sql:
+            second = client.get(url)
+        assert (first.status_code, second.status_code) == (200, 200)
+        assert second.get_data() == first.get_data()
+        assert sql.count == 0, url
+        assert second.headers["ETag"] == first.headers["ETag"]
+        assert second.headers["Cache-Control"] == "public, no-cache"
+        again = client.get(url, headers={"If-None-Match": second.headers["ETag"]})
+        assert (again.status_code, again.get_data()) == (304, b"")
+    assert len(redis_client.keys("pubsched:v1:*")) == 3
+
+
+def test_the_same_question_in_another_order_is_the_same_answer(app, client, make, redis_client):
+    schedule_id = make.schedule(capacity=4)
+    listing = schedule_urls(app, schedule_id)[0]
+    path, query = listing.split("?")
+    reordered = path + "?" + "&".join(reversed(query.split("&")))
+    assert client.get(listing).get_data() == client.get(reordered).get_data()
+    assert len(redis_client.keys("pubsched:v1:*")) == 1
+
+
+def test_every_answer_is_exact_after_a_booking_and_a_cancellation(app, client, make):
+    schedule_id = make.schedule(capacity=16)
+    assert available(client, app, schedule_id) == (16, 16, 16)
+    resident = make.resident()
+    booked = book(client, resident, schedule_id)
+    assert booked.status_code == 201
+    assert available(client, app, schedule_id) == (15, 15, 15)  # read right after the commit: no stale count
+    cancelled = client.post(f"/api/v1/appointments/{booked.json['id']}/cancel", headers=resident[0])
+    assert cancelled.status_code == 200, cancelled.json
+    assert available(client, app, schedule_id) == (16, 16, 16)
+
+
+def test_a_schedule_stopped_through_the_orm_is_dropped_at_commit(app, client, make):
+    schedule_id = make.schedule(capacity=4)
+    one = schedule_urls(app, schedule_id)[1]
+    assert client.get(one).json["status"] == "open"
+    with app.app_context():
+        db.session.get(Schedule, schedule_id).stopped = True
+        db.session.commit()
+    assert client.get(one).json["status"] == "stopped"
+
+
+def test_a_rolled_back_change_drops_nothing_and_a_fill_older_than_a_drop_is_not_kept(app, client, make,
+                                                                                     redis_client):
+    schedule_id = make.schedule(capacity=4)
+    one = schedule_urls(app, schedule_id)[1]
+    client.get(one)
+    with app.app_context():
+        public_cache.changed(schedule_id)
+        db.session.rollback()
+    assert len(redis_client.keys("pubsched:v1:*")) == 1
+    # A fill that read the sequence before a drop must not store what it read (it may predate the change).
+    with app.test_request_context(one):
+        from flask import g
+        seq = int(redis_client.get(public_cache.SEQ) or 0)
+        public_cache.drop([schedule_id])
+        g.pubsched = {"ids": {str(schedule_id)}, "until": None}
+        response = app.response_class(b'{"stale": true}', mimetype="application/json")
+        public_cache._store("pubsched:v1:probe", response, seq, 2000)
+    assert redis_client.get("pubsched:v1:probe") is None
+    assert redis_client.keys("pubsched:v1:*") == []  # the drop removed the answer tagged with the schedule
+
+
+def test_an_answer_is_kept_no_later_than_the_release_instant(app, client, make, redis_client, monkeypatch):
+    schedule_id = make.schedule(capacity=4, released=False)
+    frozen = now()
+    for where in ("patient_api.common.clock.now", "patient_api.directory.services.now",
+                  "patient_api.directory.models.now"):
+        monkeypatch.setattr(where, lambda: frozen)
+    with app.app_context():
+        db.session.get(Schedule, schedule_id).release_at = frozen + timedelta(milliseconds=800)
+        db.session.commit()
+    one = schedule_urls(app, schedule_id)[1]
+    assert client.get(one).json["status"] == "not_released"
+    key = redis_client.keys("pubsched:v1:*")[0]
+    assert 0 < redis_client.pttl(key) <= 800
+    with app.app_context():
+        db.session.get(Schedule, schedule_id).release_at = frozen + timedelta(milliseconds=30)
+        db.session.commit()  # the ORM edit drops the answer; the next one changes too soon to be worth keeping
+    assert redis_client.keys("pubsched:v1:*") == []
+    assert client.get(one).json["status"] == "not_released"
+    assert redis_client.keys("pubsched:v1:*") == []
+
+
+def test_a_patients_view_is_never_shared(app, client, make, redis_client):
+    schedule_id = make.schedule(capacity=4)
+    headers, patient_id = make.resident()
+    answer = client.get(f"/api/v1/schedules/{schedule_id}?patient_id={patient_id}", headers=headers)
+    assert answer.status_code == 200 and "available_to_patient" in answer.json
+    assert redis_client.keys("pubsched:v1:*") == []
+
+
+def test_redis_down_still_answers_from_the_database(app, client, make, monkeypatch):
+    from .factories import DeadRedis
+    schedule_id = make.schedule(capacity=4)
+    monkeypatch.setattr(public_cache, "redis", DeadRedis())
+    for url in schedule_urls(app, schedule_id):
+        assert client.get(url).status_code == 200
+
+
+def test_a_full_window_is_refused_from_redis_until_a_ticket_comes_back(app, client, make, redis_client):
+    schedule_id = make.schedule(capacity=16, fee_fen=1200)  # 8 windows of 2 tickets
+    window = slots(client, schedule_id)[3]["start"]
+    takers = [make.resident() for _ in range(2)]
+    taken = [book(client, who, schedule_id, slot_start=window) for who in takers]
+    assert [r.status_code for r in taken] == [201, 201]
+    late, later = make.resident(), make.resident()
+    assert book(client, late, schedule_id, slot_start=window).json["code"] == "slot_full"
+    assert redis_client.exists(f"soldout:{schedule_id}:w")
+    with Statements(app) as sql:
+        shed = book(client, later, schedule_id, slot_start=window)
+    assert (shed.status_code, shed.json["code"]) == (409, "slot_full")
+    assert sql.count == 0, sql.statements
+    other = book(client, late, schedule_id, slot_start=slots(client, schedule_id)[4]["start"])
+    assert other.status_code == 201  # another window is not refused
+    cancelled = client.post(f"/api/v1/appointments/{taken[0].json['id']}/cancel", headers=takers[0][0])
+    assert cancelled.status_code == 200
+    assert not redis_client.exists(f"soldout:{schedule_id}:w")
+    assert book(client, make.resident(), schedule_id, slot_start=window).status_code == 201
+
+
+@pytest.mark.parametrize("readers", [8])
+def test_reads_racing_bookings_end_exact_on_the_database(app, make, readers):
+    """Readers hammer the three answers while bookers take every ticket; once all committed, every answer matches
+    PostgreSQL (a fill that read before a booking's commit never outlives it)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Event
+
+    capacity = 24
+    schedule_id = make.schedule(capacity=capacity)
+    targets = schedule_urls(app, schedule_id)
+    people = residents(app, 60 if is_postgres(app) else 30)
+    stop, reads = Event(), []
+
+    def read(_):
+        client = app.test_client()
+        while not stop.is_set():
+            reads.append(client.get(targets[len(reads) % 3]).status_code)
+
+    def take(person):
+        headers, patient_id, _ = person
+        return app.test_client().post("/api/v1/appointments", json={"schedule_id": schedule_id,
+                                                                     "patient_id": patient_id},
+                                      headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=readers + 16) as pool:
+        readers_done = [pool.submit(read, i) for i in range(readers)]
+        outcomes = list(pool.map(take, people))
+        stop.set()
+        for future in readers_done:
+            future.result()
+    with app.app_context():
+        taken = active_count(schedule_id)
+    assert outcomes.count(201) == taken == capacity
+    assert set(reads) == {200} and len(reads) > 0
+    client = app.test_client()
+    assert available(client, app, schedule_id) == (0, 0, 0)
