@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import _load as L
+import aiohttp
 import redis
 import rush
 
@@ -79,7 +80,11 @@ async def measure(base: str, schedule_id, args) -> dict:
     async with L.make_session(args.residents, args.request_timeout) as s:
         health = await L.volley(s, [("GET", f"{base}/healthz", {})] * (3 * args.residents))
     rngs = [random.Random(args.seed * 100003 + i) for i in range(args.residents)]
-    async with L.make_session(args.residents, args.request_timeout) as s:
+    # A connection per request, as behind a proxy (phones keep theirs to the proxy, not to gunicorn): a kept-alive
+    # connection gunicorn closes while the client reuses it would count as a failed journey that no phone sees.
+    connector = aiohttp.TCPConnector(limit=args.residents, force_close=True)
+    async with aiohttp.ClientSession(connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=args.request_timeout)) as s:
         gate = asyncio.Event()
 
         async def one(i: int) -> dict:

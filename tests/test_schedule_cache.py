@@ -215,3 +215,21 @@ def test_reads_racing_bookings_end_exact_on_the_database(app, make, readers):
     assert set(reads) == {200} and len(reads) > 0
     client = app.test_client()
     assert available(client, app, schedule_id) == (0, 0, 0)
+
+
+def test_a_sold_out_booking_is_refused_after_one_redis_round_trip(app, client, make, redis_client, monkeypatch):
+    import redis.connection
+
+    schedule_id = make.schedule(capacity=1, fee_fen=0)
+    first, late, later = make.resident(), make.resident(), make.resident()
+    assert book(client, first, schedule_id).status_code == 201
+    assert book(client, late, schedule_id).json["code"] == "sold_out"  # the database says so and sets the flag
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command",
+                        lambda conn, command, check_health=True: sent.append(1) or original(conn, command,
+                                                                                           check_health))
+    with Statements(app) as sql:
+        shed = book(client, later, schedule_id)
+    assert (shed.status_code, shed.json["code"]) == (409, "sold_out")
+    assert (sql.count, len(sent)) == (0, 1)

@@ -29,16 +29,18 @@ def book_from_pool(pool, patient_id, schedule_id, *, via, account_id=None, slot_
                          from_pools=(pool,), public=fallback)
 
 
-def admit(rate_key, schedule_id, may_use_pool, window_start=None):
+def admit(rate_key, schedule_id, may_use_pool, window_start=None, flags=None):
     """shedding.admit, except that a sold-out flag naming pools that still keep tickets back lets through a booking
     that may take from one of them (`may_use_pool()`, asked only then): the rush on a schedule with nothing kept
     back is still answered from Redis alone. A window flag (nothing left in `window_start` for anyone) refuses
-    every booking of that window."""
+    every booking of that window. `flags`: see shedding.admit."""
     try:
-        shedding.admit(rate_key, schedule_id, window_start)
+        shedding.admit(rate_key, schedule_id, window_start, flags)
     except shedding.SoldOut as refused:
         if not refused.pools or not set(refused.pools) & set(may_use_pool()):
             raise
+        if flags is not None:  # refused before the attempt was counted: count it now
+            shedding.admit(rate_key, schedule_id, window_start, flags=())
 
 
 def eligible_pools(patient_id, schedule_id, account_id, via):

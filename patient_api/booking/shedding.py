@@ -47,26 +47,44 @@ class WindowFull(Conflict):
         super().__init__("该时段已约满，请选择其他时段", code="slot_full")
 
 
-def admit(account_id, schedule_id, window_start=None):
-    """One round trip: count the account's attempt (429 over the limit), refuse a sold-out schedule (SoldOut) and,
-    given one, a time window with nothing left (WindowFull)."""
+def queue_flags(pipe, schedule_id, window_start=None):
+    """Add the reads of the schedule's sold-out flag (and the window's, given one) to a pipeline."""
+    pipe.get(_key(schedule_id))
+    if window_start is not None:
+        pipe.hget(_windows_key(schedule_id), _field(window_start))
+
+
+def admit(account_id, schedule_id, window_start=None, flags=None):
+    """Count the account's attempt (429 over the limit), refuse a sold-out schedule (SoldOut) and, given one, a
+    time window with nothing left (WindowFull): one round trip.
+
+    `flags`, the results of queue_flags read in an earlier round trip of this request (the session's), refuses a
+    flagged attempt with no further round trip, uncounted: a refusal from Redis costs what a 429 would. `flags=()`
+    only counts the attempt."""
     config = current_app.config
     window_seconds = config["BOOKING_RATE_WINDOW"]
     try:
+        if flags:
+            _refuse_flagged(*flags)
         with redis.pipeline(transaction=False) as pipe:
             window = ratelimit.queue_hit(pipe, "book", account_id, window_seconds)
-            pipe.get(_key(schedule_id))
-            if window_start is not None:
-                pipe.hget(_windows_key(schedule_id), _field(window_start))
-            count, _, flag, *window_flag = pipe.execute()
+            if flags is None:
+                queue_flags(pipe, schedule_id, window_start)
+            count, _, *read = pipe.execute()
     except redis_lib.RedisError:
         log.warning("booking admitted without shedding: redis unavailable")
         return
     ratelimit.check(count, window, config["BOOKING_RATE_LIMIT"], window_seconds)
+    if read:
+        _refuse_flagged(*read)
+
+
+def _refuse_flagged(flag, window_flag=None):
+    """SoldOut (naming the pools that still keep tickets back) or WindowFull when a flag is set."""
     if flag is not None:
         flag = flag.decode() if isinstance(flag, bytes) else str(flag)
         raise SoldOut(pool for pool in flag.split(",") if pool and pool != "-")
-    if window_flag and window_flag[0] is not None:
+    if window_flag is not None:
         raise WindowFull()
 
 

@@ -43,15 +43,20 @@ def end_session(token):
         raise Unavailable() from exc
 
 
-def resolve_session(token, kind):
-    """The subject id of a live session of that kind; slides the idle expiry."""
+def resolve_session(token, kind, also=None):
+    """The subject id of a live session of that kind; slides the idle expiry.
+
+    `also(pipe)` may queue commands that do not depend on the caller; they ride the same round trip and their
+    results are left in g.session_also (the booking rush reads its sold-out flags this way)."""
     config = current_app.config
     try:
         with redis.pipeline(transaction=False) as pipe:
             # One round trip: read and slide the idle expiry (EXPIRE on a lapsed key revives nothing).
             pipe.hgetall(_key(token))
             pipe.expire(_key(token), config[IDLE_SETTING[kind]])
-            data, _ = pipe.execute()
+            if also is not None:
+                also(pipe)
+            data, _, *g.session_also = pipe.execute()
         if not data or data.get(b"kind", b"").decode() != kind:
             raise Unauthorized("登录已过期，请重新登录", code="session_expired")
         if time.time() - int(data[b"created"]) >= config["SESSION_ABSOLUTE_SECONDS"]:
@@ -79,13 +84,13 @@ def current_staff_id():
     return g.staff_id
 
 
-def current_account_id():
-    """The signed-in resident account; 401 if there is none."""
+def current_account_id(also=None):
+    """The signed-in resident account; 401 if there is none. `also`: see resolve_session (first call only)."""
     if "account_id" not in g:
         token = bearer_token()
         if not token:
             raise Unauthorized()
-        g.account_id = resolve_session(token, "resident")
+        g.account_id = resolve_session(token, "resident", also)
     return g.account_id
 
 
