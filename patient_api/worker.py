@@ -1,15 +1,19 @@
 """RQ worker entry points: the periodic jobs and the process that runs them."""
+import contextlib
 import functools
 import logging
 import multiprocessing
 import os
+import secrets
 import signal
+import socket
 import threading
 import time
 
 import redis as redis_lib
 from rq import Queue, Worker
 from rq.cron import CronScheduler
+from rq.exceptions import StopRequested
 
 from .common import observability
 from .common.jobs import QUEUE
@@ -246,14 +250,53 @@ class _Worker(Worker):
         super().request_stop(signum, frame)
 
 
+# Every host's worker may start a scheduler, but only the holder of this lease runs one: the periodic jobs run once
+# per tick across all hosts (RQ's CronScheduler takes no lock of its own). The holder renews it every few seconds;
+# a successor waits at most CRON_LEASE_SECONDS after a holder died without letting go.
+CRON_LEASE_KEY = "cron:leader"
+CRON_LEASE_SECONDS = 20
+CRON_RENEW_SECONDS = 5
+_RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0"
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+def take_cron_lease(connection, token):
+    """True when this scheduler now holds the periodic jobs (nobody else did)."""
+    return bool(connection.set(CRON_LEASE_KEY, token, nx=True, ex=CRON_LEASE_SECONDS))
+
+
+def renew_cron_lease(connection, token):
+    """True while the lease is still this scheduler's (extended); False once another took it."""
+    return bool(connection.eval(_RENEW, 1, CRON_LEASE_KEY, token, CRON_LEASE_SECONDS))
+
+
+def release_cron_lease(connection, token):
+    """Let another host's scheduler take over at once (only if the lease is still ours)."""
+    connection.eval(_RELEASE, 1, CRON_LEASE_KEY, token)
+
+
 class _Cron(CronScheduler):
-    """RQ's cron scheduler, remembering a stop request (it too gives up when Redis goes away)."""
+    """RQ's cron scheduler, remembering a stop request (it too gives up when Redis goes away), and running only
+    while it holds the cron lease."""
 
     stop_asked = False
+    lease_lost = False
+    lease_token = None
 
     def _request_stop(self, signum, frame):
         self.stop_asked = True
         super()._request_stop(signum, frame)
+
+    def enqueue_jobs(self):
+        """Renew the lease before each round of enqueueing; stop (lease_lost) once it is someone else's."""
+        if not renew_cron_lease(self.connection, self.lease_token):
+            self.lease_lost = True
+            raise StopRequested()
+        return super().enqueue_jobs()
+
+    def calculate_sleep_interval(self):
+        """Wake at least every CRON_RENEW_SECONDS, so the lease never lapses while this scheduler sleeps."""
+        return min(super().calculate_sleep_interval(), CRON_RENEW_SECONDS)
 
 
 def _await_redis(connection):
@@ -287,15 +330,30 @@ def _run_cron(redis_url, parent_pid=None):
     if parent_pid is not None:
         _exit_with(parent_pid)
     connection = redis_lib.Redis.from_url(redis_url)
+    token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     while True:
-        cron = _Cron(connection=connection)
-        for func, seconds in PERIODIC:
-            cron.register(func, queue_name=QUEUE, interval=seconds)
+        cron = None
         try:
-            cron.start()
-            return  # stopped on request
+            for sig in (signal.SIGTERM, signal.SIGINT):  # while waiting for the lease, a stop just ends the process
+                signal.signal(sig, signal.SIG_DFL)
+            if not take_cron_lease(connection, token):
+                time.sleep(CRON_RENEW_SECONDS)  # another host's scheduler runs the periodic jobs
+                continue
+            log.info("cron scheduler %s holds the periodic jobs", token)
+            cron = _Cron(connection=connection)
+            cron.lease_token = token
+            for func, seconds in PERIODIC:
+                cron.register(func, queue_name=QUEUE, interval=seconds)
+            try:
+                cron.start()
+            finally:
+                with contextlib.suppress(redis_lib.RedisError):
+                    release_cron_lease(connection, token)
+            if not cron.lease_lost:
+                return  # stopped on request
+            log.warning("cron scheduler %s lost its lease; another host runs the periodic jobs", token)
         except redis_lib.RedisError:
-            if cron.stop_asked:
+            if cron is not None and cron.stop_asked:
                 return
             log.warning("cron scheduler lost Redis; starting again once it answers")
             _await_redis(connection)

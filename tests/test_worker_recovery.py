@@ -34,10 +34,19 @@ def test_worker_starts_again_after_losing_redis_and_stops_on_request(monkeypatch
     assert len(FakeWorker.made) == 2 and len(waits) == 1
 
 
+def lease_always_ours(monkeypatch):
+    """The cron lease without a Redis: always taken, renewed and released."""
+    monkeypatch.setattr(worker, "take_cron_lease", lambda connection, token: True)
+    monkeypatch.setattr(worker, "release_cron_lease", lambda connection, token: None)
+
+
 def test_cron_scheduler_starts_again_after_losing_redis(monkeypatch):
     starts, waits = [], []
+    lease_always_ours(monkeypatch)
 
     class FakeCron:
+        lease_lost = False
+
         def __init__(self, connection):
             self.stop_asked = False
 
@@ -57,7 +66,11 @@ def test_cron_scheduler_starts_again_after_losing_redis(monkeypatch):
 
 
 def test_cron_scheduler_asked_to_stop_during_an_outage_stops(monkeypatch):
+    lease_always_ours(monkeypatch)
+
     class StoppingCron:
+        lease_lost = False
+
         def __init__(self, connection):
             self.stop_asked = True
 
@@ -79,3 +92,30 @@ def test_cron_child_exits_when_its_worker_is_gone():
             "time.sleep(30)\n")
     proc = subprocess.run([sys.executable, "-c", code], timeout=30, cwd=os.path.dirname(os.path.dirname(__file__)))
     assert proc.returncode == -15  # SIGTERM from its watcher (a sleep that ran out would exit 0)
+
+
+def test_one_scheduler_holds_the_cron_lease_until_it_lets_go(redis_client):
+    assert worker.take_cron_lease(redis_client, "host-a")
+    assert not worker.take_cron_lease(redis_client, "host-b")  # host b's scheduler waits
+    assert worker.renew_cron_lease(redis_client, "host-a") and not worker.renew_cron_lease(redis_client, "host-b")
+    assert 0 < redis_client.ttl(worker.CRON_LEASE_KEY) <= worker.CRON_LEASE_SECONDS
+    worker.release_cron_lease(redis_client, "host-b")  # not b's to release
+    assert redis_client.get(worker.CRON_LEASE_KEY) == b"host-a"
+    worker.release_cron_lease(redis_client, "host-a")
+    assert worker.take_cron_lease(redis_client, "host-b")
+
+
+def test_a_scheduler_whose_lease_another_took_stops_before_enqueueing(redis_client):
+    from rq.exceptions import StopRequested
+    cron = worker._Cron(connection=redis_client)
+    cron.lease_token = "host-a"
+    redis_client.set(worker.CRON_LEASE_KEY, "host-b")  # a lapsed lease, taken over meanwhile
+    enqueued = []
+    cron.register(enqueued.append, queue_name=worker.QUEUE, interval=1)
+    try:
+        cron.enqueue_jobs()
+        raise AssertionError("enqueued without the lease")
+    except StopRequested:
+        pass
+    assert cron.lease_lost and redis_client.llen(f"rq:queue:{worker.QUEUE}") == 0
+    assert cron.calculate_sleep_interval() <= worker.CRON_RENEW_SECONDS
