@@ -78,13 +78,17 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
 class Stack:
     """Start, fault and stop the whole service; `close()` leaves nothing running and nothing on disk."""
 
-    def __init__(self, workers: int = 3, threads: int = 4, log=print):
+    def __init__(self, workers: int = 3, threads: int = 4, log=print, host: str = HOST,
+                 trusted_net: str | None = None):
+        """`host`: the address PostgreSQL and Redis listen on (bench/two_hosts.py binds them on its own bridge);
+        `trusted_net`: a CIDR whose clients PostgreSQL also trusts (initdb trusts only loopback)."""
         self.workers, self.threads, self.log = workers, threads, log
+        self.host, self.trusted_net = host, trusted_net
         self.pg_bin, self.redis_bin = find_pg_bin(), find_redis_server()
         self.tracker = P.Tracker()
         self.tmp = Path(tempfile.mkdtemp(prefix="patient_api_faults_"))
         self.tmp.chmod(0o755)  # the postgres user must reach its data dir below
-        self.pg_port, self.redis_port, self.http_port = P.free_port(), P.free_port(), P.free_port()
+        self.pg_port, self.redis_port, self.http_port = P.free_port(host), P.free_port(host), P.free_port()
         self.base = f"http://{HOST}:{self.http_port}"
         self.pg_dir = self.tmp / "pg"
         self.redis_proc = self.gunicorn = self.worker = None
@@ -95,12 +99,12 @@ class Stack:
     @property
     def db_url(self) -> str:
         """libpq URL of our own database (TCP on our own port)."""
-        return f"postgresql://postgres@{HOST}:{self.pg_port}/{DB_NAME}"
+        return f"postgresql://postgres@{self.host}:{self.pg_port}/{DB_NAME}"
 
     @property
     def redis_url(self) -> str:
         """Our own Redis."""
-        return f"redis://{HOST}:{self.redis_port}/0"
+        return f"redis://{self.host}:{self.redis_port}/0"
 
     def env(self) -> dict:
         """The service's environment: our servers, dev login, sandbox pay, and no way out of 127.0.0.1."""
@@ -152,7 +156,7 @@ class Stack:
         return ["runuser", "-u", "postgres", "--", *argv]
 
     def _pg_ctl(self, *args: str, timeout: float = 60) -> None:
-        options = (f"-p {self.pg_port} -h {HOST} -k {self.pg_dir / 'sock'} -c fsync=off "
+        options = (f"-p {self.pg_port} -h {self.host} -k {self.pg_dir / 'sock'} -c fsync=off "
                    "-c max_connections=200 -c shared_buffers=32MB")
         argv = [str(self.pg_bin / "pg_ctl"), "-D", str(self.pg_dir / "data"), "-l", str(self.pg_dir / "server.log"),
                 "-w", "-t", str(int(timeout)), "-o", options, *args]
@@ -176,6 +180,9 @@ class Stack:
         subprocess.run(self._as_postgres([str(self.pg_bin / "initdb"), "-D", str(self.pg_dir / "data"), "-U",
                                           "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "-N"]),
                        check=True, capture_output=True, timeout=120)
+        if self.trusted_net:
+            with open(self.pg_dir / "data" / "pg_hba.conf", "a") as hba:
+                hba.write(f"host all all {self.trusted_net} trust\n")
         self._pg_ctl("start")
         if self.postmaster() is None:
             raise RuntimeError("PostgreSQL started but its postmaster.pid names no live process")
@@ -199,10 +206,10 @@ class Stack:
         """Our own redis-server on our port, keeping its data in the temp dir across restarts."""
         data = self.tmp / "redis"
         data.mkdir(exist_ok=True)
-        argv = [self.redis_bin, "--port", str(self.redis_port), "--bind", HOST, "--dir", str(data),
+        argv = [self.redis_bin, "--port", str(self.redis_port), "--bind", self.host, "--dir", str(data),
                 "--dbfilename", "dump.rdb", "--save", "3600 1", "--appendonly", "no", "--daemonize", "no"]
         self.redis_proc = self._spawn(argv, "redis")
-        client = redis.Redis(host=HOST, port=self.redis_port, socket_timeout=2)
+        client = redis.Redis(host=self.host, port=self.redis_port, socket_timeout=2)
         try:
             wait_until(client.ping, 20, "redis")
         finally:
@@ -210,7 +217,7 @@ class Stack:
 
     def stop_redis(self) -> None:
         """SHUTDOWN SAVE: Redis writes its data to disk and exits (restart_redis brings the same data back)."""
-        client = redis.Redis(host=HOST, port=self.redis_port, socket_timeout=5)
+        client = redis.Redis(host=self.host, port=self.redis_port, socket_timeout=5)
         with contextlib.suppress(redis.ConnectionError):
             client.shutdown(save=True)
         client.close()
