@@ -72,19 +72,23 @@ async def journey(session, base: str, token: str, patient_id, schedule: dict, rn
             "error": failed.error if failed else None}
 
 
+def one_request_per_connection(args) -> aiohttp.ClientSession:
+    """A connection per request, as behind a proxy (phones keep theirs to the proxy, not to gunicorn): a kept-alive
+    connection gunicorn closes while the client reuses it would fail a journey no phone would see fail. The
+    /healthz baseline is sent the same way, so the ratio compares like with like."""
+    connector = aiohttp.TCPConnector(limit=args.residents, force_close=True)
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=args.request_timeout))
+
+
 async def measure(base: str, schedule_id, args) -> dict:
     """Residents, then the /healthz volley (3 requests per resident), then every journey at once."""
     residents = await rush.make_residents(base, args.residents, args.setup_concurrency, args.request_timeout)
     async with L.make_session(8, args.request_timeout) as s:
         schedule = (await L.shoot(s, "GET", f"{base}/api/v1/schedules/{schedule_id}")).body
-    async with L.make_session(args.residents, args.request_timeout) as s:
+    async with one_request_per_connection(args) as s:
         health = await L.volley(s, [("GET", f"{base}/healthz", {})] * (3 * args.residents))
     rngs = [random.Random(args.seed * 100003 + i) for i in range(args.residents)]
-    # A connection per request, as behind a proxy (phones keep theirs to the proxy, not to gunicorn): a kept-alive
-    # connection gunicorn closes while the client reuses it would count as a failed journey that no phone sees.
-    connector = aiohttp.TCPConnector(limit=args.residents, force_close=True)
-    async with aiohttp.ClientSession(connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=args.request_timeout)) as s:
+    async with one_request_per_connection(args) as s:
         gate = asyncio.Event()
 
         async def one(i: int) -> dict:

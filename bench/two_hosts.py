@@ -4,8 +4,9 @@ between them must be exact across hosts, and each tick of the periodic jobs must
 Run from the repo root, as root (it makes network namespaces):
     .venv/bin/python bench/two_hosts.py [--residents 1000] [--capacity 50] [--cron both|one]
 Host a and host b each run gunicorn and `flask --app wsgi worker`, both with the cron scheduler by default: only the
-holder of the Redis cron lease runs it (patient_api/worker.py); --cron one starts it on host a only. PostgreSQL and Redis are bench/_stack.py's own, on fresh
-ports in a temp dir, listening on the bridge between the namespaces. See docs/two-hosts.md.
+holder of the Redis cron lease runs it (patient_api/worker.py); --cron one starts it on host a only.
+PostgreSQL and Redis are bench/_stack.py's own, on fresh ports in a temp dir, listening on the bridge between the
+namespaces. See docs/two-hosts.md.
 Exit 0 PASS, 1 FAIL, 2 the bench could not run.
 """
 

@@ -2,6 +2,7 @@
 import logging
 
 from flask import Flask, jsonify, send_from_directory
+from flask.sessions import SessionInterface
 from sqlalchemy import event, text
 
 from . import errors
@@ -139,8 +140,20 @@ def _register_blueprints(app):
         api.register_blueprint(dev_login, url_prefix="/api/v1")
 
 
+class NoCookieSessions(SessionInterface):
+    """Sessions are bearer tokens in Redis (common/auth.py); Flask's cookie session is never used, so no request
+    builds its cookie signer."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response):
+        return None
+
+
 def _register_request_cycle(app):
     """One transaction per request: commit on success, roll back on any error answer."""
+    app.session_interface = NoCookieSessions()
     app.before_request(observability.before_request)
     app.after_request(observability.after_request)  # registered first, so it runs last
     app.after_request(keepalive.settle_unread_body)

@@ -27,12 +27,16 @@ blp = Blueprint("booking", __name__, description="Outpatient appointments (é¢„çº
 
 def resident_with_flags(view):
     """resident_required, reading the sold-out flags of the schedule (and window) being booked in the session's own
-    Redis round trip: in a rush most attempts are then refused after one round trip instead of two."""
+    Redis round trip: in a rush most attempts are then refused after that one round trip, before the body is even
+    validated (a sold-out schedule is sold out whatever else the body says). A flag naming pools that still keep
+    tickets back is left to the view, which knows whether this booking may take from them."""
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         target = _target()
         current_account_id(also=(lambda pipe: shedding.queue_flags(pipe, *target)) if target else None)
         g.shed_target = target
+        if target is not None:
+            shedding.refuse_outright(*g.session_also)
         return view(*args, **kwargs)
     return wrapper
 

@@ -79,6 +79,15 @@ def admit(account_id, schedule_id, window_start=None, flags=None):
         _refuse_flagged(*read)
 
 
+def refuse_outright(flag, window_flag=None):
+    """Refuse, as admit would, an attempt whose flags no pool could let through (sold out with nothing kept back, or
+    the window full)."""
+    if flag is not None and (flag.decode() if isinstance(flag, bytes) else str(flag)) in ("", "-"):
+        raise SoldOut()
+    if window_flag is not None:
+        raise WindowFull()
+
+
 def _refuse_flagged(flag, window_flag=None):
     """SoldOut (naming the pools that still keep tickets back) or WindowFull when a flag is set."""
     if flag is not None:
