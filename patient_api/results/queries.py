@@ -49,9 +49,12 @@ def summary(report, patient_id, hospital_name):
         "amended": report.version > 1}
 
 
-def detail(report, patient_id):
-    """A report with its results (lab), findings and impression (imaging) or text (documents)."""
-    return {**summary(report, patient_id, hospital_names([report.hospital_id]).get(report.hospital_id)),
+def detail(report, patient_id, hospital_name=None):
+    """A report with its results (lab), findings and impression (imaging) or text (documents); the hospital's name
+    is looked up unless the caller's query brought it."""
+    if hospital_name is None:
+        hospital_name = hospital_names([report.hospital_id]).get(report.hospital_id)
+    return {**summary(report, patient_id, hospital_name),
             **{name: getattr(report, name) for name in (
                 "code", "category", "department", "performer", "effective_at", "findings", "impression", "body")},
             "items": report.items}
