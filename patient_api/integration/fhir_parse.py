@@ -2,18 +2,21 @@
 
 Entries are validated one by one rather than as one giant Bundle model: it is faster, an unknown
 resourceType is reported at its path instead of crashing the library, and each raw entry can be
-dropped as soon as its model is built.
+dropped as soon as its model is built. Observations, most of a lab push, are mapped at once and only
+their mapping kept (fhir_observations.Mapped): memory stays bounded by the bundle, not by its models.
 """
 import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from json.decoder import WHITESPACE, scanstring
 
 import pydantic
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
 from .fhir_errors import InvalidFhir
+from .fhir_observations import Mapped
 
 BUNDLE_TYPES = ("transaction", "batch", "collection")
 # NUL and unpaired surrogates decode from JSON escapes but no database text column can hold them.
@@ -21,7 +24,7 @@ UNSTORABLE_ESCAPE = re.compile(r"\\u(0000|d[89a-f])", re.IGNORECASE)
 UNSTORABLE_CHAR = re.compile("[\x00\ud800-\udfff]")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Entry:
     """One validated entry: where it sits in the bundle, its resource model, and what ingest learns about it."""
 
@@ -31,11 +34,12 @@ class Entry:
     resource: object
     source_id: str | None = None
     person: str | None = None
+    id_number: str | None = None  # a Patient's resident ID number, when it has one
 
 
 def read(raw, problems):
     """Bytes → validated entries that carry a resource; raises InvalidFhir with every problem's path."""
-    data = _json(raw)
+    data, load = _json(raw)
     entries = data.get("entry")
     shell = {key: value for key, value in data.items() if key != "entry"}
     if entries is not None:
@@ -44,14 +48,15 @@ def read(raw, problems):
     _validate(Bundle, shell, "", problems)
     problems.raise_if_any()
     result = []
-    for position, item in enumerate(entries or []):
-        entries[position] = None  # the raw dict is not needed once its model exists: memory stays bounded
+    for position in range(len(entries or [])):
+        item = load(position)  # parsed (or handed over) only now, and dropped once its model exists
         if item.get("resource") is None:  # e.g. a transaction DELETE: nothing to store
             continue
         path = f"entry[{position}].resource"
         model = _resource(item["resource"], path, problems)
         if model is not None:
-            result.append(Entry(path, item.get("fullUrl"), item["resource"]["resourceType"], model))
+            kind = item["resource"]["resourceType"]
+            result.append(Entry(path, item.get("fullUrl"), kind, Mapped(model) if kind == "Observation" else model))
         if problems.full:
             break
     problems.raise_if_any()
@@ -59,12 +64,18 @@ def read(raw, problems):
 
 
 def _json(raw):
+    """(the Bundle's top level, load(position) → its entry as a dict), after the checks every bundle must pass.
+
+    The entries of a well-formed bundle are only scanned here (their text positions kept, their resources not):
+    each one is parsed again when read() validates it, so the whole document never exists as Python objects at
+    once (a 20 MB bundle would take about 160 MB so)."""
     try:
         text = raw.decode("utf-8")
-        data = json.loads(text, parse_constant=_no_constant)
+        scanned = _scan(text) if not UNSTORABLE_ESCAPE.search(text) else None
+        data = scanned[0] if scanned else DECODER.decode(text)
     except (ValueError, RecursionError):  # includes UnicodeDecodeError and JSONDecodeError
         raise InvalidFhir("请求体不是合法的 UTF-8 JSON", errors={"$": ["不是合法的 UTF-8 JSON"]}) from None
-    if UNSTORABLE_ESCAPE.search(text):  # rare: only then walk the whole document to name the place
+    if scanned is None and UNSTORABLE_ESCAPE.search(text):  # rare: only then walk the whole document to name the place
         try:
             path = _unstorable(data, "")
         except RecursionError:
@@ -77,7 +88,67 @@ def _json(raw):
         raise InvalidFhir(errors={"type": [f"Bundle.type 应为 {', '.join(BUNDLE_TYPES)} 之一"]})
     if "entry" in data and not isinstance(data["entry"], list):  # FHIR JSON has no nulls; a single entry is no list
         raise InvalidFhir(errors={"entry": ["entry 应为数组"]})
-    return data
+    if scanned:
+        starts = scanned[1]
+        return data, lambda position: DECODER.raw_decode(text, starts[position])[0]
+    entries = data.get("entry")
+
+    def hand_over(position):
+        item, entries[position] = entries[position], None  # not needed once its model exists
+        return item
+    return data, hand_over
+
+
+def _scan(text):
+    """(top level with each entry minus its resource, where each entry starts in the text) for a document that is
+    an object whose `entry` is an array; None for any other shape (json.loads judges those as before). Raises
+    ValueError where json.loads would."""
+    ws = WHITESPACE.match
+    at = ws(text, 0).end()
+    if text[at:at + 1] != "{":
+        return None
+    top, starts, at = {}, None, ws(text, at + 1).end()
+    while text[at:at + 1] != "}":
+        if text[at:at + 1] != '"':
+            raise ValueError("expected a key")
+        key, at = scanstring(text, at + 1)
+        at = ws(text, at).end()
+        if text[at:at + 1] != ":":
+            raise ValueError("expected ':'")
+        at = ws(text, at + 1).end()
+        if key == "entry" and text[at:at + 1] == "[":
+            top[key], starts, at = _scan_entries(text, at + 1)
+        else:
+            top[key], at = DECODER.raw_decode(text, at)
+            starts = None if key == "entry" else starts
+        at = ws(text, at).end()
+        if text[at:at + 1] == ",":
+            at = ws(text, at + 1).end()
+            if text[at:at + 1] != '"':
+                raise ValueError("expected a key")
+        elif text[at:at + 1] != "}":
+            raise ValueError("expected ',' or '}'")
+    if ws(text, at + 1).end() != len(text):
+        raise ValueError("extra data")
+    return (top, starts) if starts is not None else None
+
+
+def _scan_entries(text, at):
+    """The entries of an array starting at `at` (each without its resource), where each starts, and the end."""
+    ws = WHITESPACE.match
+    entries, starts, at = [], [], ws(text, at).end()
+    while text[at:at + 1] != "]":
+        starts.append(at)
+        item, at = DECODER.raw_decode(text, at)
+        entries.append({k: v for k, v in item.items() if k != "resource"} if isinstance(item, dict) else item)
+        at = ws(text, at).end()
+        if text[at:at + 1] == ",":
+            at = ws(text, at + 1).end()
+            if text[at:at + 1] == "]":
+                raise ValueError("trailing comma")
+        elif text[at:at + 1] != "]":
+            raise ValueError("expected ',' or ']'")
+    return entries, starts, at + 1
 
 
 def _unstorable(value, path):
@@ -96,6 +167,9 @@ def _unstorable(value, path):
 
 def _no_constant(name):
     raise ValueError(f"{name} is not JSON")
+
+
+DECODER = json.JSONDecoder(parse_constant=_no_constant)  # NaN and Infinity are not JSON
 
 
 @lru_cache(maxsize=None)
