@@ -74,3 +74,15 @@ def test_observations_are_kept_as_their_mapping(app):
     assert (kept.id, kept.identifier[0].value, kept.subject.reference, kept.subject.identifier.value) == (
         "o1", "o1", "Patient/p1", "42")
     assert (kept.mapped.code, kept.mapped.value_num, kept.mapped.unit) == ("血红蛋白", 135.0, "g/L")
+
+
+def test_a_long_bundle_names_the_bad_entry_at_its_place():
+    """Entries are validated a chunk at a time; a fault is still reported at its place in the whole bundle."""
+    entries = [{"fullUrl": f"urn:uuid:{n}", "resource": {**PATIENT, "id": f"p{n}"}}
+               for n in range(fhir_parse.SHELL_CHUNK + 500)]
+    entries[fhir_parse.SHELL_CHUNK + 200]["request"] = {"method": "GET"}  # no url
+    with pytest.raises(InvalidFhir) as caught:
+        fhir_parse.read(bundle_text(*entries, timestamp="not a time").encode(), Problems())
+    errors = caught.value.errors
+    assert f"entry[{fhir_parse.SHELL_CHUNK + 200}].request.url" in errors
+    assert "timestamp" in errors and len(errors) == 2  # the Bundle's own field is reported once

@@ -33,6 +33,7 @@ def ingest(hospital, raw, instant=None):
     instant = instant or now()
     problems = Problems()
     entries = fhir_parse.read(raw, problems)
+    del raw  # up to 20 MB, not needed any more (the caller keeps no reference)
     supported = [entry for entry in entries if entry.type in SUPPORTED]
     index = BundleIndex(entries)  # ignored types too: a Practitioner in the bundle names a report's performer
     for entry in supported:

@@ -236,28 +236,30 @@ def _existing(model, hospital, source_ids):
 
 def _insert_reports(hospital, triples, instant):
     """INSERT new reports and their results as plain rows, [(person_index, report_in, digest)]; returns the reports
-    (transient objects carrying the stored values, for the announcements)."""
-    level, reports, report_rows, item_rows = level_rank(hospital.level), [], [], []
-    for person_index, report_in, digest in triples:
-        report = Report(id=new_id("rpt"), hospital_id=hospital.id, person_index=person_index,
-                        source_id=report_in.source_id, content_hash=digest, created_at=instant, updated_at=instant,
-                        released_at=None, version=1)
-        for name in REPORT_FIELDS:
-            setattr(report, name, getattr(report_in, name))
-        report.sensitive = rules.sensitive_report(report_in)
-        report.mutually_recognised = rules.recognised(report_in, level)
-        items = [{**_observation_values(item), "hospital_id": hospital.id, "source_id": item.source_id,
-                  "person_index": person_index, "report_id": report.id, "position": position, "received_at": None}
-                 for position, item in enumerate(report_in.items)]
-        report.abnormal_count = sum(1 for row in items if row["flag"] not in (None, "N"))
-        report.critical = any(row["critical"] for row in items)
-        reports.append(report)
-        report_rows.append({column.key: getattr(report, column.key) for column in Report.__table__.columns})
-        item_rows.extend(items)
-    for start in range(0, len(report_rows), CHUNK):
-        db.session.execute(sa.insert(Report.__table__), report_rows[start:start + CHUNK])
-    for start in range(0, len(item_rows), CHUNK * 4):
-        db.session.execute(sa.insert(Observation.__table__), item_rows[start:start + CHUNK * 4])
+    (transient objects carrying the stored values, for the announcements). Rows are built CHUNK reports at a time,
+    so a big bundle never holds them all."""
+    level, reports = level_rank(hospital.level), []
+    for start in range(0, len(triples), CHUNK):
+        report_rows, item_rows = [], []
+        for person_index, report_in, digest in triples[start:start + CHUNK]:
+            report = Report(id=new_id("rpt"), hospital_id=hospital.id, person_index=person_index,
+                            source_id=report_in.source_id, content_hash=digest, created_at=instant,
+                            updated_at=instant, released_at=None, version=1)
+            for name in REPORT_FIELDS:
+                setattr(report, name, getattr(report_in, name))
+            report.sensitive = rules.sensitive_report(report_in)
+            report.mutually_recognised = rules.recognised(report_in, level)
+            items = [{**_observation_values(item), "hospital_id": hospital.id, "source_id": item.source_id,
+                      "person_index": person_index, "report_id": report.id, "position": position,
+                      "received_at": None} for position, item in enumerate(report_in.items)]
+            report.abnormal_count = sum(1 for row in items if row["flag"] not in (None, "N"))
+            report.critical = any(row["critical"] for row in items)
+            reports.append(report)
+            report_rows.append({column.key: getattr(report, column.key) for column in Report.__table__.columns})
+            item_rows.extend(items)
+        db.session.execute(sa.insert(Report.__table__), report_rows)
+        if item_rows:
+            db.session.execute(sa.insert(Observation.__table__), item_rows)
     return reports
 
 
