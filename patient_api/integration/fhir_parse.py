@@ -48,8 +48,9 @@ def read(raw, problems):
                           for e in entries] if isinstance(entries, list) else entries
     _validate_shell(shell, problems)
     problems.raise_if_any()
-    result = []
-    for position in range(len(entries or [])):
+    count, result = len(entries or []), []
+    data = entries = shell = None  # the entries' shells are judged: not kept while their resources are read
+    for position in range(count):
         item = load(position)  # parsed (or handed over) only now, and dropped once its model exists
         if item.get("resource") is None:  # e.g. a transaction DELETE: nothing to store
             continue
@@ -67,9 +68,9 @@ def read(raw, problems):
 def _json(raw):
     """(the Bundle's top level, load(position) → its entry as a dict), after the checks every bundle must pass.
 
-    The entries of a well-formed bundle are only scanned here (their text positions kept, their resources not):
-    each one is parsed again when read() validates it, so the whole document never exists as Python objects at
-    once (a 20 MB bundle would take about 160 MB so)."""
+    The entries of a well-formed bundle are only scanned here (their text kept, their resources not): each one is
+    parsed again when read() validates it, so the whole document never exists as Python objects at once (a 20 MB
+    bundle would take about 160 MB so)."""
     try:
         text = raw.decode("utf-8")
         scanned = _scan(text) if not UNSTORABLE_ESCAPE.search(text) else None
@@ -90,8 +91,13 @@ def _json(raw):
     if "entry" in data and not isinstance(data["entry"], list):  # FHIR JSON has no nulls; a single entry is no list
         raise InvalidFhir(errors={"entry": ["entry 应为数组"]})
     if scanned:
-        starts = scanned[1]
-        return data, lambda position: DECODER.raw_decode(text, starts[position])[0]
+        # Each entry's text as UTF-8 (about half the size of the decoded document), released as it is read.
+        spans = [text[start:end].encode() for start, end in scanned[1]]
+
+        def parse(position):
+            chunk, spans[position] = spans[position], None
+            return DECODER.decode(chunk.decode())
+        return data, parse
     entries = data.get("entry")
 
     def hand_over(position):
@@ -101,7 +107,7 @@ def _json(raw):
 
 
 def _scan(text):
-    """(top level with each entry minus its resource, where each entry starts in the text) for a document that is
+    """(top level with each entry minus its resource, where each entry starts and ends) for a document that is
     an object whose `entry` is an array; None for any other shape (json.loads judges those as before). Raises
     ValueError where json.loads would."""
     ws = WHITESPACE.match
@@ -135,12 +141,14 @@ def _scan(text):
 
 
 def _scan_entries(text, at):
-    """The entries of an array starting at `at` (each without its resource), where each starts, and the end."""
+    """The entries of an array starting at `at` (each without its resource), where each starts and ends, and the
+    array's end."""
     ws = WHITESPACE.match
     entries, starts, at = [], [], ws(text, at).end()
     while text[at:at + 1] != "]":
-        starts.append(at)
+        start = at
         item, at = DECODER.raw_decode(text, at)
+        starts.append((start, at))
         entries.append({k: v for k, v in item.items() if k != "resource"} if isinstance(item, dict) else item)
         at = ws(text, at).end()
         if text[at:at + 1] == ",":
