@@ -3,7 +3,8 @@
 Entries are validated one by one rather than as one giant Bundle model: it is faster, an unknown
 resourceType is reported at its path instead of crashing the library, and each raw entry can be
 dropped as soon as its model is built. Observations, most of a lab push, are mapped at once and only
-their mapping kept (fhir_observations.Mapped): memory stays bounded by the bundle, not by its models.
+their mapping kept (fhir_observations.Mapped), and of a DiagnosticReport only what its mapping reads
+(fhir_results.KeptReport): memory stays bounded by the bundle, not by its models.
 """
 import json
 import re
@@ -17,9 +18,11 @@ from fhir.resources.R4B.bundle import Bundle
 
 from .fhir_errors import InvalidFhir
 from .fhir_observations import Mapped
+from .fhir_results import KeptReport
 
 BUNDLE_TYPES = ("transaction", "batch", "collection")
 SHELL_CHUNK = 1000
+KEPT = {"Observation": Mapped, "DiagnosticReport": KeptReport}  # what is kept of these instead of their models
 # NUL and unpaired surrogates decode from JSON escapes but no database text column can hold them.
 UNSTORABLE_ESCAPE = re.compile(r"\\u(0000|d[89a-f])", re.IGNORECASE)
 UNSTORABLE_CHAR = re.compile("[\x00\ud800-\udfff]")
@@ -39,8 +42,9 @@ class Entry:
 
 
 def read(raw, problems):
-    """Bytes → validated entries that carry a resource; raises InvalidFhir with every problem's path."""
-    data, load = _json(raw)
+    """Bytes → validated entries that carry a resource; raises InvalidFhir with every problem's path. Given as a
+    one-item list, the bytes are taken out of it and freed as soon as they are decoded."""
+    data, load = _json(raw.pop() if isinstance(raw, list) else raw)
     entries = data.get("entry")
     shell = {key: value for key, value in data.items() if key != "entry"}
     if entries is not None:
@@ -58,7 +62,7 @@ def read(raw, problems):
         model = _resource(item["resource"], path, problems)
         if model is not None:
             kind = item["resource"]["resourceType"]
-            result.append(Entry(path, item.get("fullUrl"), kind, Mapped(model) if kind == "Observation" else model))
+            result.append(Entry(path, item.get("fullUrl"), kind, KEPT[kind](model) if kind in KEPT else model))
         if problems.full:
             break
     problems.raise_if_any()
@@ -73,6 +77,7 @@ def _json(raw):
     bundle would take about 160 MB so)."""
     try:
         text = raw.decode("utf-8")
+        del raw  # the only reference when read() was handed a list
         scanned = _scan(text) if not UNSTORABLE_ESCAPE.search(text) else None
         data = scanned[0] if scanned else DECODER.decode(text)
     except (ValueError, RecursionError):  # includes UnicodeDecodeError and JSONDecodeError
