@@ -226,15 +226,16 @@ def profile(args, env: dict, keys: dict) -> dict:
         trips.sql = trips.redis = 0
         trips.active = True
         profiler = Profiler(interval=0.0005)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         with profiler:
             for method, url, kw in calls:
                 answer = client.open(url, method=method, **kw)
                 assert answer.status_code == 200, (url, answer.status_code, answer.json)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         trips.active = False
         n = len(calls)
         out[name] = {"requests": n, "ms_per_request": round(elapsed * 1000 / n, 3),
+                     "cpu_ms_per_request": round(cpu * 1000 / n, 3),  # this process only (not PostgreSQL's)
                      "sql_per_request": round(trips.sql / n, 2), "redis_per_request": round(trips.redis / n, 2)}
         print(f"==== {name}: {out[name]}")
         print(profiler.output_text(unicode=True, color=False, show_all=False))
