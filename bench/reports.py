@@ -24,6 +24,7 @@ import _load as L
 import psycopg
 import redis
 import rush
+from sqlalchemy import event as sa_event
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -52,6 +53,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=300.0, help="global deadline, seconds")
     p.add_argument("--redis-url", default=f"redis://{HOST}:6379/9")
     p.add_argument("--json", metavar="PATH", help="also write the result JSON here")
+    p.add_argument("--profile", type=int, metavar="N", default=0,
+                   help="instead of the load phases: N list and N detail reads (and the ingest) in process through "
+                        "the Flask test client, printed by pyinstrument with SQL statements and Redis round trips")
     args = p.parse_args()
     if not 1 <= args.reports <= MAX_REPORTS or not 1 <= args.reads <= MAX_READS:
         p.error("--reports or --reads out of range")
@@ -95,6 +99,7 @@ async def setup(base: str, keys: dict, args) -> dict:
         auth = {"Authorization": f"Bearer {login['token']}"}
         patient = await rush.setup_call(s, "POST", f"{base}/api/v1/me/patients", 201,
                                         json=rush.resident_payload(1, id_number), headers=auth)
+        verify_link(args.db, patient["id"])
         share = [args.reports // 3 + (1 if i < args.reports % 3 else 0) for i in range(3)]
         bundles = [(code, bundle(id_number, code, sum(share[:i]), share[i], rng)) for i, code in enumerate(HOSPITALS)]
         resources = sum(len(b["entry"]) for _, b in bundles)
@@ -123,6 +128,13 @@ async def measure(base: str, keys: dict, args) -> dict:
     return {**s, "list": lists.summary(), "detail": detail.summary(), "health": health.summary()}
 
 
+def verify_link(db: str, patient_id: str) -> None:
+    """Reports open only to a verified link: mark it verified directly (the SMS/kiosk flow is not what is measured)."""
+    with psycopg.connect(f"postgresql://postgres@{HOST}:5432/{db}") as conn:
+        conn.execute("UPDATE patient_links SET status = 'verified', verified_at = now(), verified_method = 'bench' "
+                     "WHERE patient_id = %s", (patient_id,))
+
+
 def access_rows(db: str) -> int:
     """Rows in the access log (one per successful read is the contract)."""
     with psycopg.connect(f"postgresql://postgres@{HOST}:5432/{db}") as conn:
@@ -147,6 +159,10 @@ def evaluate(args, m: dict, logged: int) -> dict:
 
 def report(r: dict) -> None:
     """Human-readable summary."""
+    if "profile" in r:
+        for name, figures in r["profile"].items():
+            print(f"{name}: {figures}")
+        return
     print(f"ingest: {r['ingest']['resources']} FHIR resources in {r['ingest']['seconds']} s "
           f"= {r['ingest']['resources_per_s']} resources/s")
     for phase in ("list", "detail", "healthz"):
@@ -156,18 +172,97 @@ def report(r: dict) -> None:
           f"expected {r['access_log_expected']} → {'PASS' if r['pass'] else 'FAIL'}")
 
 
+def provision(env: dict, deadline: L.Deadline) -> dict:
+    """Migrate, load the demo, and issue the three hospitals' integration keys; returns {hospital: key}."""
+    flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
+    L.run_cli(flask + ["db", "upgrade"], env, str(ROOT), deadline.left(120))
+    L.run_cli(flask + ["demo", "load", "--days", "1"], env, str(ROOT), deadline.left(120))
+    return {code: L.run_cli(flask + ["hospital", "issue-key", code], env, str(ROOT),
+                            deadline.left(60)).strip().splitlines()[-1] for code in HOSPITALS}
+
+
+class RoundTrips:
+    """Counts SQL statements sent (engine event) and Redis round trips (packed sends) while active."""
+
+    def __init__(self, engine):
+        import redis.connection
+        self.sql = self.redis = 0
+        self.active = False
+        sa_event.listen(engine, "before_cursor_execute", self._on_sql)
+        original = redis.connection.Connection.send_packed_command
+
+        def send(conn, command, check_health=True):
+            self.redis += self.active
+            return original(conn, command, check_health)
+        redis.connection.Connection.send_packed_command = send
+
+    def _on_sql(self, *_args):
+        self.sql += self.active
+
+
+def profile(args, env: dict, keys: dict) -> dict:
+    """In process: the ingest, then N list and N detail reads through the test client, each under pyinstrument."""
+    import logging
+
+    from pyinstrument import Profiler
+    os.environ.update({k: v for k, v in env.items() if k in ("DATABASE_URL", "REDIS_URL") or k.startswith("PATIENT")})
+    sys.path.insert(0, str(ROOT))  # this checkout's package, whichever checkout the venv's editable install names
+    from patient_api import create_app
+    from patient_api.extensions import db as sql_db
+    app = create_app()
+    for handler in logging.getLogger("patient_api").handlers:  # formatted as in production, written nowhere
+        handler.setStream(open(os.devnull, "w"))  # noqa: SIM115  (lives as long as the process)
+    client = app.test_client()
+    with app.app_context():
+        trips = RoundTrips(sql_db.engine)
+    auth = {"Authorization": f"Bearer {client.post('/api/v1/auth/dev-login', json={'openid': 'reader'}).json['token']}"}
+    id_number = L.resident_ids(1, seed=7)[0]
+    patient = client.post("/api/v1/me/patients", json=rush.resident_payload(1, id_number), headers=auth).json
+    verify_link(args.db, patient["id"])
+    rng, share = random.Random(1), [args.reports // 3 + (1 if i < args.reports % 3 else 0) for i in range(3)]
+    out = {}
+
+    def timed(name, calls):
+        trips.sql = trips.redis = 0
+        trips.active = True
+        profiler = Profiler(interval=0.0005)
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        with profiler:
+            for method, url, kw in calls:
+                answer = client.open(url, method=method, **kw)
+                assert answer.status_code == 200, (url, answer.status_code, answer.json)
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        trips.active = False
+        n = len(calls)
+        out[name] = {"requests": n, "ms_per_request": round(elapsed * 1000 / n, 3),
+                     "cpu_ms_per_request": round(cpu * 1000 / n, 3),  # this process only (not PostgreSQL's)
+                     "sql_per_request": round(trips.sql / n, 2), "redis_per_request": round(trips.redis / n, 2)}
+        print(f"==== {name}: {out[name]}")
+        print(profiler.output_text(unicode=True, color=False, show_all=False))
+
+    for i, code in enumerate(HOSPITALS):
+        body = bundle(id_number, code, sum(share[:i]), share[i], rng)
+        timed(f"ingest {code} ({len(body['entry'])} resources)", [
+            ("POST", "/api/v1/integration/fhir", {"json": body, "headers": {"Authorization": f"Bearer {keys[code]}"}})])
+    listing = client.get(f"/api/v1/reports?patient_id={patient['id']}&limit=100", headers=auth)
+    assert listing.status_code == 200, listing.json
+    ids = [r["id"] for r in listing.json["items"]]
+    timed("healthz", [("GET", "/healthz", {})] * args.profile)
+    timed("list", [("GET", f"/api/v1/reports?patient_id={patient['id']}", {"headers": auth})] * args.profile)
+    timed("detail", [("GET", f"/api/v1/reports/{ids[i % len(ids)]}", {"headers": auth}) for i in range(args.profile)])
+    return out
+
+
 def run(args, deadline: L.Deadline) -> dict:
     """Provision database and server, measure, verify, and tear everything down."""
     redis.Redis.from_url(args.redis_url).flushdb()
-    flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
     base = f"http://{HOST}:{args.port}"
     with L.throwaway_db("patient_api_reports") as db, tempfile.TemporaryFile("w+") as log:
-        env, proc = rush.child_env(db, args.redis_url), None
+        env, proc, args.db = rush.child_env(db, args.redis_url), None, db
         try:
-            L.run_cli(flask + ["db", "upgrade"], env, str(ROOT), deadline.left(120))
-            L.run_cli(flask + ["demo", "load", "--days", "1"], env, str(ROOT), deadline.left(120))
-            keys = {code: L.run_cli(flask + ["hospital", "issue-key", code], env, str(ROOT),
-                                    deadline.left(60)).strip().splitlines()[-1] for code in HOSPITALS}
+            keys = provision(env, deadline)
+            if args.profile:
+                return {"profile": profile(args, env, keys), "pass": True}
             if not L.port_is_free(args.port):
                 raise RuntimeError(f"port {args.port} is already in use")
             proc = L.start_group([str(VENV_BIN / "gunicorn"), "-w", str(args.workers), "-k", "gthread",

@@ -32,7 +32,9 @@ def ingest(hospital, raw, instant=None):
     """Store a Bundle's resources for the hospital; returns {"created", "updated", "skipped", "ignored", "by_type"}."""
     instant = instant or now()
     problems = Problems()
-    entries = fhir_parse.read(raw, problems)
+    body = [raw]
+    del raw  # read() takes the only reference: the body (up to 20 MB) is freed once decoded
+    entries = fhir_parse.read(body, problems)
     supported = [entry for entry in entries if entry.type in SUPPORTED]
     index = BundleIndex(entries)  # ignored types too: a Practitioner in the bundle names a report's performer
     for entry in supported:

@@ -1,11 +1,55 @@
 """Observation → ObservationIn: LOINC code where there is one, the value as sent, unit, reference range, flag."""
+from typing import NamedTuple
+
 from ..results import rules
 from ..results.inputs import ObservationIn
-from .fhir_values import clip, concept_text, instant, number, pick, sensitive
+from .fhir_values import OutOfRange, clip, concept_text, instant, number, pick, sensitive
+
+
+class Identifier(NamedTuple):
+    """An identifier as a source id is made of (fhir_values.identifier_key)."""
+
+    system: str | None
+    value: str | None
+
+
+class Subject(NamedTuple):
+    """A subject reference as fhir_subjects resolves it."""
+
+    reference: str | None
+    identifier: Identifier | None
+
+
+class Mapped:
+    """What ingest keeps of a bundle's Observation once it is validated: its ids and subject (who it is about, its
+    source id) and its mapping, not the R4B model — tens of thousands of those would hold hundreds of MB."""
+
+    __slots__ = ("id", "identifier", "subject", "mapped", "error")
+    masterIdentifier = None  # noqa: N815  (the FHIR name, read as on every resource)
+
+    def __init__(self, obs):
+        self.id, self.identifier = obs.id, [Identifier(ident.system, ident.value) for ident in obs.identifier or []]
+        ref = obs.subject
+        self.subject = ref and Subject(ref.reference, ref.identifier and Identifier(ref.identifier.system,
+                                                                                    ref.identifier.value))
+        try:
+            self.mapped, self.error = observation(obs, None), None
+        except OutOfRange as err:  # raised where the model would have been mapped, so it is reported at that path
+            self.mapped, self.error = None, err
+
+    @staticmethod
+    def get_resource_type():
+        """As the model answers."""
+        return "Observation"
 
 
 def observation(obs, source_id):
     """One Observation as ObservationIn: LOINC code where there is one, value, unit, range, flag."""
+    if isinstance(obs, Mapped):
+        if obs.error is not None:
+            raise obs.error
+        obs.mapped.source_id = source_id  # always the entry's own source id: no copy needed
+        return obs.mapped
     coding = pick(obs.code)
     value, value_num, unit = _value(obs)
     low, high, range_text = _range(obs.referenceRange)

@@ -1,4 +1,6 @@
 """DiagnosticReport → ReportIn, with its results from the bundle or `contained`."""
+from typing import NamedTuple
+
 from ..results.inputs import ReportIn
 from .fhir_observations import observation
 from .fhir_values import (
@@ -20,6 +22,34 @@ IMAGING_CODES = {"RAD", "CT", "NMR", "NMS", "RX", "XRC", "CUS", "OUS", "RUS", "V
 DICOM_SYSTEMS = ("http://dicom.nema.org/resources/ontology/DCM", "urn:oid:1.2.840.10008.2.16.4")
 IMAGING_WORDS = ("imaging", "radiology", "影像", "放射")
 DEFAULT_TITLES = {"lab": "检验报告", "imaging": "检查报告"}
+
+
+class Reference(NamedTuple):
+    """A result reference as report_items follows it."""
+
+    reference: str | None
+
+
+class KeptReport:
+    """A validated DiagnosticReport as ingest keeps it until it is mapped (the bundle's results must all be read
+    first): the fields the mapping reads, with its results as plain references — the R4B model's result list alone
+    is about half of the model, thousands of reports in a big bundle."""
+
+    FIELDS = ("id", "identifier", "subject", "status", "category", "code", "effectiveDateTime", "effectivePeriod",
+              "issued", "meta", "performer", "encounter", "conclusion", "conclusionCode", "presentedForm", "extension",
+              "text", "contained")
+    __slots__ = (*FIELDS, "result")
+    masterIdentifier = None  # noqa: N815  (the FHIR name, read as on every resource)
+
+    def __init__(self, model):
+        for name in self.FIELDS:
+            setattr(self, name, getattr(model, name))
+        self.result = [Reference(ref.reference) for ref in model.result or []]
+
+    @staticmethod
+    def get_resource_type():
+        """As the model answers."""
+        return "DiagnosticReport"
 
 
 def report_kind(categories):

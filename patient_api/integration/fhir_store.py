@@ -7,22 +7,32 @@ from ..extensions import db
 from ..records.models import Encounter, RecordEntry
 from ..records.store import save_encounter, save_entry
 from ..results.models import Report
-from ..results.store import save_observations, save_report
+from ..results.store import save_observations, save_reports
 
 CHUNK = 500
-SAVERS = {"DiagnosticReport": save_report, "DocumentReference": save_report, "Encounter": save_encounter,
-          "Condition": save_entry, "AllergyIntolerance": save_entry, "Immunization": save_entry}
+REPORT_TYPES = ("DiagnosticReport", "DocumentReference")
+SAVERS = {"Encounter": save_encounter, "Condition": save_entry, "AllergyIntolerance": save_entry,
+          "Immunization": save_entry}
 
 
 def store(hospital, plan, instant, counts):
-    """Save every (resource type, person index, input) of the plan, counting the outcomes."""
+    """Save every (resource type, person index, input) of the plan, counting the outcomes (in the plan's order)."""
     unchanged = _unchanged(hospital, plan)
+    keys = [None if resource_type == "Observation" else _key(resource_type, value, person)
+            for resource_type, person, value in plan]
+    # New and changed reports (and documents) are saved together first: they refer to nothing else stored here.
+    reports = [position for position, (resource_type, _, _) in enumerate(plan)
+               if resource_type in REPORT_TYPES and keys[position] not in unchanged]
+    outcomes = dict(zip(reports, save_reports(hospital, [plan[p][1:] for p in reports], instant,
+                                              digests=[keys[p][2] for p in reports]), strict=True))
     observations = []
-    for resource_type, person, value in plan:
+    for position, (resource_type, person, value) in enumerate(plan):
         if resource_type == "Observation":
             observations.append((resource_type, person, value))
-        elif _key(resource_type, value, person) in unchanged:  # what save_* would find and skip
+        elif keys[position] in unchanged:  # what save_* would find and skip
             counts.add(resource_type, "skipped")
+        elif position in outcomes:
+            counts.add(resource_type, outcomes[position])
         else:
             counts.add(resource_type, SAVERS[resource_type](hospital, person, value, instant))
     for outcome in save_observations(hospital, [(person, value) for _, person, value in observations]):

@@ -37,15 +37,31 @@ def log_read(actor_type, actor_id, channel, person_index, resource_type, resourc
     """Append one access-log row to the request's transaction (kept only if the read answers 2xx)."""
     if patient_id is None:  # a hospital may read data of someone who has not registered yet
         patient_id = db.session.scalar(sa.select(Patient.id).filter_by(id_number_index=person_index))
-    db.session.add(AccessLogEntry(actor_type=actor_type, actor_id=actor_id, channel=channel, patient_id=patient_id,
-                                  person_index=person_index, resource_type=resource_type,
-                                  resource_id=str(resource_id)[:64], request_id=g.get("request_id")))
+    _insert([_row(actor_type, actor_id, channel, person_index, resource_type, resource_id, patient_id)])
 
 
 def log_resident_read(account_id, patient, resource_type, resource_id):
     """A resident (or a family proxy) read this patient's data."""
-    log_read("resident", account_id, RESIDENT_CHANNEL, patient.id_number_index, resource_type, resource_id,
-             patient.id)
+    log_resident_reads(account_id, [patient], resource_type, resource_id)
+
+
+def log_resident_reads(account_id, patients, resource_type, resource_id):
+    """A resident read these patients' data (a list showing several people): one row each, one statement."""
+    _insert([_row("resident", account_id, RESIDENT_CHANNEL, patient.id_number_index, resource_type, resource_id,
+                  patient.id) for patient in patients])
+
+
+def _row(actor_type, actor_id, channel, person_index, resource_type, resource_id, patient_id):
+    return {"actor_type": actor_type, "actor_id": actor_id, "channel": channel, "patient_id": patient_id,
+            "person_index": person_index, "resource_type": resource_type, "resource_id": str(resource_id)[:64],
+            "request_id": g.get("request_id")}
+
+
+def _insert(rows):
+    """The rows go into the request's transaction at once, as a plain INSERT: nothing reads their ids back, so the
+    ORM's unit of work (a flush at commit, INSERT … RETURNING per row) is not needed; a rollback drops them all."""
+    if rows:
+        db.session.execute(sa.insert(AccessLogEntry.__table__), rows)
 
 
 def access_log_query(patient):

@@ -3,7 +3,6 @@ import json
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import lazyload
 
 from ..common.clock import now
 from ..common.paging import page
@@ -18,6 +17,8 @@ from .models import HIDDEN, Observation, Report, ReportVersion
 PRELIMINARY = ("partial", "preliminary")
 MAX_TREND_POINTS = 500
 HOSPITAL_VITALS_SCAN = 200  # recent stand-alone results looked at for the latest value of each code
+SUMMARY_COLUMNS = ("id", "hospital_id", "kind", "title", "status", "issued_at", "mutually_recognised", "version",
+                   "abnormal_count", "critical")
 
 
 def visible_clause(instant=None):
@@ -30,28 +31,31 @@ def visible_clause(instant=None):
 def list_reports(patients_by_index, kind, args, hospital_id=None):
     """Visible reports of these people (person_index → patient id), of one kind and hospital when given, newest
     first; returns (items, paging)."""
-    stmt = sa.select(Report, Hospital.name).join(Hospital, Hospital.id == Report.hospital_id).where(
-        Report.person_index.in_(list(patients_by_index)), visible_clause()).options(lazyload(Report.items))
+    # Only the columns a list shows (no report texts, no ORM objects to build and expire at commit).
+    stmt = sa.select(*(getattr(Report, name) for name in SUMMARY_COLUMNS), Report.person_index,
+                     Hospital.name.label("hospital_name")).join(Hospital, Hospital.id == Report.hospital_id).where(
+        Report.person_index.in_(list(patients_by_index)), visible_clause())
     if kind:
         stmt = stmt.where(Report.kind == kind)
     if hospital_id:
         stmt = stmt.where(Report.hospital_id == hospital_id)
     rows, paging = page(stmt, Report.issued_at, Report.id, args)
-    return [summary(row[0], patients_by_index[row[0].person_index], row[1]) for row in rows], paging
+    return [summary(row, patients_by_index[row.person_index], row.hospital_name) for row in rows], paging
 
 
 def summary(report, patient_id, hospital_name):
-    """A report as a list shows it."""
-    return {**{name: getattr(report, name) for name in (
-        "id", "hospital_id", "kind", "title", "status", "issued_at", "mutually_recognised", "version",
-        "abnormal_count", "critical")},
+    """A report (or a row of its SUMMARY_COLUMNS) as a list shows it."""
+    return {**{name: getattr(report, name) for name in SUMMARY_COLUMNS},
         "patient_id": patient_id, "hospital_name": hospital_name, "preliminary": report.status in PRELIMINARY,
         "amended": report.version > 1}
 
 
-def detail(report, patient_id):
-    """A report with its results (lab), findings and impression (imaging) or text (documents)."""
-    return {**summary(report, patient_id, hospital_names([report.hospital_id]).get(report.hospital_id)),
+def detail(report, patient_id, hospital_name=None):
+    """A report with its results (lab), findings and impression (imaging) or text (documents); the hospital's name
+    is looked up unless the caller's query brought it."""
+    if hospital_name is None:
+        hospital_name = hospital_names([report.hospital_id]).get(report.hospital_id)
+    return {**summary(report, patient_id, hospital_name),
             **{name: getattr(report, name) for name in (
                 "code", "category", "department", "performer", "effective_at", "findings", "impression", "body")},
             "items": report.items}

@@ -1,14 +1,11 @@
 """Lab and imaging reports, documents, trends (resident view); every successful read is access-logged."""
 from flask.views import MethodView
 
-from ..accounts.links import clinical_patients
-from ..accounts.models import Patient
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
-from ..extensions import db
-from ..records.access import linked_patient, log_resident_read
+from ..records.access import linked_patient, log_resident_read, log_resident_reads
 from . import queries
-from .access import resident_report
+from .access import resident_patients, resident_report
 from .schemas import ReportDetail, ReportHistory, ReportList, ReportQuery, TrendOut, TrendQuery
 
 blp = Blueprint("results", __name__, description="Lab and imaging reports, documents, trends (resident view)")
@@ -23,14 +20,13 @@ class Reports(MethodView):
     def get(self, query):
         """Visible reports of the account's patients (or of one; of a kind, of a hospital), newest first, paged."""
         account_id = current_account_id()
-        patients = [db.session.get(Patient, pid) for pid in clinical_patients(account_id, query.get("patient_id"))]
+        patients = resident_patients(account_id, query.get("patient_id"))
         items, paging = queries.list_reports({p.id_number_index: p.id for p in patients}, query.get("kind"), query,
                                             query.get("hospital_id"))
         # One row per patient whose reports were shown (always one when a patient was asked for).
         shown = {item["patient_id"] for item in items} | ({query["patient_id"]} if query.get("patient_id") else set())
-        for patient in patients:
-            if patient.id in shown:
-                log_resident_read(account_id, patient, "report_list", query.get("kind") or "all")
+        log_resident_reads(account_id, [patient for patient in patients if patient.id in shown], "report_list",
+                           query.get("kind") or "all")
         return {"items": items, **paging}
 
 
@@ -42,9 +38,9 @@ class ReportItem(MethodView):
     def get(self, report_id):
         """One report with its results, findings or text; a held or withdrawn report is 404 report_not_found."""
         account_id = current_account_id()
-        report, patient = resident_report(account_id, report_id)
+        report, patient, hospital_name = resident_report(account_id, report_id)
         log_resident_read(account_id, patient, "report", report.id)
-        return queries.detail(report, patient.id)
+        return queries.detail(report, patient.id, hospital_name)
 
 
 @blp.route("/reports/<id:report_id>/history")
@@ -55,7 +51,7 @@ class ReportVersions(MethodView):
     def get(self, report_id):
         """The versions an amended or corrected report replaced, newest first."""
         account_id = current_account_id()
-        report, patient = resident_report(account_id, report_id)
+        report, patient, _ = resident_report(account_id, report_id)
         log_resident_read(account_id, patient, "report_history", report.id)
         return {"report_id": report.id, "version": report.version, "items": queries.history(report)}
 

@@ -5,10 +5,11 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from ..accounts.models import Patient
+from ..accounts.models import Patient, PatientLink
 from ..accounts.notices import tell_accounts
 from ..common.clock import now
 from ..common.digest import content_hash
+from ..common.ids import new_id
 from ..common.locking import lock_row
 from ..directory.levels import level_rank
 from ..extensions import db
@@ -17,6 +18,9 @@ from .models import Observation, Report, ReportVersion
 
 REPORT_FIELDS = ("source_format", "kind", "title", "code", "category", "status", "department", "performer",
                  "encounter_source_id", "effective_at", "issued_at", "findings", "impression", "body", "sensitive")
+OBSERVATION_FIELDS = ("code", "code_system", "name", "value", "value_num", "unit", "ref_low", "ref_high",
+                      "reference_range", "status", "observed_at")
+CHUNK = 500  # keeps IN (...) lists well under every database's parameter limit
 
 
 def save_report(hospital, person_index, report_in, instant=None):
@@ -87,12 +91,17 @@ def _store_items(hospital, person_index, report, items):
 
 
 def _fill_observation(row, item):
-    for name in ("code", "code_system", "name", "value", "value_num", "unit", "ref_low", "ref_high",
-                 "reference_range", "status", "observed_at"):
-        setattr(row, name, getattr(item, name))
-    row.flag = rules.flag_of(item.flag, item.value_num, item.ref_low, item.ref_high)
-    row.sensitive = bool(item.sensitive or rules.sensitive_code(item.code))
-    row.critical = row.flag in rules.CRITICAL
+    for name, value in _observation_values(item).items():
+        setattr(row, name, value)
+
+
+def _observation_values(item):
+    """An observation's stored columns from its input: as sent, with the flag, hold and 危急值 mark decided here."""
+    values = {name: getattr(item, name) for name in OBSERVATION_FIELDS}
+    values["flag"] = rules.flag_of(item.flag, item.value_num, item.ref_low, item.ref_high)
+    values["sensitive"] = bool(item.sensitive or rules.sensitive_code(item.code))
+    values["critical"] = values["flag"] in rules.CRITICAL
+    return values
 
 
 def save_observation(hospital, person_index, item):
@@ -123,11 +132,14 @@ def release(report, instant=None):
     return report
 
 
-def _announce(report, instant, event="report.ready"):
-    """report.ready (or report.amended) to every account linked to the patient, once the report is visible."""
+def _announce(report, instant, event="report.ready", patient_ids=None):
+    """report.ready (or report.amended) to every account linked to the patient, once the report is visible;
+    `patient_ids` are the person's patients when the caller looked them up already."""
     if not rules.visible(report, instant):
         return
-    for patient_id in db.session.scalars(sa.select(Patient.id).filter_by(id_number_index=report.person_index)).all():
+    if patient_ids is None:
+        patient_ids = db.session.scalars(sa.select(Patient.id).filter_by(id_number_index=report.person_index)).all()
+    for patient_id in patient_ids:
         tell_accounts(patient_id, event, {
             "report_id": report.id, "kind": report.kind, "title": report.title, "status": report.status})
 
@@ -174,3 +186,94 @@ def save_observations(hospital, pairs, chunk=500):
         for position in fresh:
             outcomes[position] = save_observation(hospital, *pairs[position])
     return outcomes
+
+
+def save_reports(hospital, pairs, instant=None, digests=None):
+    """Reports in bulk, [(person_index, report_in)] → outcomes in order ("created", "updated", "skipped"), as
+    save_report one by one would answer. New reports and their results are inserted together (a few statements
+    per 500 reports instead of about ten per report); a report already stored, one whose result ids are taken,
+    or a repeat within the batch goes through save_report. `digests` are content_hash of each input when the
+    caller computed them already."""
+    instant = instant or now()
+    pairs = list(pairs)
+    digests = digests or [content_hash(report_in) for _, report_in in pairs]
+    taken_reports = _existing(Report, hospital, {report_in.source_id for _, report_in in pairs})
+    taken_items = _existing(Observation, hospital, {item.source_id for _, report_in in pairs
+                                                    for item in report_in.items})
+    outcomes, fresh, seen = [None] * len(pairs), [], set()
+    for position, (_person, report_in) in enumerate(pairs):
+        item_ids = [item.source_id for item in report_in.items]
+        ids = {report_in.source_id, *(("item", source_id) for source_id in item_ids)}
+        if (report_in.source_id in taken_reports or taken_items.intersection(item_ids) or ids & seen
+                or len(set(item_ids)) != len(item_ids)):
+            continue
+        seen |= ids
+        fresh.append(position)
+    if fresh:
+        try:
+            with db.session.begin_nested():
+                created = _insert_reports(hospital, [(*pairs[p], digests[p]) for p in fresh], instant)
+        except IntegrityError:  # a parallel delivery stored some first: every one goes the careful way
+            fresh = []
+        else:
+            for position in fresh:
+                outcomes[position] = "created"
+            _announce_all(created, instant)
+    for position, (person, report_in) in enumerate(pairs):
+        if outcomes[position] is None:
+            outcomes[position] = save_report(hospital, person, report_in, instant)
+    return outcomes
+
+
+def _existing(model, hospital, source_ids):
+    """Which of these source ids the hospital already stored as `model` rows."""
+    source_ids, found = sorted(source_ids), set()
+    for start in range(0, len(source_ids), CHUNK):
+        found.update(db.session.scalars(sa.select(model.source_id).where(
+            model.hospital_id == hospital.id, model.source_id.in_(source_ids[start:start + CHUNK]))))
+    return found
+
+
+def _insert_reports(hospital, triples, instant):
+    """INSERT new reports and their results as plain rows, [(person_index, report_in, digest)]; returns the reports
+    (transient objects carrying the stored values, for the announcements). Rows are built CHUNK reports at a time,
+    so a big bundle never holds them all."""
+    level, reports = level_rank(hospital.level), []
+    for start in range(0, len(triples), CHUNK):
+        report_rows, item_rows = [], []
+        for person_index, report_in, digest in triples[start:start + CHUNK]:
+            report = Report(id=new_id("rpt"), hospital_id=hospital.id, person_index=person_index,
+                            source_id=report_in.source_id, content_hash=digest, created_at=instant,
+                            updated_at=instant, released_at=None, version=1)
+            for name in REPORT_FIELDS:
+                setattr(report, name, getattr(report_in, name))
+            report.sensitive = rules.sensitive_report(report_in)
+            report.mutually_recognised = rules.recognised(report_in, level)
+            items = [{**_observation_values(item), "hospital_id": hospital.id, "source_id": item.source_id,
+                      "person_index": person_index, "report_id": report.id, "position": position,
+                      "received_at": None} for position, item in enumerate(report_in.items)]
+            report.abnormal_count = sum(1 for row in items if row["flag"] not in (None, "N"))
+            report.critical = any(row["critical"] for row in items)
+            reports.append(report)
+            report_rows.append({column.key: getattr(report, column.key) for column in Report.__table__.columns})
+            item_rows.extend(items)
+        db.session.execute(sa.insert(Report.__table__), report_rows)
+        if item_rows:
+            db.session.execute(sa.insert(Observation.__table__), item_rows)
+    return reports
+
+
+def _announce_all(reports, instant):
+    """_announce for many new reports, with one query for the patients whose accounts may hear of them (only a
+    patient with a verified link has anyone to tell: accounts.links.verified_accounts)."""
+    visible = [report for report in reports if rules.visible(report, instant)]
+    indexes, heard = sorted({report.person_index for report in visible}), {}
+    for start in range(0, len(indexes), CHUNK):
+        for patient_id, person_index in db.session.execute(
+                sa.select(Patient.id, Patient.id_number_index).where(
+                    Patient.id_number_index.in_(indexes[start:start + CHUNK]),
+                    Patient.id.in_(sa.select(PatientLink.patient_id).where(PatientLink.status == "verified")))
+                .order_by(Patient.created_at, Patient.id)):
+            heard.setdefault(person_index, []).append(patient_id)
+    for report in visible:
+        _announce(report, instant, patient_ids=heard.get(report.person_index, []))
