@@ -5,7 +5,7 @@ Run from the repo root (needs the bench extra: pip install -e '.[bench]'):
 Scenarios: healthz, schedules (the department's list for a date), slots (one schedule's time windows), book (a
 successful booking per resident), sold_out (bookings turned away once nothing is left). For each request the
 bench counts SQL statements sent to PostgreSQL and Redis commands, then prints the mean time per request and
-pyinstrument's call tree. Everything runs in a throwaway database and Redis db 10 on 127.0.0.1, removed afterwards.
+pyinstrument's call tree. Everything runs in a throwaway database and Redis db 8 on 127.0.0.1, removed afterwards.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--scenario", choices=SCENARIOS, default="schedules")
     p.add_argument("--requests", type=int, default=300, help="profiled requests (1..5000)")
     p.add_argument("--capacity", type=int, default=30, help="tickets of the schedule")
-    p.add_argument("--redis-url", default=f"redis://{HOST}:6379/10")
+    p.add_argument("--redis-url", default=f"redis://{HOST}:6379/8")
     p.add_argument("--html", metavar="PATH", help="also write pyinstrument's HTML report here")
     args = p.parse_args()
     if not 1 <= args.requests <= 5000:
