@@ -3,9 +3,9 @@ import logging
 import time
 
 from ..errors import ApiError
-from .gateway import pay_gateway
+from .gateway import notification_settings
 from .payments import apply_transaction
-from .wechatpay import NotificationError, verify_notification
+from .wechatpay import NotificationError, notification_serial, verify_notification
 
 log = logging.getLogger(__name__)
 # Other WeChat Pay events by prefix (委托代扣 contracts: "PAPAY."), answered by the feature that owns them.
@@ -22,7 +22,7 @@ def handles(prefix):
 
 def handle(headers, body):
     """Apply one notification; raises a 4xx ApiError (nothing changed) for anything not genuine or not ours."""
-    settings, _client = pay_gateway()
+    settings = notification_settings(notification_serial(headers))  # no client: nothing is sent to WeChat here
     try:
         notice = verify_notification(settings, headers, body, time.time())
     except NotificationError as exc:
