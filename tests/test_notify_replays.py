@@ -141,3 +141,18 @@ def test_replays_keep_the_freshness_and_signature_checks(app, client, held, stal
     with app.app_context():
         assert db.session.scalar(sa.select(Payment.status).where(Payment.out_trade_no == order["out_trade_no"])) \
             == "paid"
+
+
+def test_a_failed_commit_is_a_503_and_leaves_no_mark(app, client, held, monkeypatch):
+    order, wire = paid_order(app, client, held)
+
+    def broken():
+        raise sa.exc.OperationalError("COMMIT", {}, Exception("connection lost"))
+    monkeypatch.setattr(db.session, "commit", broken)
+    response = post(client, wire)
+    assert (response.status_code, response.json["code"]) == (503, "commit_failed")
+    monkeypatch.undo()
+    assert redis.client.get(replays.PREFIX + order["out_trade_no"]) is None
+    assert payment_counts(app, order["out_trade_no"]) == ("created", {"issue": 1})
+    assert post(client, wire).status_code == 204
+    assert payment_counts(app, order["out_trade_no"]) == ("paid", {"issue": 1, "payment": 1})

@@ -3,6 +3,7 @@ import logging
 import time
 
 from ..errors import ApiError
+from ..extensions import db
 from .gateway import notification_settings
 from .payments import apply_transaction
 from .wechatpay import NotificationError, notification_serial, verify_notification
@@ -37,5 +38,16 @@ def handle(headers, body):
     else:
         handler = next((h for prefix, h in _HANDLERS.items() if event.startswith(prefix)), None)
         outcome = handler(settings, notice["resource"]) if handler else "ignored"
+    _commit()  # first: a payment holds the receipt counter, which every other payment waits for, until its commit
     log.info("wechatpay notification %s %s → %s", notice["id"], event, outcome)
     return outcome
+
+
+def _commit():
+    """Commit now, as the request cycle would at the end: a failed commit is a 503, never a false success."""
+    try:
+        db.session.commit()
+    except Exception:  # the write did not happen; WeChat sends the notification again
+        db.session.rollback()
+        log.exception("commit failed")
+        raise ApiError("保存失败，请重试", code="commit_failed", status=503) from None

@@ -183,7 +183,7 @@ def _settle_bill(payment, instant):
         kind.on_paid(bill, payment, instant)
         db.session.flush()
         if kind.receipt:  # last: the receipt number comes from a counter row that stays locked until commit
-            invoices.issue(bill, payment, instant)
+            invoices.issue(bill, payment, instant, bill_locked=True)
         return "paid"
     # Paid for something no longer there (hold lapsed and ticket taken, bill voided) or paid twice
     # (two open orders of one bill): the money is not the bill's; give it back.
