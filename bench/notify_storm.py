@@ -2,6 +2,7 @@
 
 Run from the repo root:
   .venv/bin/python bench/notify_storm.py [--orders 300] [--duplicates 5] [--workers N] [--threads 4] [--port 8766]
+  .venv/bin/python bench/notify_storm.py --profile [--orders 100]   (in process, pyinstrument's text report)
 Everything runs against 127.0.0.1 in a throwaway database and Redis db 9, and is torn down afterwards.
 Residents book one schedule and open a JSAPI payment each; the bench then signs one TRANSACTION.SUCCESS
 notification per order with the sandbox platform key (read from Redis like the service does) and posts each
@@ -26,16 +27,19 @@ import psycopg
 import redis
 import rush
 
-from patient_api.billing.wechatpay import (
+ROOT = Path(__file__).resolve().parent.parent
+# This checkout's code, whichever checkout the shared venv's editable install happens to point at.
+sys.path.insert(0, str(ROOT))
+
+from patient_api.billing.wechatpay import (  # noqa: E402
     RedisStore,
     WechatPaySettings,
     build_notification,
     sandbox_settings,
     transaction_resource,
 )
-from patient_api.billing.wechatpay.settings import CONFIG_KEYS
+from patient_api.billing.wechatpay.settings import CONFIG_KEYS  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 HOST = "127.0.0.1"
 NOTIFY_PATH = "/api/v1/payments/wechatpay/notify"
@@ -62,6 +66,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--redis-url", default=f"redis://{HOST}:6379/9")
     p.add_argument("--json", metavar="PATH", help="also write the result JSON here")
     p.add_argument("--server-log", metavar="PATH", help="also write the whole gunicorn log here")
+    p.add_argument("--profile", action="store_true",
+                   help="no server: post the signed notifications through the Flask test client (PostgreSQL) "
+                        "under pyinstrument and print its text report")
     args = p.parse_args()
     if not 1 <= args.orders <= MAX_ORDERS:
         p.error(f"--orders must be 1..{MAX_ORDERS}")
@@ -271,9 +278,83 @@ def run(args, deadline: L.Deadline) -> dict:
                 Path(args.server_log).write_text(log.read())
 
 
+def profile(args) -> int:
+    """In process, one request at a time: where a notification's time goes (no HTTP, no contention)."""
+    from pyinstrument import Profiler
+    redis.Redis.from_url(args.redis_url).flushdb()
+    flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
+    with L.throwaway_db("patient_api_storm_prof") as db:
+        env = child_env(db, args.redis_url)
+        try:
+            L.run_cli(flask + ["db", "upgrade"], env, str(ROOT), 120)
+            out = L.run_cli(flask + ["demo", "rush-schedule", "--capacity", str(args.orders),
+                                     "--fee-fen", str(FEE_FEN)], env, str(ROOT), 60)
+            sid = rush.parse_schedule_id(out)
+            os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "PATIENT_API_DEV_LOGIN",
+                                                   "PATIENT_API_ENV", "PATIENT_API_WECHATPAY_MODE")})
+            import importlib
+
+            import patient_api.config
+            from patient_api import create_app
+            from patient_api.extensions import db as sqla
+            importlib.reload(patient_api.config)  # its config classes read the environment when executed
+            app = create_app()
+            client = app.test_client()
+            orders = [_profile_order(client, sid, i, id_number) for i, id_number in
+                      enumerate(L.resident_ids(args.orders))]
+            settings, platform_key = pay_settings(env, args.redis_url)
+            wires = sign_all(settings, platform_key, orders)
+            plan = [i for i in range(len(wires)) for _ in range(args.duplicates)]
+            random.Random(args.seed).shuffle(plan)
+            profiler = Profiler(interval=0.0005)
+            seen, statuses, cpu_ms = set(), [], {"first": [], "replay": []}
+            t0 = time.perf_counter()
+            profiler.start()
+            for i in plan:
+                c0 = time.thread_time()
+                statuses.append(client.post(NOTIFY_PATH, data=wires[i][1], headers=wires[i][0]).status_code)
+                cpu_ms["replay" if i in seen else "first"].append(1000 * (time.thread_time() - c0))
+                seen.add(i)
+            profiler.stop()
+            wall = time.perf_counter() - t0
+            print(profiler.output_text(unicode=True, color=False))
+            print(f"{len(plan)} notifications ({args.orders} orders x {args.duplicates}) in {wall:.2f} s: "
+                  f"{1000 * wall / len(plan):.2f} ms each, statuses {sorted(set(statuses))}")
+            for kind, values in cpu_ms.items():  # this thread's CPU (the profiler's own sampling included)
+                print(f"CPU per {kind} delivery: mean {sum(values) / len(values):.2f} ms  "
+                      f"p50 {L.percentile(values, 50):.2f} ms  ({len(values)})")
+            counts = db_counts(db, sid, {o["out_trade_no"] for o in orders})
+            print(f"db: {counts}")
+            with app.app_context():
+                sqla.engine.dispose()
+            return 0 if set(statuses) == {204} and counts["payments_paid"] == args.orders else 1
+        finally:
+            redis.Redis.from_url(args.redis_url).flushdb()
+
+
+def _profile_order(client, schedule_id, i: int, id_number: str) -> dict:
+    """One resident books the schedule and opens a JSAPI payment through the test client."""
+    def call(method, path, expect, **kw):
+        r = client.open(path, method=method, **kw)
+        if r.status_code != expect:
+            raise RuntimeError(f"{method} {path}: {r.status_code} {r.get_data(as_text=True)[:300]}")
+        return r.get_json()
+    openid = f"storm-{i}"
+    auth = {"Authorization": f"Bearer {call('POST', '/api/v1/auth/dev-login', 200, json={'openid': openid})['token']}"}
+    patient = call("POST", "/api/v1/me/patients", 201, json=rush.resident_payload(i, id_number), headers=auth)
+    appt = call("POST", "/api/v1/appointments", 201, json={"schedule_id": schedule_id, "patient_id": patient["id"]},
+                headers=auth)
+    order = call("POST", f"/api/v1/bills/{appt['bill_id']}/payments", 201, json={"method": "wechat_jsapi"},
+                 headers=auth)
+    return {"openid": openid, "out_trade_no": order["out_trade_no"], "amount_fen": order["amount_fen"]}
+
+
 def main() -> int:
     """Entry point; exit 0 on PASS, 1 on FAIL, 2 if the bench itself could not run."""
-    return L.bench_main(parse_args(), run, report)
+    args = parse_args()
+    if args.profile:
+        return profile(args)
+    return L.bench_main(args, run, report)
 
 
 if __name__ == "__main__":

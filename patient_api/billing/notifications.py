@@ -3,9 +3,10 @@ import logging
 import time
 
 from ..errors import ApiError
-from .gateway import pay_gateway
+from ..extensions import db
+from .gateway import notification_settings
 from .payments import apply_transaction
-from .wechatpay import NotificationError, verify_notification
+from .wechatpay import NotificationError, notification_serial, verify_notification
 
 log = logging.getLogger(__name__)
 # Other WeChat Pay events by prefix (委托代扣 contracts: "PAPAY."), answered by the feature that owns them.
@@ -22,7 +23,7 @@ def handles(prefix):
 
 def handle(headers, body):
     """Apply one notification; raises a 4xx ApiError (nothing changed) for anything not genuine or not ours."""
-    settings, _client = pay_gateway()
+    settings = notification_settings(notification_serial(headers))  # no client: nothing is sent to WeChat here
     try:
         notice = verify_notification(settings, headers, body, time.time())
     except NotificationError as exc:
@@ -37,5 +38,16 @@ def handle(headers, body):
     else:
         handler = next((h for prefix, h in _HANDLERS.items() if event.startswith(prefix)), None)
         outcome = handler(settings, notice["resource"]) if handler else "ignored"
+    _commit()  # first: a payment holds the receipt counter, which every other payment waits for, until its commit
     log.info("wechatpay notification %s %s → %s", notice["id"], event, outcome)
     return outcome
+
+
+def _commit():
+    """Commit now, as the request cycle would at the end: a failed commit is a 503, never a false success."""
+    try:
+        db.session.commit()
+    except Exception:  # the write did not happen; WeChat sends the notification again
+        db.session.rollback()
+        log.exception("commit failed")
+        raise ApiError("保存失败，请重试", code="commit_failed", status=503) from None

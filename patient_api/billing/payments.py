@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from ..accounts.models import Account
 from ..common import events
@@ -17,7 +18,7 @@ from ..common.clock import now, to_local
 from ..common.locking import lock_row
 from ..errors import ApiError, Conflict
 from ..extensions import db
-from . import invoices, kinds, ledger, presettlement
+from . import invoices, kinds, ledger, presettlement, replays
 from .gateway import pay_gateway
 from .models import Bill, Payment, PaymentAlert, PaymentStateError
 from .presettlement import presettle
@@ -103,24 +104,51 @@ def apply_transaction(settings, resource, instant=None):
         raise NotificationRejected("商户号不匹配", code="mchid_mismatch")
     if resource.get("appid") != settings.appid:
         raise NotificationRejected("AppID 不匹配", code="appid_mismatch")
-    payment_id = db.session.scalar(select(Payment.id).where(Payment.out_trade_no == resource.get("out_trade_no")))
-    if payment_id is None:
+    out_trade_no, transaction_id = resource.get("out_trade_no"), resource.get("transaction_id")
+    amount_fen, success = (resource.get("amount") or {}).get("total"), resource.get("trade_state") == "SUCCESS"
+    if success and replays.applied(out_trade_no, transaction_id, amount_fen):
+        return "duplicate"  # paid by this very transaction and committed (paid is final): no database at all
+    found = db.session.execute(select(Payment.id, Payment.status, Payment.transaction_id, Payment.amount_fen).where(
+        Payment.out_trade_no == out_trade_no)).first()
+    if found is None:
         raise NotificationRejected("订单不存在", code="unknown_order")
-    lock_row(Payment, payment_id)  # duplicates of this notification wait here, then find it applied
-    payment = db.session.get(Payment, payment_id, populate_existing=True)
-    if (resource.get("amount") or {}).get("total") != payment.amount_fen:
+    if amount_fen != found.amount_fen:  # an order's amount never changes
         raise NotificationRejected("金额不匹配", code="amount_mismatch")
-    if resource.get("trade_state") != "SUCCESS":
+    if not success:
         return "not_paid"
+    if found.status == "paid" and found.transaction_id == transaction_id:
+        outcome = "duplicate"  # committed before this transaction began: no lock, no write
+    else:
+        outcome = _apply_locked(found.id, resource, instant)
+    replays.remember(out_trade_no, transaction_id, amount_fen)
+    return outcome
+
+
+def _apply_locked(payment_id, resource, instant):
+    """Under the order's lock: paid now (and the bill settled), or found already paid by this transaction."""
+    payment = locked(Payment, payment_id)  # concurrent deliveries of this notification wait here, then find it paid
+    transaction_id = resource.get("transaction_id")
     try:
-        fresh = payment.mark_paid(resource.get("transaction_id"), (resource.get("payer") or {}).get("openid"), instant)
+        fresh = payment.mark_paid(transaction_id, (resource.get("payer") or {}).get("openid"), instant)
     except PaymentStateError:
-        _alert_second_transaction(payment, resource.get("transaction_id"), instant)
+        _alert_second_transaction(payment, transaction_id, instant)
         raise NotificationRejected("该订单已由另一笔微信交易支付，已记录待对账", code="transaction_mismatch",
                                    status=409) from None
     if not fresh:
         return "duplicate"
     return _settle_bill(payment, instant)
+
+
+def locked(model, row_id):
+    """The row, locked until the transaction ends and freshly read: one round trip on PostgreSQL (FOR UPDATE).
+
+    Its relationships (a bill's payments and their refunds, say) load when first used, not with the lock.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = select(model).where(model.id == row_id).with_for_update().options(lazyload("*"))
+        return db.session.scalars(query.execution_options(populate_existing=True)).one()
+    lock_row(model, row_id)  # SQLite: the database write lock
+    return db.session.get(model, row_id, populate_existing=True, options=[lazyload("*")])
 
 
 def _alert_second_transaction(payment, transaction_id, instant):
@@ -141,10 +169,9 @@ def _alert_second_transaction(payment, transaction_id, instant):
 
 def _settle_bill(payment, instant):
     """Money arrived: claim what the bill pays for (a registration books its ticket), then the bill and the ledger."""
-    bill = db.session.get(Bill, payment.bill_id)
+    bill = db.session.get(Bill, payment.bill_id, options=[lazyload("*")])  # what it needs loads under the lock
     kept = kinds.of(bill.kind).claim(bill, instant)  # e.g. books the appointment (ticket locked before the bill)
-    lock_row(Bill, bill.id)
-    db.session.refresh(bill)
+    bill = locked(Bill, bill.id)
     if kept and bill.status in ("unpaid", "paying"):
         kind = kinds.of(bill.kind)
         ledger.paid(bill, payment, kind.applied(bill))
@@ -156,7 +183,7 @@ def _settle_bill(payment, instant):
         kind.on_paid(bill, payment, instant)
         db.session.flush()
         if kind.receipt:  # last: the receipt number comes from a counter row that stays locked until commit
-            invoices.issue(bill, payment, instant)
+            invoices.issue(bill, payment, instant, bill_locked=True)
         return "paid"
     # Paid for something no longer there (hold lapsed and ticket taken, bill voided) or paid twice
     # (two open orders of one bill): the money is not the bill's; give it back.

@@ -8,7 +8,7 @@ from .crypto import aead_decrypt, aead_encrypt, sign_message, verify_signature
 from .errors import BadNotification, BadSignature, NotificationError, PayError, StaleNotification, UnknownSerial
 from .factory import build_client, sandbox_keys, sandbox_settings
 from .live import LiveClient
-from .notify import build_notification, verify_notification
+from .notify import build_notification, notification_serial, verify_notification
 from .resources import (
     CONTRACT_STATES,
     REFUND_STATUSES,
@@ -27,7 +27,7 @@ __all__ = [
     "NotificationError", "PayClient", "PayError", "REFUND_STATUSES", "RedisStore", "SandboxClient",
     "StaleNotification", "TRADE_STATES", "UnknownSerial", "WechatPaySettings", "aead_decrypt", "aead_encrypt",
     "build_client", "build_notification", "contract_resource", "generate_test_keys", "jsapi_pay_params",
-    "parse_trade_bill", "parse_trade_bill_summary", "refund_resource", "render_trade_bill", "sandbox_keys",
-    "sandbox_settings", "settings_from_keys", "sign_message", "transaction_resource", "verify_notification",
-    "verify_signature",
+    "notification_serial", "parse_trade_bill", "parse_trade_bill_summary", "refund_resource", "render_trade_bill",
+    "sandbox_keys", "sandbox_settings", "settings_from_keys", "sign_message", "transaction_resource",
+    "verify_notification", "verify_signature",
 ]

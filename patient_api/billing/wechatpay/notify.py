@@ -48,6 +48,14 @@ def verify_notification(settings, headers, body, now):
     }
 
 
+def notification_serial(headers):
+    """The Wechatpay-Serial a notification claims (unchecked: verify_notification decides), "" if none."""
+    try:
+        return _lowercase(headers).get("wechatpay-serial", "")
+    except BadSignature:
+        return ""
+
+
 def _lowercase(headers):
     """Header names folded to lower case (HTTP names are case-insensitive); non-text entries are dropped."""
     try:
