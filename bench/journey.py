@@ -14,15 +14,12 @@ import argparse
 import asyncio
 import os
 import random
-import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import _load as L
 import aiohttp
-import redis
 import rush
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +43,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=7, help="the residents' window choices")
     p.add_argument("--redis-url", default=f"redis://{HOST}:6379/9")
     p.add_argument("--json", metavar="PATH", help="also write the result JSON here")
+    p.add_argument("--server-log", metavar="PATH", help="keep gunicorn's output (the service's JSON log) here")
     args = p.parse_args()
     if not 1 <= args.residents <= MAX_RESIDENTS:
         p.error(f"--residents must be 1..{MAX_RESIDENTS}")
@@ -157,34 +155,8 @@ def report(r: dict) -> None:
 
 
 def run(args, deadline: L.Deadline) -> dict:
-    """Provision database and server, measure, verify, and tear everything down."""
-    redis.Redis.from_url(args.redis_url).flushdb()
-    flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
-    base = f"http://{HOST}:{args.port}"
-    with L.throwaway_db("patient_api_journey") as db, tempfile.TemporaryFile("w+") as log:
-        env, proc = rush.child_env(db, args.redis_url), None
-        try:
-            L.run_cli(flask + ["db", "upgrade"], env, str(ROOT), deadline.left(120))
-            out = L.run_cli(flask + ["demo", "rush-schedule", "--capacity", str(args.capacity)],
-                            env, str(ROOT), deadline.left(60))
-            sid = rush.parse_schedule_id(out)
-            if not L.port_is_free(args.port):
-                raise RuntimeError(f"port {args.port} is already in use")
-            proc = L.start_group([str(VENV_BIN / "gunicorn"), "-w", str(args.workers), "-k", "gthread",
-                                  "--threads", str(args.threads), "-b", f"{HOST}:{args.port}", "--backlog", "4096",
-                                  "--graceful-timeout", "5", "wsgi:app"], env, str(ROOT), log)
-            L.wait_http_ok(f"{base}/healthz", proc, deadline.left(60))
-            m = asyncio.run(asyncio.wait_for(measure(base, sid, args), deadline.left()))
-            return evaluate(args, m, rush.count_active(db, sid))
-        except BaseException:
-            log.seek(0)
-            print("---- gunicorn log (tail) ----\n" + log.read()[-4000:], file=sys.stderr)
-            raise
-        finally:
-            signal.alarm(0)
-            if proc is not None:
-                L.stop_group(proc)
-            redis.Redis.from_url(args.redis_url).flushdb()
+    """Provision database and server as bench/rush.py does, run the journeys, verify, tear everything down."""
+    return rush.run(args, deadline, measure, evaluate, "patient_api_journey")
 
 
 def main() -> int:

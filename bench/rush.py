@@ -39,6 +39,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=300.0, help="global deadline, seconds")
     p.add_argument("--redis-url", default=f"redis://{HOST}:6379/9")
     p.add_argument("--json", metavar="PATH", help="also write the result JSON here")
+    p.add_argument("--server-log", metavar="PATH", help="keep gunicorn's output (the service's JSON log) here")
     return p.parse_args()
 
 
@@ -148,12 +149,14 @@ def parse_schedule_id(stdout: str) -> int | str:
     return int(last) if last.isdigit() else last
 
 
-def run(args, deadline: L.Deadline) -> dict:
-    """Provision database and server, measure, verify, and tear everything down."""
+def run(args, deadline: L.Deadline, measure=measure, evaluate=evaluate, db_prefix="patient_api_rush") -> dict:
+    """Provision database and server, measure, verify, and tear everything down (bench/journey.py passes its own
+    measure and evaluate)."""
     redis.Redis.from_url(args.redis_url).flushdb()
     flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
     base = f"http://{HOST}:{args.port}"
-    with L.throwaway_db("patient_api_rush") as db, tempfile.TemporaryFile("w+") as log:
+    log_file = open(args.server_log, "w+") if args.server_log else tempfile.TemporaryFile("w+")
+    with L.throwaway_db(db_prefix) as db, log_file as log:
         env, proc = child_env(db, args.redis_url), None
         try:
             L.run_cli(flask + ["db", "upgrade"], env, str(ROOT), deadline.left(120))
