@@ -1,6 +1,7 @@
 """Session tokens held in Redis (idle and absolute expiry) and the current caller."""
 import functools
 import hashlib
+import logging
 import secrets
 import time
 
@@ -10,6 +11,7 @@ from flask import current_app, g, request
 from ..errors import Unauthorized, Unavailable
 from ..extensions import redis
 
+log = logging.getLogger(__name__)
 BEARER_DOC = {"security": [{"bearerAuth": []}]}
 # Staff sessions idle out sooner than residents' (15 vs 30 minutes), kiosk sessions sooner still (5).
 IDLE_SETTING = {"resident": "SESSION_IDLE_SECONDS", "staff": "STAFF_SESSION_IDLE_SECONDS",
@@ -63,6 +65,7 @@ def resolve_session(token, kind, also=None):
             redis.delete(_key(token))
             raise Unauthorized("登录已过期，请重新登录", code="session_expired")
     except redis_lib.RedisError as exc:
+        log.warning("session lookup failed, answered 503: %s: %s", type(exc).__name__, exc)
         raise Unavailable() from exc
     return data[b"sub"].decode()
 
