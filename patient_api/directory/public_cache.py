@@ -127,7 +127,12 @@ def _answer(body, etag):
     response = Response(body, mimetype="application/json")
     response.set_etag(etag)
     response.headers["Cache-Control"] = CACHE_CONTROL
-    return response.make_conditional(request)
+    return _conditional(response)
+
+
+def _conditional(response):
+    """304 for a matching If-None-Match; without one (most first reads) werkzeug's conditional parsing is skipped."""
+    return response.make_conditional(request) if "If-None-Match" in request.headers else response
 
 
 def _store(key, response, seq, keep_ms):
@@ -148,7 +153,7 @@ def _store(key, response, seq, keep_ms):
                    etag.encode() + b"\n" + body, keep_ms, seq, keep_ms + 1000, *(PREFIX + "tag:" + i for i in ids))
     except redis_lib.RedisError:
         log.warning("schedule answer not cached: redis unavailable")
-    response.make_conditional(request)
+    _conditional(response)
 
 
 def changed(schedule_id):
