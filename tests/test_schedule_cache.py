@@ -124,7 +124,7 @@ def test_a_rolled_back_change_drops_nothing_and_a_fill_older_than_a_drop_is_not_
 def test_an_answer_is_kept_no_later_than_the_release_instant(app, client, make, redis_client, monkeypatch):
     schedule_id = make.schedule(capacity=4, released=False)
     frozen = now()
-    for where in ("patient_api.common.clock.now", "patient_api.directory.services.now",
+    for where in ("patient_api.directory.public_cache.now", "patient_api.directory.services.now",
                   "patient_api.directory.models.now"):
         monkeypatch.setattr(where, lambda: frozen)
     with app.app_context():

@@ -1,6 +1,4 @@
 """号源预留 of one schedule: what it keeps back per pool, and changing that (hospital admin, HIS re-push)."""
-from datetime import datetime
-
 from sqlalchemy import case, func, select
 
 from ..common.clock import now
@@ -35,16 +33,8 @@ def view(schedule, instant=None):
         counts[pool]["released"] += int(free or 0) - int(still_kept or 0)  # due, the job has not run yet
     return {"schedule_id": schedule.id, "capacity": schedule.capacity, "reserved": rules,
             "pools": [{"pool": pool, "label": label, "share": (rules.get(pool) or {}).get("share", 0),
-                       "release_at": _release_of(rules.get(pool), schedule), **counts[pool]}
+                       "release_at": pools.stored_release(rules.get(pool), schedule), **counts[pool]}
                       for pool, label in pools.POOLS.items()]}
-
-
-def _release_of(rule, schedule):
-    if not rule:
-        return None
-    if rule.get("release_at"):
-        return datetime.fromisoformat(rule["release_at"])
-    return pools.release_instant(rule, schedule)
 
 
 def change(schedule, rules, instant=None):

@@ -44,7 +44,7 @@ def resident_with_flags(view):
 def _target():
     """(schedule_id, slot_start) from the raw body, or None when it does not read cleanly (the schema then decides)."""
     try:
-        body = inputs.loads(request.get_data(cache=True)) if request.is_json else None
+        body = inputs.request_json(request) if request.is_json and request.get_data(cache=True) else None
     except ApiError:  # the schema's parser answers it in its own words
         return None
     if not isinstance(body, dict) or not isinstance(body.get("schedule_id"), str):

@@ -82,7 +82,7 @@ def admit(account_id, schedule_id, window_start=None, flags=None):
 def refuse_outright(flag, window_flag=None):
     """Refuse, as admit would, an attempt whose flags no pool could let through (sold out with nothing kept back, or
     the window full)."""
-    if flag is not None and (flag.decode() if isinstance(flag, bytes) else str(flag)) in ("", "-"):
+    if flag is not None and not _pools_of(flag):
         raise SoldOut()
     if window_flag is not None:
         raise WindowFull()
@@ -91,10 +91,15 @@ def refuse_outright(flag, window_flag=None):
 def _refuse_flagged(flag, window_flag=None):
     """SoldOut (naming the pools that still keep tickets back) or WindowFull when a flag is set."""
     if flag is not None:
-        flag = flag.decode() if isinstance(flag, bytes) else str(flag)
-        raise SoldOut(pool for pool in flag.split(",") if pool and pool != "-")
+        raise SoldOut(_pools_of(flag))
     if window_flag is not None:
         raise WindowFull()
+
+
+def _pools_of(flag):
+    """The pools a sold-out flag names ("-" for none)."""
+    flag = flag.decode() if isinstance(flag, bytes) else str(flag)
+    return [pool for pool in flag.split(",") if pool and pool != "-"]
 
 
 def mark_sold_out(schedule_id, pools=()):

@@ -16,8 +16,9 @@ class StrictParser(FlaskParser):
         """Bodies go through the one strict JSON reader (surrogates, depth, huge numbers are a 400)."""
         if not is_json_request(req):
             return core.missing
-        data = req.get_data(cache=True)
-        return inputs.loads(data) if data else core.missing  # no body at all: the schema reports what is missing
+        if not req.get_data(cache=True):
+            return core.missing  # no body at all: the schema reports what is missing
+        return inputs.request_json(req)
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -105,3 +105,14 @@ def ascii_int(text, max_digits=MAX_INT_DIGITS):
     if not isinstance(text, str) or len(text) > max_digits or not ASCII_DIGITS.fullmatch(text):
         return None
     return int(text)
+
+
+_PARSED = "patient_api.json_body"
+
+
+def request_json(req):
+    """The request's body through loads(), parsed once per request however many readers ask (a refusal is raised
+    anew each time; it ends the request anyway)."""
+    if _PARSED not in req.environ:
+        req.environ[_PARSED] = loads(req.get_data(cache=True))
+    return req.environ[_PARSED]

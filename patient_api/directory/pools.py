@@ -5,7 +5,7 @@ public, whether or not the release job has run yet (public_clause). The share a 
 push or a hospital admin, else from the defaults in config (BOOKING_POOLS). docs/booking-pools.md has the rules.
 """
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import and_, func, or_, select
@@ -119,6 +119,15 @@ def stored(rules):
     """The rules as the schedule keeps them (JSON): instants as ISO strings."""
     return {pool: {key: value.isoformat() if hasattr(value, "isoformat") else value for key, value in rule.items()}
             for pool, rule in rules.items()}
+
+
+def stored_release(rule, schedule):
+    """When a stored rule's (schedule.reservations) tickets go public; None for no rule."""
+    if not rule:
+        return None
+    if isinstance(rule.get("release_at"), str):
+        return datetime.fromisoformat(rule["release_at"])
+    return release_instant(rule, schedule)
 
 
 def kept_by_schedule(schedule_ids, instant=None):

@@ -12,14 +12,17 @@ If-None-Match gets 304. With Redis down, answers are computed as before.
 import functools
 import hashlib
 import logging
-from datetime import datetime, timezone
+from datetime import timezone
 
 import redis as redis_lib
 from flask import Response, current_app, g, request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ..extensions import redis
+from ..common.clock import now
+from ..extensions import db, redis
+from . import pools
+from .models import Schedule, Ticket
 
 log = logging.getLogger(__name__)
 PREFIX = "pubsched:"
@@ -71,15 +74,7 @@ def shown(schedules, instant, boundaries=()):
 
 
 def _pool_releases(schedule):
-    from . import pools  # noqa: PLC0415  pools imports nothing of this module; kept local for import order
-    return [pools.release_instant(_rule(rule), schedule) for rule in (schedule.reservations or {}).values()]
-
-
-def _rule(stored):
-    """A stored rule's release_at is ISO text; release_instant wants a datetime."""
-    if stored.get("release_at") and isinstance(stored["release_at"], str):
-        return {**stored, "release_at": datetime.fromisoformat(stored["release_at"])}
-    return stored
+    return [pools.stored_release(rule, schedule) for rule in (schedule.reservations or {}).values()]
 
 
 def _until(state, moment, instant):
@@ -137,7 +132,6 @@ def _conditional(response):
 
 def _store(key, response, seq, keep_ms):
     """Tag and store a fresh 200, if it does not change by the clock too soon and nothing it shows was dropped."""
-    from ..common.clock import now  # noqa: PLC0415
     state = g.pop("pubsched")
     body = response.get_data()
     etag = hashlib.sha256(body).hexdigest()[:32]
@@ -158,7 +152,6 @@ def _store(key, response, seq, keep_ms):
 
 def changed(schedule_id):
     """A ticket or schedule of `schedule_id` changed in this transaction: drop its cached answers after commit."""
-    from ..extensions import db  # noqa: PLC0415
     db.session.info.setdefault("pubsched_changed", set()).add(str(schedule_id))
 
 
@@ -177,7 +170,6 @@ def drop(schedule_ids):
 @event.listens_for(Session, "before_flush")
 def _schedule_edits(session, _context, _instances):
     """Schedules and tickets changed through the ORM (HIS push, stops) count as changes too."""
-    from .models import Schedule, Ticket  # noqa: PLC0415
     for row in (*session.dirty, *session.deleted):
         if isinstance(row, Schedule) and row.id is not None:
             session.info.setdefault("pubsched_changed", set()).add(str(row.id))

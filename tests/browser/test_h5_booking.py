@@ -120,12 +120,15 @@ def test_book_pay_ticket_receipt_cancel_refund(page, app, live, elder):
     progress = page.get_by_role("region", name="退款进度")
     expect(progress).to_contain_text(f"退款申请已提交 {fee}")
     deadline = time.monotonic() + PAY_WAIT / 1000
-    while "已退回" not in progress.inner_text() and time.monotonic() < deadline:
-        page.wait_for_timeout(2000)
-        refresh = page.get_by_role("button", name="刷新退款进度")
-        if refresh.count():
-            refresh.click()
-            settle(page)
+    while time.monotonic() < deadline:  # the worker refunds; the resident taps 刷新 until it shows
+        try:
+            expect(progress).to_contain_text("已退回", timeout=2000)
+            break
+        except AssertionError:
+            refresh = page.get_by_role("button", name="刷新退款进度")
+            if refresh.count():
+                refresh.click()
+                settle(page)
     expect(progress).to_contain_text("已原路退回微信支付")
     look(page, "appointment-refunded", elder)
 
@@ -184,10 +187,7 @@ def test_wechat_pay_sheet_then_the_server_decides(page, live, outcome):
         "dev_login": True, "sandbox_pay": False, "wechat_appid": "wx0000000000000000"}))
     sign_in(page, f"jsapi-{outcome}", path=f"/h5/appointments/{appointment['id']}")
     page.get_by_role("button", name=re.compile("去支付")).click()
-    for _ in range(50):
-        if page.evaluate("() => Boolean(window.__wxpay)"):
-            break
-        page.wait_for_timeout(100)
+    page.wait_for_function("() => Boolean(window.__wxpay)", timeout=5000)
     call = page.evaluate("() => ({ name: window.__wxpay.name, params: window.__wxpay.params })")
     assert call["name"] == "getBrandWCPayRequest" and call["params"]["package"].startswith("prepay_id=")
     assert {"appId", "timeStamp", "nonceStr", "signType", "paySign"} <= set(call["params"])
