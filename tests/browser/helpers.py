@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,3 +191,22 @@ def screenshot(page, name, full_page=True, app="h5"):
         page.set_viewport_size(size)
     WRITTEN.append(path)
     return path
+
+
+MODES = pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])  # a resident screen, both modes
+
+
+def look(page, name, elder):
+    """What every resident screen must pass: settled, axe, no sideways scroll, 长辈版 sizes; then its screenshot."""
+    settle(page)
+    no_horizontal_scroll(page)
+    check_axe(page, name)
+    if elder:
+        check_elder_sizes(page)
+    screenshot(page, f"{name}-elder" if elder else name)
+
+
+def elder_on(page):
+    """Switch the residents' app to 长辈版 and wait until it applies."""
+    page.get_by_role("switch", name=re.compile("长辈版")).first.click()
+    expect(page.locator("html")).to_have_class(re.compile("elder"))

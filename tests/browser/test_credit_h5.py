@@ -15,10 +15,10 @@ from playwright.sync_api import expect
 from patient_api.common.clock import now
 from patient_api.extensions import db
 
-from .helpers import nothing_clipped, screenshot, settle, sign_in
+from .helpers import MODES, elder_on, nothing_clipped, screenshot, settle, sign_in
+from .helpers import look as check_screen
 from .outpatient import his_bill, resident
-from .test_h5_booking import MODES, PAY_WAIT, elder_on
-from .test_h5_booking import look as check_screen
+from .test_h5_booking import PAY_WAIT
 
 HOSPITAL = "泰安市中心医院"
 BILL_TOTAL = "¥51.00"  # outpatient.his_bill: 阿莫西林胶囊 2 × ¥15.50 + 血常规 ¥20.00

@@ -6,26 +6,16 @@ reading from the reminder's screen (the kind chosen for them), sees the period d
 modes, axe, 长辈版 sizes, screenshots."""
 import re
 
-import pytest
 from playwright.sync_api import expect
 
-from .helpers import check_axe, check_elder_sizes, no_horizontal_scroll, screenshot, settle, sign_in
+from .helpers import MODES, look, settle, sign_in
 from .seed import PASSWORD
 from .test_h5_results import verified_resident
 
-MODES = pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
 CLINIC = "DYWSY"  # 岱岳区范镇卫生院 (demo data)
 PEOPLE = {"n": (8701, "13900139701"), "e": (8703, "13900139703")}
 MEMBERS = {"n": "孙文博", "e": "周丽华"}  # the team doctors who sign in (one per mode: the demo data is shared)
 
-
-def look(page, name, elder):
-    settle(page)
-    no_horizontal_scroll(page)
-    check_axe(page, name)
-    if elder:
-        check_elder_sizes(page)
-    screenshot(page, f"{name}-elder" if elder else name)
 
 
 def team_doctor(live, tag):

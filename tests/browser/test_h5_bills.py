@@ -8,9 +8,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import settle, sign_in
+from .helpers import MODES, elder_on, look, settle, sign_in
 from .outpatient import his_bill, resident
-from .test_h5_booking import MODES, PAY_WAIT, elder_on, look
+from .test_h5_booking import PAY_WAIT
 
 
 @MODES

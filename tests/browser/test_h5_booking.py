@@ -7,26 +7,18 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import check_axe, check_elder_sizes, no_horizontal_scroll, screenshot, settle, sign_in
+from .helpers import (
+    MODES,
+    elder_on,
+    look,
+    settle,
+    sign_in,
+)
 from .outpatient import add_patient, day_label, resident, sold_out_schedule
 
-MODES = pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
 PAY_WAIT = 45_000  # ms: the worker delivers the sandbox's signed notification every 2 s, refunds every 10 s
 
 
-def look(page, name, elder):
-    """What every screen must pass: axe, no sideways scroll, 长辈版 sizes; then its screenshot."""
-    settle(page)
-    no_horizontal_scroll(page)
-    check_axe(page, name)
-    if elder:
-        check_elder_sizes(page)
-    screenshot(page, f"{name}-elder" if elder else name)
-
-
-def elder_on(page):
-    page.get_by_role("switch", name=re.compile("长辈版")).first.click()
-    expect(page.locator("html")).to_have_class(re.compile("elder"))
 
 
 @MODES

@@ -5,7 +5,6 @@ import itertools
 import re
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
@@ -13,26 +12,17 @@ from patient_api.common.clock import now, today_local
 from patient_api.extensions import db
 
 from ..factories import chinese_name, resident_id
-from .helpers import check_axe, check_elder_sizes, no_horizontal_scroll, screenshot, settle, sign_in
+from .helpers import (
+    MODES,
+    elder_on,
+    look,
+    sign_in,
+)
 from .outpatient import add_patient, day_label, verify
 
 _people = itertools.count(861)
-MODES = pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
 
 
-def look(page, name, elder):
-    """axe, no sideways scroll, 长辈版 sizes; then the screenshot."""
-    settle(page)
-    no_horizontal_scroll(page)
-    check_axe(page, name)
-    if elder:
-        check_elder_sizes(page)
-    screenshot(page, f"{name}-elder" if elder else name)
-
-
-def elder_on(page):
-    page.get_by_role("switch", name=re.compile("长辈版")).first.click()
-    expect(page.locator("html")).to_have_class(re.compile("elder"))
 
 
 def kept_schedule(app, live, doctor_name, days_ahead):

@@ -9,15 +9,16 @@ sizes, screenshots); staff screens on a tablet and a phone."""
 import re
 from datetime import timedelta
 
-import pytest
 from playwright.sync_api import expect
 
 from patient_api.common.clock import now
 
 from .helpers import (
+    MODES,
     animations_done,
     check_axe,
-    check_elder_sizes,
+    elder_on,
+    look,
     no_horizontal_scroll,
     no_loading,
     screenshot,
@@ -29,21 +30,11 @@ from .outpatient import resident
 from .seed import PASSWORD
 from .test_h5_results import verified_resident
 
-MODES = pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
 HOSPITAL = "TAZXYY"
 ADDRESS = "泰安市泰山区龙潭路29号阳光小区3号楼2单元501室"
 JOURNEY_PEOPLE = {"n": (8601, "13900139601"), "e": (8603, "13900139603")}
 PAY_WAIT = 45_000  # ms: the sandbox's notification goes through the worker's outbox before the bill reads paid
 
-
-def look(page, name, elder):
-    """A resident screen: settled, no sideways scroll, axe, 长辈版 sizes; then its screenshot."""
-    settle(page)
-    no_horizontal_scroll(page)
-    check_axe(page, name)
-    if elder:
-        check_elder_sizes(page)
-    screenshot(page, f"{name}-elder" if elder else name)
 
 
 def staff_look(page, name, shoot=True, full_page=True):
@@ -55,10 +46,6 @@ def staff_look(page, name, shoot=True, full_page=True):
     if shoot:
         screenshot(page, name, app="staff", full_page=full_page)
 
-
-def elder_on(page):
-    page.get_by_role("switch", name=re.compile("长辈版")).first.click()
-    expect(page.locator("html")).to_have_class(re.compile("elder"))
 
 
 def staff(live, username, role):

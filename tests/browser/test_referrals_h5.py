@@ -5,25 +5,15 @@ tile and from 我的, reads the booked visit (time, queue number) and opens its 
 follow-up. Both modes, axe, 长辈版 sizes, 320 px without sideways scroll, screenshots."""
 import re
 
-import pytest
 from playwright.sync_api import expect
 
-from .helpers import check_axe, check_elder_sizes, no_horizontal_scroll, screenshot, settle, sign_in
+from .helpers import MODES, look, no_horizontal_scroll, screenshot, settle, sign_in
 from .test_h5_results import verified_resident
 from .test_referrals_staff import CITY, CLINIC, hospital_ids, keep_referral_tickets, staff_api
 
-MODES = pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
 PEOPLE = {"n": (8911, "13900138911"), "e": (8913, "13900138913")}
 CONSENT = {"by": "patient", "method": "signed"}
 
-
-def look(page, name, elder):
-    settle(page)
-    no_horizontal_scroll(page)
-    check_axe(page, name)
-    if elder:
-        check_elder_sizes(page)
-    screenshot(page, f"{name}-elder" if elder else name)
 
 
 def referrals_for(live, tag, id_number):
