@@ -19,6 +19,7 @@ MAX_TREND_POINTS = 500
 HOSPITAL_VITALS_SCAN = 200  # recent stand-alone results looked at for the latest value of each code
 SUMMARY_COLUMNS = ("id", "hospital_id", "kind", "title", "status", "issued_at", "mutually_recognised", "version",
                    "abnormal_count", "critical")
+DETAIL_COLUMNS = ("code", "category", "department", "performer", "effective_at", "findings", "impression", "body")
 
 
 def visible_clause(instant=None):
@@ -50,15 +51,13 @@ def summary(report, patient_id, hospital_name):
         "amended": report.version > 1}
 
 
-def detail(report, patient_id, hospital_name=None):
-    """A report with its results (lab), findings and impression (imaging) or text (documents); the hospital's name
-    is looked up unless the caller's query brought it."""
+def detail(report, patient_id, hospital_name=None, items=None):
+    """A report (or a row of its columns) with its results (lab), findings and impression (imaging) or text
+    (documents); the hospital's name and the results are loaded unless the caller's query brought them."""
     if hospital_name is None:
         hospital_name = hospital_names([report.hospital_id]).get(report.hospital_id)
-    return {**summary(report, patient_id, hospital_name),
-            **{name: getattr(report, name) for name in (
-                "code", "category", "department", "performer", "effective_at", "findings", "impression", "body")},
-            "items": report.items}
+    return {**summary(report, patient_id, hospital_name), **{name: getattr(report, name) for name in DETAIL_COLUMNS},
+            "items": report.items if items is None else items}
 
 
 def history(report):
