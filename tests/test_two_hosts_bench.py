@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,10 @@ def test_hosts_reach_the_bridge_and_nothing_is_left_behind():
                                      capture_output=True, text=True, timeout=30)
                 assert out.stdout.strip() == "ok", out.stderr
         sleeper = subprocess.Popen(net.exec_argv("b", ["sleep", "60"]))
+        # `ip netns exec` enters the namespace after it starts: wait (bounded) until it is in there.
+        deadline = time.monotonic() + 10
+        while sleeper.pid not in net.pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert sleeper.pid in net.pids()
     finally:
         net.down()
