@@ -58,17 +58,25 @@ class Person(NamedTuple):
     id_number_index: str
 
 
+def _people_query(one):
+    """clinical_people's query on the tables, built once (a request binds the account, and the patient if `one`)."""
+    link, patient = PatientLink.__table__, Patient.__table__
+    stmt = (sa.select(link.c.patient_id, link.c.status, patient.c.id_number_index)
+            .select_from(link.join(patient, patient.c.id == link.c.patient_id))
+            .where(link.c.account_id == sa.bindparam("account_id"), link.c.status.in_(ACTIVE_LINK))
+            .order_by(link.c.created_at, link.c.id))
+    return stmt.where(link.c.patient_id == sa.bindparam("patient_id")) if one else stmt
+
+
+PEOPLE_QUERY = {True: _people_query(True), False: _people_query(False)}
+
+
 def clinical_people(account_id, patient_id=None):
     """The patients whose clinical data a list may show, oldest link first, in one query of plain rows: the one
     asked for (403/404 as verified_link), else every verified one — and 403 when the account acts for people but
     has verified none of them."""
-    stmt = (sa.select(PatientLink.patient_id, PatientLink.status, Patient.id_number_index)
-            .join(Patient, Patient.id == PatientLink.patient_id)
-            .where(PatientLink.account_id == account_id, PatientLink.status.in_(ACTIVE_LINK))
-            .order_by(PatientLink.created_at, PatientLink.id))
-    if patient_id:
-        stmt = stmt.where(PatientLink.patient_id == patient_id)
-    rows = db.session.execute(stmt).all()
+    rows = db.session.connection().execute(PEOPLE_QUERY[bool(patient_id)],
+                                           {"account_id": account_id, "patient_id": patient_id}).all()
     if patient_id and not rows:
         raise patient_not_found()
     verified = [Person(row.patient_id, row.id_number_index) for row in rows if row.status == "verified"]
