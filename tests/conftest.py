@@ -98,6 +98,21 @@ def app(database_url, redis_client):
     return app
 
 
+def pytest_sessionfinish(session):
+    """Under pytest-xdist a worker hands its counts to the controller, which prints the summary."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["counts"] = {"fuzzed": dict(FUZZED), "scanned": dict(SCANNED)}
+
+
+def pytest_testnodedown(node, error):
+    """(pytest-xdist) A worker finished: add its counts to the run's."""
+    counts = getattr(node, "workeroutput", {}).get("counts")
+    if counts:
+        FUZZED.update(counts["fuzzed"])  # a Counter: adds
+        for name, value in counts["scanned"].items():
+            SCANNED[name] += value
+
+
 def pytest_terminal_summary(terminalreporter):
     """How many answers the identifier scan read (each one failed its test if it leaked)."""
     if FUZZED["requests"]:

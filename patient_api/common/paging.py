@@ -35,9 +35,10 @@ def decode_cursor(text):
     return at, key
 
 
-def page(stmt, sort, key, args, ascending=False):
+def page(stmt, sort, key, args, ascending=False, params=None):
     """Newest first by (sort, key) (oldest first if `ascending`), after a cursor or at an offset; returns (rows,
-    paging fields)."""
+    paging fields). A statement on the tables with its bound `params` runs on the session's connection: plain rows,
+    none of the ORM's per-statement work."""
     limit, cursor, offset = args["limit"], args.get("cursor"), args.get("offset")
     if cursor is not None:
         at, last = cursor
@@ -49,7 +50,7 @@ def page(stmt, sort, key, args, ascending=False):
     stmt = stmt.add_columns(sort.label("page_sort"), key.label("page_key"))
     order = (sort.asc(), key.asc()) if ascending else (sort.desc(), key.desc())
     stmt = stmt.order_by(*order).limit(limit + 1).offset(offset or 0)
-    rows = db.session.execute(stmt).all()
+    rows = (db.session.execute(stmt) if params is None else db.session.connection().execute(stmt, params)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     last_row = rows[-1] if rows and more else None

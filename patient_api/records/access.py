@@ -14,6 +14,7 @@ RESIDENT_CHANNEL = "wechat"  # resident tokens are issued to the WeChat H5 pages
 
 ROLE_LABELS = {"nurse": "护士", "cashier": "收费员", "admin": "管理员", "dispatcher": "调度员", "registrar": "挂号员",
                "family_team": "家庭医生团队", "referrer": "转诊医生"}
+ACCESS_INSERT = sa.insert(AccessLogEntry.__table__)
 # Reads made for a purpose the resident should see in words: channel → (purpose, what the hospital did).
 PURPOSES = {"referral": ("转诊", "因转诊查看了您的报告")}
 
@@ -60,8 +61,8 @@ def _row(actor_type, actor_id, channel, person_index, resource_type, resource_id
 def _insert(rows):
     """The rows go into the request's transaction at once, as a plain INSERT: nothing reads their ids back, so the
     ORM's unit of work (a flush at commit, INSERT … RETURNING per row) is not needed; a rollback drops them all."""
-    if rows:
-        db.session.execute(sa.insert(AccessLogEntry.__table__), rows)
+    if rows:  # on the session's connection, a single row as one plain execute (no executemany batching)
+        db.session.connection().execute(ACCESS_INSERT, rows[0] if len(rows) == 1 else rows)
 
 
 def access_log_query(patient):

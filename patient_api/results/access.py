@@ -1,14 +1,13 @@
 """Which report a resident may open: a visible one of a patient the account verified."""
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager, joinedload
 
 from ..accounts import links
 from ..accounts.models import Patient, PatientLink
 from ..directory.models import Hospital
 from ..errors import NotFound
 from ..extensions import db
-from . import rules
-from .models import Report
+from . import queries, rules
+from .models import Observation, Report
 
 
 def report_not_found():
@@ -16,32 +15,51 @@ def report_not_found():
     return NotFound("未找到该报告", code="report_not_found")
 
 
-def resident_report(account_id, report_id):
-    """(report, patient, hospital name) for a visible report of a verified patient; 404 report_not_found when not
-    theirs. One query: the report, its results, its hospital's name and the account's link to its person."""
-    rows = db.session.execute(
-        sa.select(Report, Hospital.name, PatientLink)
-        .join(Hospital, Hospital.id == Report.hospital_id)
-        .outerjoin(Patient, Patient.id_number_index == Report.person_index)
-        .outerjoin(PatientLink, sa.and_(PatientLink.patient_id == Patient.id, PatientLink.account_id == account_id,
-                                        PatientLink.status.in_(links.ACTIVE_LINK)))
-        .where(Report.id == report_id)
-        # The results come in the same query (not a second SELECT); the link's patient is the row joined above.
-        .options(joinedload(Report.items), contains_eager(PatientLink.patient))).unique().all()
-    report, hospital_name = (rows[0][0], rows[0][1]) if rows else (None, None)
-    link = next((row[2] for row in rows if row[2] is not None), None)
-    if link is None or not rules.visible(report):
+# What a resident's read of one report needs: the columns shown, those deciding visibility, the person it is of.
+DETAIL_COLUMNS = (*queries.SUMMARY_COLUMNS, *queries.DETAIL_COLUMNS, "sensitive", "released_at", "created_at",
+                  "person_index")
+ITEM_COLUMNS = ("code", "name", "value", "value_num", "unit", "reference_range", "ref_low", "ref_high", "flag",
+                "critical", "observed_at")
+
+
+def _report_query(with_items):
+    """The one query of a resident's report read, built once on the tables (not per request through the ORM): the
+    report, its hospital's name, the account's link to its person and, when asked for, its results in order."""
+    report, hospital, patient, link, item = (model.__table__ for model in (Report, Hospital, Patient, PatientLink,
+                                                                           Observation))
+    joined = (report.join(hospital, hospital.c.id == report.c.hospital_id)
+              .outerjoin(patient, patient.c.id_number_index == report.c.person_index)
+              # id_number_index is unique and a link unique per (account, patient): at most one link row.
+              .outerjoin(link, sa.and_(link.c.patient_id == patient.c.id,
+                                       link.c.account_id == sa.bindparam("account_id"),
+                                       link.c.status.in_(links.ACTIVE_LINK))))
+    columns = [*(report.c[name] for name in DETAIL_COLUMNS), hospital.c.name.label("hospital_name"),
+               link.c.patient_id.label("link_patient_id"), link.c.status.label("link_status")]
+    if with_items:
+        columns += [*(item.c[name].label(f"item_{name}") for name in ITEM_COLUMNS), item.c.id.label("item_id")]
+        joined = joined.outerjoin(item, item.c.report_id == report.c.id)
+    stmt = sa.select(*columns).select_from(joined).where(report.c.id == sa.bindparam("report_id"))
+    return stmt.order_by(item.c.position, item.c.id) if with_items else stmt
+
+
+REPORT_QUERY = {True: _report_query(True), False: _report_query(False)}
+
+
+def resident_report(account_id, report_id, with_items=True):
+    """(report row, its results, patient, hospital name) for a visible report of a verified patient; 404
+    report_not_found when not theirs. Plain rows from one query (no ORM objects to build for a read)."""
+    rows = db.session.connection().execute(REPORT_QUERY[with_items],
+                                           {"report_id": report_id, "account_id": account_id}).all()
+    report = rows[0] if rows else None
+    if report is None or report.link_patient_id is None or not rules.visible(report):
         raise report_not_found()
-    if not link.verified:
+    if report.link_status != "verified":
         raise links.verification_required()
-    return report, link.patient, hospital_name
+    items = [{name: getattr(row, f"item_{name}") for name in ITEM_COLUMNS} for row in rows
+             if with_items and row.item_id is not None]
+    return report, items, links.Person(report.link_patient_id, report.person_index), report.hospital_name
 
 
 def resident_patients(account_id, patient_id=None):
-    """The patients whose reports a list shows (accounts.links.clinical_patients decides who, and answers 403/404),
-    loaded without a second query when one patient was asked for: the verified link brings its patient along."""
-    if patient_id:
-        return [links.verified_link(account_id, patient_id).patient]
-    ids = links.clinical_patients(account_id)
-    found = {p.id: p for p in db.session.scalars(sa.select(Patient).where(Patient.id.in_(ids)))} if ids else {}
-    return [found[pid] for pid in ids]
+    """The patients whose reports a list shows (accounts.links.clinical_people decides who, and answers 403/404)."""
+    return links.clinical_people(account_id, patient_id)

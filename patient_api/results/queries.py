@@ -19,27 +19,46 @@ MAX_TREND_POINTS = 500
 HOSPITAL_VITALS_SCAN = 200  # recent stand-alone results looked at for the latest value of each code
 SUMMARY_COLUMNS = ("id", "hospital_id", "kind", "title", "status", "issued_at", "mutually_recognised", "version",
                    "abnormal_count", "critical")
+DETAIL_COLUMNS = ("code", "category", "department", "performer", "effective_at", "findings", "impression", "body")
 
 
-def visible_clause(instant=None):
-    """rules.visible as SQL, so paging counts only what the resident may see (kept equal by a test)."""
-    cutoff = (instant or now()) - timedelta(days=rules.hold_days())
-    return sa.and_(Report.status.not_in(HIDDEN), sa.or_(
-        Report.sensitive.is_(False), Report.released_at.is_not(None), Report.created_at <= cutoff))
+def visible_clause(instant=None, columns=Report, cutoff=None):
+    """rules.visible as SQL, so paging counts only what the resident may see (kept equal by a test); on the ORM
+    class or on the table's columns, with the hold's cutoff computed now or left as a bound parameter."""
+    if cutoff is None:
+        cutoff = (instant or now()) - timedelta(days=rules.hold_days())
+    return sa.and_(columns.status.not_in(HIDDEN), sa.or_(
+        columns.sensitive.is_(False), columns.released_at.is_not(None), columns.created_at <= cutoff))
+
+
+def _list_query(by_kind, by_hospital):
+    """A list's query on the tables, built once per filter shape (a request binds people, cutoff and filters):
+    only the columns a list shows — no report texts, no ORM objects to build for a read."""
+    report, hospital = Report.__table__, Hospital.__table__
+    stmt = (sa.select(*(report.c[name] for name in SUMMARY_COLUMNS), report.c.person_index,
+                      hospital.c.name.label("hospital_name"))
+            .select_from(report.join(hospital, hospital.c.id == report.c.hospital_id))
+            .where(report.c.person_index.in_(sa.bindparam("people", expanding=True)),
+                   visible_clause(columns=report.c, cutoff=sa.bindparam("cutoff"))))
+    if by_kind:
+        stmt = stmt.where(report.c.kind == sa.bindparam("kind"))
+    if by_hospital:
+        stmt = stmt.where(report.c.hospital_id == sa.bindparam("hospital_id"))
+    return stmt
+
+
+LIST_QUERIES = {(by_kind, by_hospital): _list_query(by_kind, by_hospital)
+                for by_kind in (False, True) for by_hospital in (False, True)}
 
 
 def list_reports(patients_by_index, kind, args, hospital_id=None):
     """Visible reports of these people (person_index → patient id), of one kind and hospital when given, newest
     first; returns (items, paging)."""
-    # Only the columns a list shows (no report texts, no ORM objects to build and expire at commit).
-    stmt = sa.select(*(getattr(Report, name) for name in SUMMARY_COLUMNS), Report.person_index,
-                     Hospital.name.label("hospital_name")).join(Hospital, Hospital.id == Report.hospital_id).where(
-        Report.person_index.in_(list(patients_by_index)), visible_clause())
-    if kind:
-        stmt = stmt.where(Report.kind == kind)
-    if hospital_id:
-        stmt = stmt.where(Report.hospital_id == hospital_id)
-    rows, paging = page(stmt, Report.issued_at, Report.id, args)
+    report = Report.__table__
+    params = {"people": list(patients_by_index), "cutoff": now() - timedelta(days=rules.hold_days()),
+              "kind": kind, "hospital_id": hospital_id}
+    rows, paging = page(LIST_QUERIES[bool(kind), bool(hospital_id)], report.c.issued_at, report.c.id, args,
+                        params=params)
     return [summary(row, patients_by_index[row.person_index], row.hospital_name) for row in rows], paging
 
 
@@ -50,15 +69,13 @@ def summary(report, patient_id, hospital_name):
         "amended": report.version > 1}
 
 
-def detail(report, patient_id, hospital_name=None):
-    """A report with its results (lab), findings and impression (imaging) or text (documents); the hospital's name
-    is looked up unless the caller's query brought it."""
+def detail(report, patient_id, hospital_name=None, items=None):
+    """A report (or a row of its columns) with its results (lab), findings and impression (imaging) or text
+    (documents); the hospital's name and the results are loaded unless the caller's query brought them."""
     if hospital_name is None:
         hospital_name = hospital_names([report.hospital_id]).get(report.hospital_id)
-    return {**summary(report, patient_id, hospital_name),
-            **{name: getattr(report, name) for name in (
-                "code", "category", "department", "performer", "effective_at", "findings", "impression", "body")},
-            "items": report.items}
+    return {**summary(report, patient_id, hospital_name), **{name: getattr(report, name) for name in DETAIL_COLUMNS},
+            "items": report.items if items is None else items}
 
 
 def history(report):

@@ -38,9 +38,9 @@ class ReportItem(MethodView):
     def get(self, report_id):
         """One report with its results, findings or text; a held or withdrawn report is 404 report_not_found."""
         account_id = current_account_id()
-        report, patient, hospital_name = resident_report(account_id, report_id)
+        report, items, patient, hospital_name = resident_report(account_id, report_id)
         log_resident_read(account_id, patient, "report", report.id)
-        return queries.detail(report, patient.id, hospital_name)
+        return queries.detail(report, patient.id, hospital_name, items)
 
 
 @blp.route("/reports/<id:report_id>/history")
@@ -51,7 +51,7 @@ class ReportVersions(MethodView):
     def get(self, report_id):
         """The versions an amended or corrected report replaced, newest first."""
         account_id = current_account_id()
-        report, patient, _ = resident_report(account_id, report_id)
+        report, _, patient, _ = resident_report(account_id, report_id, with_items=False)
         log_resident_read(account_id, patient, "report_history", report.id)
         return {"report_id": report.id, "version": report.version, "items": queries.history(report)}
 
