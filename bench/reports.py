@@ -54,6 +54,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=300.0, help="global deadline, seconds")
     p.add_argument("--redis-url", default=f"redis://{HOST}:6379/9")
     p.add_argument("--json", metavar="PATH", help="also write the result JSON here")
+    p.add_argument("--server-log", metavar="PATH", help="keep gunicorn's output (the service's JSON log) here")
     p.add_argument("--profile", type=int, metavar="N", default=0,
                    help="instead of the load phases: N list and N detail reads (and the ingest) in process through "
                         "the Flask test client, printed by pyinstrument with SQL statements and Redis round trips")
@@ -261,7 +262,8 @@ def run(args, deadline: L.Deadline) -> dict:
     """Provision database and server, measure, verify, and tear everything down."""
     redis.Redis.from_url(args.redis_url).flushdb()
     base = f"http://{HOST}:{args.port}"
-    with L.throwaway_db("patient_api_reports") as db, tempfile.TemporaryFile("w+") as log:
+    log_file = open(args.server_log, "w+") if args.server_log else tempfile.TemporaryFile("w+")  # noqa: SIM115
+    with L.throwaway_db("patient_api_reports") as db, log_file as log:
         env, proc, args.db = rush.child_env(db, args.redis_url), None, db
         try:
             keys = provision(env, deadline)
