@@ -134,11 +134,10 @@ def clean(app, redis_client):
         # Only the tables a test wrote to: one EXISTS query costs ~5 ms, TRUNCATE of all 60+ tables ~80 ms.
         used = db.session.scalars(sa.text(" UNION ALL ".join(
             f"SELECT '{table}' WHERE EXISTS (SELECT 1 FROM {table})" for table in tables))).all()
-        if used and db.engine.dialect.name == "postgresql":
-            db.session.execute(sa.text(f"TRUNCATE {', '.join(used)} CASCADE"))
-        else:
-            for table in [table for table in tables if table in set(used)]:  # children before parents
-                db.session.execute(sa.text(f"DELETE FROM {table}"))
+        # DELETE, children before parents, also on PostgreSQL: a test leaves a few rows, and TRUNCATE gives every
+        # table new files and waits on the filesystem (three test files on PostgreSQL: 26.3 → 15.8 s).
+        for table in [table for table in tables if table in set(used)]:
+            db.session.execute(sa.text(f"DELETE FROM {table}"))
         db.session.commit()
     # The sandbox's throwaway key bundle outlives the flush: making it again (two RSA-2048 pairs) and parsing the new
     # keys cost ~0.2 s in every test that pays. Tests that need no bundle use their own store.
