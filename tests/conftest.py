@@ -9,14 +9,13 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from patient_api import create_app
-from patient_api.billing.wechatpay.sandbox import DEFAULT_NAMESPACE
+from patient_api.billing.wechatpay.factory import bundle_key
 from patient_api.extensions import db
 
 from .factories import Factory
 from .fuzzcount import FUZZED
 from .leakscan import SCANNED, ScanningClient
 
-SANDBOX_KEYS = DEFAULT_NAMESPACE + "keys"
 PG_ADMIN = "postgresql+psycopg://{auth}@{host}/postgres"
 
 
@@ -132,19 +131,19 @@ def clean(app, redis_client):
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         # Only the tables a test wrote to (one EXISTS query finds them).
-        used = db.session.scalars(sa.text(" UNION ALL ".join(
-            f"SELECT '{table}' WHERE EXISTS (SELECT 1 FROM {table})" for table in tables))).all()
+        used = set(db.session.scalars(sa.text(" UNION ALL ".join(
+            f"SELECT '{table}' WHERE EXISTS (SELECT 1 FROM {table})" for table in tables))).all())
         # DELETE, children before parents, also on PostgreSQL: a test leaves a few rows, and TRUNCATE gives every
         # table new files and waits on the filesystem (three test files on PostgreSQL: 26.3 → 15.8 s).
-        for table in [table for table in tables if table in set(used)]:
+        for table in [table for table in tables if table in used]:
             db.session.execute(sa.text(f"DELETE FROM {table}"))
         db.session.commit()
     # The sandbox's throwaway key bundle outlives the flush: making it again (two RSA-2048 pairs) and parsing the new
     # keys cost ~0.2 s in every test that pays. Tests that need no bundle use their own store.
-    keys = redis_client.dump(SANDBOX_KEYS)
+    keys = redis_client.dump(bundle_key())
     redis_client.flushdb()
     if keys is not None:
-        redis_client.restore(SANDBOX_KEYS, 0, keys)
+        redis_client.restore(bundle_key(), 0, keys)
     if os.environ.get("REDIS_URL"):
         redis_client.set("patient_api:test-run", "claimed", ex=3600)  # keep this run's claim
 

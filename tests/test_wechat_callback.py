@@ -13,10 +13,10 @@ import xmltodict
 from prometheus_client import REGISTRY
 from wechatpy.crypto import WeChatCrypto
 
+from patient_api.billing.wechatpay.factory import bundle_key
 from patient_api.extensions import redis
 from patient_api.wechat import token
 
-from .conftest import SANDBOX_KEYS
 from .factories import DeadRedis
 
 URL = "/api/v1/wechat/callback"
@@ -173,7 +173,7 @@ def test_unsubscribe_and_other_events_are_answered_success_and_nothing_personal_
     # The retry marker only (an unfollow also queues a worker job, which records it on the account; the pay sandbox's
     # key bundle is kept between tests by conftest).
     kept = [k.decode() for k in redis_client.keys("*")
-            if not k.startswith((b"patient_api:", b"rq:")) and k != SANDBOX_KEYS.encode()]
+            if not k.startswith((b"patient_api:", b"rq:")) and k != bundle_key().encode()]
     assert all(k.startswith(f"wechat:{APPID}:seen:") for k in kept) and len(kept) == 1
     from patient_api.accounts.models import Account
     from patient_api.common.outbox import OutboxMessage

@@ -14,9 +14,9 @@ RESIDENT_CHANNEL = "wechat"  # resident tokens are issued to the WeChat H5 pages
 
 ROLE_LABELS = {"nurse": "护士", "cashier": "收费员", "admin": "管理员", "dispatcher": "调度员", "registrar": "挂号员",
                "family_team": "家庭医生团队", "referrer": "转诊医生"}
-ACCESS_INSERT = sa.insert(AccessLogEntry.__table__)
 # Reads made for a purpose the resident should see in words: channel → (purpose, what the hospital did).
 PURPOSES = {"referral": ("转诊", "因转诊查看了您的报告")}
+ACCESS_INSERT = sa.insert(AccessLogEntry.__table__)  # built once: every read of a resident's data runs it
 
 
 patient_not_found = links.patient_not_found

@@ -16,7 +16,7 @@ def report_not_found():
 
 
 # What a resident's read of one report needs: the columns shown, those deciding visibility, the person it is of.
-DETAIL_COLUMNS = (*queries.SUMMARY_COLUMNS, *queries.DETAIL_COLUMNS, "sensitive", "released_at", "created_at",
+READ_COLUMNS = (*queries.SUMMARY_COLUMNS, *queries.DETAIL_COLUMNS, "sensitive", "released_at", "created_at",
                   "person_index")
 ITEM_COLUMNS = ("code", "name", "value", "value_num", "unit", "reference_range", "ref_low", "ref_high", "flag",
                 "critical", "observed_at")
@@ -33,7 +33,7 @@ def _report_query(with_items):
               .outerjoin(link, sa.and_(link.c.patient_id == patient.c.id,
                                        link.c.account_id == sa.bindparam("account_id"),
                                        link.c.status.in_(links.ACTIVE_LINK))))
-    columns = [*(report.c[name] for name in DETAIL_COLUMNS), hospital.c.name.label("hospital_name"),
+    columns = [*(report.c[name] for name in READ_COLUMNS), hospital.c.name.label("hospital_name"),
                link.c.patient_id.label("link_patient_id"), link.c.status.label("link_status")]
     if with_items:
         columns += [*(item.c[name].label(f"item_{name}") for name in ITEM_COLUMNS), item.c.id.label("item_id")]

@@ -17,7 +17,6 @@ PEOPLE = {"n": (8701, "13900139701"), "e": (8703, "13900139703")}
 MEMBERS = {"n": "孙文博", "e": "周丽华"}  # the team doctors who sign in (one per mode: the demo data is shared)
 
 
-
 def team_doctor(live, tag):
     """A staff account of the clinic (role family_team), made a member of team T01 with the CLI; its API session."""
     username = f"fz-t01-{tag}"

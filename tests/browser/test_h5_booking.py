@@ -19,8 +19,6 @@ from .outpatient import add_patient, day_label, resident, sold_out_schedule
 PAY_WAIT = 45_000  # ms: the worker delivers the sandbox's signed notification every 2 s, refunds every 10 s
 
 
-
-
 @MODES
 def test_book_pay_ticket_receipt_cancel_refund(page, app, live, elder):
     resident(app, live, f"book-expert-{elder}")

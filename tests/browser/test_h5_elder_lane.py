@@ -23,8 +23,6 @@ from .outpatient import add_patient, day_label, verify
 _people = itertools.count(861)
 
 
-
-
 def kept_schedule(app, live, doctor_name, days_ahead):
     """A 4-ticket 普通号 session at 泰安市中心医院 儿科 keeping half for elders (until 2 hours before it starts), its
     two public tickets taken by others: its id."""

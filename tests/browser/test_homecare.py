@@ -36,7 +36,6 @@ JOURNEY_PEOPLE = {"n": (8601, "13900139601"), "e": (8603, "13900139603")}
 PAY_WAIT = 45_000  # ms: the sandbox's notification goes through the worker's outbox before the bill reads paid
 
 
-
 def staff_look(page, name, shoot=True, full_page=True):
     """A nurse-station screen: loaded, no sideways scroll, touch targets ≥ 44 px, axe; then its screenshot."""
     no_loading(page)
@@ -45,7 +44,6 @@ def staff_look(page, name, shoot=True, full_page=True):
     check_axe(page, name)
     if shoot:
         screenshot(page, name, app="staff", full_page=full_page)
-
 
 
 def staff(live, username, role):

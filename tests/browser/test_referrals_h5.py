@@ -15,7 +15,6 @@ PEOPLE = {"n": (8911, "13900138911"), "e": (8913, "13900138913")}
 CONSENT = {"by": "patient", "method": "signed"}
 
 
-
 def referrals_for(live, tag, id_number):
     """An up-referral with a kept ticket booked (clinic → city) and a down-referral accepted (city → clinic)."""
     clinic = staff_api(live, CLINIC, f"ref-h5-clinic-{tag}", "referrer")

@@ -6,9 +6,14 @@ from .sandbox import DEFAULT_NAMESPACE, SandboxClient
 from .testkeys import generate_test_keys
 
 
+def bundle_key(namespace=DEFAULT_NAMESPACE):
+    """Where the store keeps the sandbox key bundle."""
+    return namespace + "keys"
+
+
 def sandbox_keys(store, namespace=DEFAULT_NAMESPACE):
     """The sandbox key bundle, generated once and kept in the store so every process signs and verifies alike."""
-    key = namespace + "keys"
+    key = bundle_key(namespace)
     bundle = store.get(key)
     if bundle is not None:
         return bundle
