@@ -235,6 +235,7 @@ def worker(no_cron):
     url = current_app.config.get("REDIS_URL")
     if not url:
         raise click.ClickException("the worker needs REDIS_URL (scripts/serve.sh starts the embedded Redis)")
+    worker_module.preload(current_app._get_current_object())
     worker_module.run(redis.client, url, with_cron=not no_cron)
 
 

@@ -13,7 +13,9 @@ import time
 import redis as redis_lib
 from rq import Queue, Worker
 from rq.cron import CronScheduler
-from rq.exceptions import StopRequested
+from rq.exceptions import NoSuchJobError, StopRequested
+from rq.job import Job, JobStatus
+from rq.utils import now as rq_now
 
 from .common import observability
 from .common.jobs import QUEUE
@@ -23,6 +25,7 @@ log = logging.getLogger("patient_api.worker")
 # idle worker, and its job descriptions carry arguments (openids): RQ says only warnings and errors.
 RQ_LOG_LEVEL = "WARNING"
 _app = None
+_app_pid = None
 
 
 def did_work(result):
@@ -47,12 +50,32 @@ def periodic(func):
 
 
 def _app_context():
-    """Jobs run inside one app per worker process."""
-    global _app
+    """Jobs run inside the app the worker built before forking (or one built here, once per process)."""
+    global _app, _app_pid
     if _app is None:
         from . import create_app
-        _app = create_app()
+        _app, _app_pid = create_app(), os.getpid()
+    if _app_pid != os.getpid():
+        # A forked work horse: the parent's pooled connections are not this process's to use (or to close).
+        from .extensions import db
+        with _app.app_context():
+            for engine in db.engines.values():
+                engine.dispose(close=False)
+        _app_pid = os.getpid()
     return _app.app_context()
+
+
+def preload(app=None):
+    """Build the app (and its mappers) in the worker's main process: RQ forks a work horse per job, and a horse that
+    had to build them itself spent ~1.3 s of CPU on every job (an idle worker kept a core busy, fell behind when
+    loaded, and a payment notification waited behind the backlog)."""
+    global _app, _app_pid
+    if app is None:
+        from . import create_app
+        app = create_app()
+    from sqlalchemy.orm import configure_mappers
+    configure_mappers()  # else each horse configures every mapper again on its first query (~0.1 s)
+    _app, _app_pid = app, os.getpid()
 
 
 @periodic
@@ -287,12 +310,37 @@ class _Cron(CronScheduler):
         self.stop_asked = True
         super()._request_stop(signum, frame)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.last_job_ids = {}  # periodic job name → the RQ job id of its latest run
+
     def enqueue_jobs(self):
-        """Renew the lease before each round of enqueueing; stop (lease_lost) once it is someone else's."""
+        """Renew the lease, then enqueue the due jobs, skipping one whose last run still waits in the queue;
+        stop (lease_lost) once the lease is someone else's."""
         if not renew_cron_lease(self.connection, self.lease_token):
             self.lease_lost = True
             raise StopRequested()
-        return super().enqueue_jobs()
+        instant, enqueued = rq_now(), []
+        for job in self._cron_jobs:
+            if not job.should_run():
+                continue
+            # A worker that fell behind (loaded host, restart) finds one run of each job waiting, not a backlog of
+            # them that delays the ones that matter (a payment notification queued behind forty SMS drains).
+            if not self.still_queued(job.name):
+                self.last_job_ids[job.name] = job.enqueue(self.connection).id
+                enqueued.append(job)
+            job.set_enqueue_time(instant)
+        return enqueued
+
+    def still_queued(self, name):
+        """True while the latest run of periodic job `name` waits in the queue (not started, not lost with Redis)."""
+        job_id = self.last_job_ids.get(name)
+        if job_id is None:
+            return False
+        try:
+            return Job.fetch(job_id, connection=self.connection).get_status() == JobStatus.QUEUED
+        except NoSuchJobError:
+            return False
 
     def calculate_sleep_interval(self):
         """Wake at least every CRON_RENEW_SECONDS, so the lease never lapses while this scheduler sleeps."""

@@ -47,7 +47,7 @@ def test_rq_names_jobs_by_id_without_arguments_or_results(redis_client, records)
     rq_worker = worker.make_worker(redis_client, SimpleWorker)  # runs the job in this process, for caplog
     rq_worker.work(burst=True, logging_level="INFO")  # even when an operator turns RQ's lines up
     lines = [r.getMessage() for r in records.records if r.name.startswith("rq")]
-    assert any(job.id in line for line in lines)
+    assert any(job.id in line for line in lines), lines
     assert not [line for line in lines if OPENID in line or "did_work" in line or "kept for" in line]
     assert logging.getLogger("rq").level == logging.WARNING  # and by default RQ says only warnings and errors
 
