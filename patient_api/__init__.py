@@ -6,7 +6,7 @@ from flask.sessions import SessionInterface
 from sqlalchemy import event, text
 
 from . import errors
-from .common import keepalive, observability, zh_messages  # noqa: F401  (zh_messages: before any schema module is imported)
+from .common import keepalive, liveness, observability, zh_messages  # noqa: F401  (zh_messages: before any schema module is imported)
 from .common.blueprint import register_id_converter
 from .config import config_from_env, generated_key, running_demo_redis
 from .extensions import api, db, migrate, redis
@@ -44,6 +44,7 @@ def create_app(config=None):
     redis.init_app(app)
     with app.app_context():
         _tune_sqlite()
+        liveness.watch(db.engine)
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearerAuth": {"type": "http", "scheme": "bearer"},
         "hospitalKey": {"type": "http", "scheme": "bearer", "description": "per-hospital integration key"}}}})

@@ -44,8 +44,9 @@ class Config:
     DEV_LOGIN = env_bool("DEV_LOGIN")
     OPS_TOKEN = env("OPS_TOKEN")  # production: /metrics and /api/docs need it as a Bearer token (off without it)
     SQLALCHEMY_DATABASE_URI = database_url()
-    # hide_parameters: SQL errors in logs must not carry names or other personal data.
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    # hide_parameters: SQL errors in logs must not carry names or other personal data. No pool_pre_ping: a pooled
+    # PostgreSQL connection is checked without a round trip (common/liveness.py).
+    SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}
     REDIS_URL = os.environ.get("REDIS_URL")
     EMBEDDED_REDIS_PATH = str(INSTANCE_DIR / "redis.db")
     DEMO_REDIS_SOCKET = str(INSTANCE_DIR / "redis.sock")  # where scripts/serve.sh runs its Redis

@@ -85,7 +85,7 @@ def redis_client(tmp_path_factory):
 @pytest.fixture(scope="session")
 def app(database_url, redis_client):
     """One app for the session, migrated through migrations/ (never create_all)."""
-    options = {"pool_pre_ping": True, "hide_parameters": True}
+    options = {"hide_parameters": True}  # no pool_pre_ping, as in production (common/liveness.py)
     if database_url.startswith("postgresql"):
         options.update(pool_size=40, max_overflow=20)
     app = create_app({"ENV_NAME": "test", "TESTING": True, "DEV_LOGIN": True,
