@@ -97,6 +97,16 @@ def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
         return
 
 
+def server_problems(log, limit: int = 10) -> list[str]:
+    """The service's WARNING and ERROR lines in a gunicorn log (its JSON log lines), the first `limit` of them:
+    a 5xx under load should come with its reason, whether or not the whole log was kept."""
+    log.flush()
+    log.seek(0)
+    found = [line.strip()[:400] for line in log if '"level": "WARNING"' in line or '"level": "ERROR"' in line]
+    log.seek(0, 2)
+    return found[:limit]
+
+
 def wait_http_ok(url: str, proc: subprocess.Popen, timeout: float) -> None:
     """Poll url until it answers 200; fail fast if proc dies, fail after timeout."""
     end = time.monotonic() + timeout

@@ -174,6 +174,8 @@ def report(r: dict) -> None:
         print(f"{phase:8s} {p['req_per_s']} req/s  p50 {p['p50_ms']} ms  p99 {p['p99_ms']} ms  status {p['status']}")
     print(f"ratio vs /healthz: {r['ratio']} (target ≥ {r['target']}); access log {r['access_log_rows']} rows, "
           f"expected {r['access_log_expected']} → {'PASS' if r['pass'] else 'FAIL'}")
+    for line in r.get("server_problems", []):
+        print(f"service said: {line}")
 
 
 def provision(env: dict, deadline: L.Deadline) -> dict:
@@ -276,7 +278,7 @@ def run(args, deadline: L.Deadline) -> dict:
                                   "--graceful-timeout", "5", "wsgi:app"], env, str(ROOT), log)
             L.wait_http_ok(f"{base}/healthz", proc, deadline.left(60))
             m = asyncio.run(asyncio.wait_for(measure(base, keys, args), deadline.left()))
-            return evaluate(args, m, access_rows(db))
+            return {**evaluate(args, m, access_rows(db)), "server_problems": L.server_problems(log)}
         except BaseException:
             log.seek(0)
             print("---- gunicorn log (tail) ----\n" + log.read()[-4000:], file=sys.stderr)

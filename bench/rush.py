@@ -138,6 +138,8 @@ def report(r: dict) -> None:
           f"{h['req_per_s']} req/s  errors {h['errors']}")
     print(f"booking/healthz throughput {r['ratio_pct']}% (target >= {TARGET_RATIO_PCT}%)")
     failed = [k for k, ok in r["checks"].items() if not ok]
+    for line in r.get("server_problems", []):
+        print(f"service said: {line}")
     print("PASS" if r["pass"] else f"FAIL: {', '.join(failed)}")
 
 
@@ -171,7 +173,7 @@ def run(args, deadline: L.Deadline, measure=measure, evaluate=evaluate, db_prefi
                                   "--graceful-timeout", "5", "wsgi:app"], env, str(ROOT), log)
             L.wait_http_ok(f"{base}/healthz", proc, deadline.left(60))
             m = asyncio.run(asyncio.wait_for(measure(base, sid, args), deadline.left()))
-            return evaluate(args, m, count_active(db, sid))
+            return {**evaluate(args, m, count_active(db, sid)), "server_problems": L.server_problems(log)}
         except BaseException:
             log.seek(0)
             print("---- gunicorn log (tail) ----\n" + log.read()[-4000:], file=sys.stderr)
