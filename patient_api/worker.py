@@ -306,13 +306,13 @@ class _Cron(CronScheduler):
     lease_lost = False
     lease_token = None
 
-    def _request_stop(self, signum, frame):
-        self.stop_asked = True
-        super()._request_stop(signum, frame)
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.last_job_ids = {}  # periodic job name → the RQ job id of its latest run
+
+    def _request_stop(self, signum, frame):
+        self.stop_asked = True
+        super()._request_stop(signum, frame)
 
     def enqueue_jobs(self):
         """Renew the lease, then enqueue the due jobs, skipping one whose last run still waits in the queue;

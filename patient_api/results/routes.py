@@ -1,6 +1,8 @@
 """Lab and imaging reports, documents, trends (resident view); every successful read is access-logged."""
+from flask import current_app
 from flask.views import MethodView
 
+from ..common import fastdump
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
 from ..records.access import linked_patient, log_resident_read, log_resident_reads
@@ -9,6 +11,8 @@ from .access import resident_patients, resident_report
 from .schemas import ReportDetail, ReportHistory, ReportList, ReportQuery, TrendOut, TrendQuery
 
 blp = Blueprint("results", __name__, description="Lab and imaging reports, documents, trends (resident view)")
+# The two most read answers skip marshmallow's per-field work (equal output: tests/test_fastdump.py).
+LIST_BODY, DETAIL_BODY = fastdump.dumper(ReportList), fastdump.dumper(ReportDetail)
 
 
 @blp.route("/reports")
@@ -27,7 +31,7 @@ class Reports(MethodView):
         shown = {item["patient_id"] for item in items} | ({query["patient_id"]} if query.get("patient_id") else set())
         log_resident_reads(account_id, [patient for patient in patients if patient.id in shown], "report_list",
                            query.get("kind") or "all")
-        return {"items": items, **paging}
+        return current_app.json.response(LIST_BODY({"items": items, **paging}))
 
 
 @blp.route("/reports/<id:report_id>")
@@ -40,7 +44,7 @@ class ReportItem(MethodView):
         account_id = current_account_id()
         report, items, patient, hospital_name = resident_report(account_id, report_id)
         log_resident_read(account_id, patient, "report", report.id)
-        return queries.detail(report, patient.id, hospital_name, items)
+        return current_app.json.response(DETAIL_BODY(queries.detail(report, patient.id, hospital_name, items)))
 
 
 @blp.route("/reports/<id:report_id>/history")
