@@ -1,4 +1,6 @@
 """Flask extensions, created once and bound to the app in create_app."""
+import threading
+
 import redis as redis_lib
 from flask_migrate import Migrate
 from flask_smorest import Api
@@ -39,6 +41,7 @@ class RedisHandle:
     def __init__(self):
         self._client = None
         self._config = {}
+        self._lock = threading.Lock()
 
     def init_app(self, app):
         """Bind to the app's configuration; tests may pass a ready client as REDIS_CLIENT."""
@@ -48,10 +51,18 @@ class RedisHandle:
 
     @property
     def client(self):
-        """The connection, opened on first use (the embedded server starts only if needed)."""
-        if self._client is None:
-            self._client = self._connect(self._config)
-        return self._client
+        """The connection, opened on first use (the embedded server starts only if needed).
+
+        Once per process, under a lock: a gthread worker's first requests arrive on several threads at once, and a
+        second client made in that race was dropped while a request still read through its pool — redis-py's
+        Redis.__del__ closes the pool it made, so that request failed with EBADF and answered 503."""
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._connect(self._config)
+                client = self._client
+        return client
 
     @staticmethod
     def _connect(config):
