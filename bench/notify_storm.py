@@ -26,6 +26,7 @@ import _load as L
 import psycopg
 import redis
 import rush
+from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parent.parent
 # This checkout's code, whichever checkout the shared venv's editable install happens to point at.
@@ -308,12 +309,17 @@ def profile(args) -> int:
             random.Random(args.seed).shuffle(plan)
             profiler = Profiler(interval=0.0005)
             seen, statuses, cpu_ms = set(), [], {"first": [], "replay": []}
+            sent, first_sent = [], None  # the statements of one first delivery, printed below
+            with app.app_context():
+                event.listen(sqla.engine, "before_cursor_execute", lambda _c, _cur, sql, *_a: sent.append(sql))
             t0 = time.perf_counter()
             profiler.start()
             for i in plan:
-                c0 = time.thread_time()
+                c0, before = time.thread_time(), len(sent)
                 statuses.append(client.post(NOTIFY_PATH, data=wires[i][1], headers=wires[i][0]).status_code)
                 cpu_ms["replay" if i in seen else "first"].append(1000 * (time.thread_time() - c0))
+                if i not in seen and first_sent is None:
+                    first_sent = sent[before:]
                 seen.add(i)
             profiler.stop()
             wall = time.perf_counter() - t0
@@ -323,6 +329,9 @@ def profile(args) -> int:
             for kind, values in cpu_ms.items():  # this thread's CPU (the profiler's own sampling included)
                 print(f"CPU per {kind} delivery: mean {sum(values) / len(values):.2f} ms  "
                       f"p50 {L.percentile(values, 50):.2f} ms  ({len(values)})")
+            print(f"SQL statements of one first delivery ({len(first_sent or [])}):")
+            for sql in first_sent or []:
+                print("  " + " ".join(sql.split())[:110])
             counts = db_counts(db, sid, {o["out_trade_no"] for o in orders})
             print(f"db: {counts}")
             with app.app_context():
