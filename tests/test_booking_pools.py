@@ -233,7 +233,8 @@ def test_a_cancelled_pool_booking_gives_its_ticket_back_to_the_pool(app, client)
 
 
 def test_the_waitlist_counts_and_offers_public_tickets_only(app, client, make):
-    schedule_id = pooled_schedule(app, {"elder": {"share": 0.5, **LATER}}, capacity=2)
+    # Two days ahead: tomorrow's waitlist closes at 23:00 today (Beijing), and the suite may run after that.
+    schedule_id = pooled_schedule(app, {"elder": {"share": 0.5, **LATER}}, capacity=2, days_ahead=2)
     (headers, patient_id, _), (waiter, waiter_patient, _) = residents(app, 2, start=42_000)
     assert book(client, headers, patient_id, schedule_id).status_code == 201
     joined = client.post("/api/v1/waitlist", json={"schedule_id": schedule_id, "patient_id": waiter_patient},

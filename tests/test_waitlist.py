@@ -18,6 +18,9 @@ from .conftest import is_postgres
 from .inpatient import NOTIFY, in_db
 
 WAIT = "/api/v1/waitlist"
+# A schedule's queue closes at 23:00 the day before: waitlists here are for a schedule two days ahead, open whatever
+# the hour the suite runs (tomorrow's closed for the last hour of every Beijing day and failed these tests then).
+OPEN_DAYS = 2
 
 
 def book(client, headers, schedule_id, patient_id):
@@ -47,7 +50,7 @@ def run_offers(app, instant=None):
 
 
 def test_freed_ticket_goes_to_the_first_waiter_then_passes_on(app, client, make):
-    schedule_id = make.schedule(fee_fen=1200, capacity=1)
+    schedule_id = make.schedule(fee_fen=1200, capacity=1, days_ahead=OPEN_DAYS)
     holder, holder_patient = make.resident()
     assert book(client, holder, schedule_id, holder_patient).status_code == 201
     (b, b_patient), (c, c_patient), (d, d_patient) = make.resident(), make.resident(), make.resident()
@@ -89,8 +92,8 @@ def test_freed_ticket_goes_to_the_first_waiter_then_passes_on(app, client, make)
 
 
 def test_waiting_rules(app, client, make):
-    roomy = make.schedule(capacity=5)
-    full = make.schedule(capacity=1, days_ahead=2)
+    roomy = make.schedule(capacity=5, days_ahead=OPEN_DAYS)
+    full = make.schedule(capacity=1, days_ahead=OPEN_DAYS)
     headers, patient_id = make.resident()
     assert join(client, headers, roomy, patient_id).json["code"] == "tickets_available"
     other, other_patient = make.resident()
@@ -111,14 +114,15 @@ def test_waiting_rules(app, client, make):
 
 
 def test_queue_closes_at_23_00_the_day_before(app, client, make):
-    schedule_id = make.schedule(capacity=1, days_ahead=1, fee_fen=0)  # booked outright: no hold lapses meanwhile
+    schedule_id = make.schedule(capacity=1, days_ahead=OPEN_DAYS, fee_fen=0)  # booked outright: no hold lapses
     holder, holder_patient = make.resident()
     book(client, holder, schedule_id, holder_patient)
     headers, patient_id = make.resident()
     joined = join(client, headers, schedule_id, patient_id).json
     from patient_api.booking.waitlist import cutoff
-    day = today_local() + timedelta(days=1)
-    assert joined["closes_at"] == f"{today_local().isoformat()}T23:00:00+08:00"  # the page states the cutoff
+    day = today_local() + timedelta(days=OPEN_DAYS)
+    eve = (day - timedelta(days=1)).isoformat()
+    assert joined["closes_at"] == f"{eve}T23:00:00+08:00"  # the page states the cutoff
     assert run_offers(app, cutoff(day) - timedelta(minutes=1))["closed"] == 0
     assert run_offers(app, cutoff(day) + timedelta(minutes=1))["closed"] == 1
     assert client.get(WAIT, headers=headers).json["items"][0]["status"] == "closed"
@@ -146,7 +150,7 @@ def test_waiter_who_booked_elsewhere_is_skipped(app, client, make):
 
 def test_parallel_offer_runs_give_each_freed_ticket_once_in_join_order(app, client, make):
     freed, waiters = 5, 12
-    schedule_id = make.schedule(capacity=freed, fee_fen=1200)
+    schedule_id = make.schedule(capacity=freed, fee_fen=1200, days_ahead=OPEN_DAYS)
     for _ in range(freed):
         headers, patient_id = make.resident()
         book(client, headers, schedule_id, patient_id)
@@ -204,7 +208,7 @@ def test_revisit_needs_an_attended_visit(app, client, make):
 
 
 def test_a_lapsed_hold_not_yet_swept_still_goes_to_the_waiter(app, client, make):
-    schedule_id = make.schedule(fee_fen=1200, capacity=1)
+    schedule_id = make.schedule(fee_fen=1200, capacity=1, days_ahead=OPEN_DAYS)
     holder, holder_patient = make.resident()
     book(client, holder, schedule_id, holder_patient)
     (b, b_patient), (d, d_patient) = make.resident(), make.resident()
