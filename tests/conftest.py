@@ -96,6 +96,9 @@ def app(database_url, redis_client):
     app.test_client_class = ScanningClient  # every answer is checked for identifiers that could be completed
     with app.app_context():
         upgrade()
+        # A SQLite migration turns foreign keys off around a table rebuild and cannot turn them back on inside its
+        # transaction: the connection it used would go back to the pool with foreign keys off. Fresh ones get them.
+        db.engine.dispose()
     return app
 
 
