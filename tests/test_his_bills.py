@@ -108,3 +108,31 @@ def test_residents_see_only_their_bills(app, client, resident, make):
     assert client.get(f"/api/v1/bills/{bill['id']}", headers=stranger).status_code == 404
     assert client.get("/api/v1/bills", headers=stranger).json["items"] == []
     assert client.get(f"/api/v1/bills/{bill['id']}", headers=resident[0]).json["total_fen"] == 5100
+
+
+def test_a_ledger_post_happens_once_in_one_statement_and_a_missing_bill_is_an_error(app, client, resident):
+    """(kind, source_id) posts once (a replay returns False and writes nothing); the row goes in with one INSERT …
+    ON CONFLICT, no savepoint; a post naming no bill fails loudly instead of passing for "posted already"."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import IntegrityError
+    bill = client.post(PUSH, json=his_bill(resident[2]), headers=hospital_key(app)).json
+    legs = {"resident": -100, "counter_cash": 100}
+    with app.app_context():
+        sent = []
+
+        def record(_conn, _cursor, sql, *_args):
+            sent.append(sql)
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert ledger.post("test_once", "SRC-1", bill["id"], legs) is True
+            assert ledger.post("test_once", "SRC-1", bill["id"], legs) is False
+            db.session.commit()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        assert not [sql for sql in sent if "SAVEPOINT" in sql]
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ledger.LedgerTransaction)
+                                 .filter_by(kind="test_once")) == 1
+        assert ledger.balances(bill["id"]) == {"resident": 5000, "hospital_receivable": -5100, "counter_cash": 100}
+        with pytest.raises(IntegrityError):
+            ledger.post("test_once", "SRC-2", "bil_no_such_bill", legs)
+        db.session.rollback()

@@ -19,7 +19,7 @@ Sign convention: positive = the account owes (or holds for) the hospital more; n
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..common.clock import UtcDateTime, now
@@ -70,19 +70,33 @@ def post(kind, source_id, bill_id, legs, elsewhere=()):
     accounts = set(legs) | {account for _, account, _ in elsewhere}
     if sum(legs.values()) + sum(amount for *_, amount in elsewhere) != 0 or not accounts <= set(ACCOUNTS):
         raise UnbalancedTransaction(f"{kind} {source_id}: {legs} {elsewhere}")
-    txn = LedgerTransaction(kind=kind, source_id=source_id, bill_id=bill_id)
-    try:
-        with db.session.begin_nested():
-            db.session.add(txn)
-            db.session.flush()
-    except IntegrityError:
+    txn_id = _insert_once(kind, source_id, bill_id)
+    if txn_id is None:
         return False
-    db.session.add_all(LedgerEntry(transaction_id=txn.id, bill_id=bill_id, account=account, amount_fen=amount)
+    db.session.add_all(LedgerEntry(transaction_id=txn_id, bill_id=bill_id, account=account, amount_fen=amount)
                        for account, amount in legs.items())
-    db.session.add_all(LedgerEntry(transaction_id=txn.id, bill_id=other, account=account, amount_fen=amount)
+    db.session.add_all(LedgerEntry(transaction_id=txn_id, bill_id=other, account=account, amount_fen=amount)
                        for other, account, amount in elsewhere)
     db.session.flush()
     return True
+
+
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _insert_once(kind, source_id, bill_id):
+    """The transaction's row unless (kind, source_id) was posted already: its id, or None.
+
+    One INSERT … ON CONFLICT (kind, source_id) DO NOTHING RETURNING id instead of a savepoint around an INSERT:
+    two round trips fewer on every post (a payment's settling sends ~25 statements), and only that conflict means
+    "posted already" (a savepoint's IntegrityError also took a missing bill for one). A concurrent poster of the
+    same key waits for the other transaction and then finds its row, as before."""
+    table = LedgerTransaction.__table__
+    insert = _INSERT[db.session.get_bind().dialect.name]
+    db.session.flush()  # a statement on the table does not autoflush: the bill it names may still be pending
+    return db.session.execute(
+        insert(table).values(id=new_id("ltx"), kind=kind, source_id=source_id, bill_id=bill_id, created_at=now())
+        .on_conflict_do_nothing(index_elements=["kind", "source_id"]).returning(table.c.id)).scalar_one_or_none()
 
 
 def balances(bill_id):
