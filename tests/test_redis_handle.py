@@ -10,10 +10,14 @@ THREADS = 8
 
 def test_the_first_requests_of_a_process_share_one_client(monkeypatch):
     handle = RedisHandle()
-    made = []
+    made, asked = [], []
 
     def slow_connect(config):
-        time.sleep(0.05)  # connecting takes a moment: the window the other threads used to slip through
+        # Connecting lasts until every thread has asked for the client (bounded): the window the others slipped
+        # through, each making a client of its own.
+        deadline = time.monotonic() + 5
+        while len(asked) < THREADS and time.monotonic() < deadline:
+            time.sleep(0.001)
         made.append(object())
         return made[-1]
     monkeypatch.setattr(RedisHandle, "_connect", staticmethod(slow_connect))
@@ -21,6 +25,7 @@ def test_the_first_requests_of_a_process_share_one_client(monkeypatch):
 
     def first_request():
         start.wait()
+        asked.append(True)
         got.append(handle.client)
     threads = [threading.Thread(target=first_request) for _ in range(THREADS)]
     for thread in threads:
