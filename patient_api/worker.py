@@ -65,14 +65,11 @@ def _app_context():
     return _app.app_context()
 
 
-def preload(app=None):
-    """Build the app (and its mappers) in the worker's main process: RQ forks a work horse per job, and a horse that
-    had to build them itself spent ~1.3 s of CPU on every job (an idle worker kept a core busy, fell behind when
+def preload(app):
+    """Keep the worker's app, its mappers configured, in the main process: RQ forks a work horse per job, and a horse
+    that had to build them itself spent ~1.3 s of CPU on every job (an idle worker kept a core busy, fell behind when
     loaded, and a payment notification waited behind the backlog)."""
     global _app, _app_pid
-    if app is None:
-        from . import create_app
-        app = create_app()
     from sqlalchemy.orm import configure_mappers
     configure_mappers()  # else each horse configures every mapper again on its first query (~0.1 s)
     _app, _app_pid = app, os.getpid()

@@ -7,6 +7,7 @@ from patient_api.billing.models import Bill
 from patient_api.extensions import db
 
 from .factories import hospital_key
+from .sqlcount import statements
 
 PUSH = "/api/v1/integration/bills"
 
@@ -113,22 +114,14 @@ def test_residents_see_only_their_bills(app, client, resident, make):
 def test_a_ledger_post_happens_once_in_one_statement_and_a_missing_bill_is_an_error(app, client, resident):
     """(kind, source_id) posts once (a replay returns False and writes nothing); the row goes in with one INSERT …
     ON CONFLICT, no savepoint; a post naming no bill fails loudly instead of passing for "posted already"."""
-    from sqlalchemy import event
     from sqlalchemy.exc import IntegrityError
     bill = client.post(PUSH, json=his_bill(resident[2]), headers=hospital_key(app)).json
     legs = {"resident": -100, "counter_cash": 100}
     with app.app_context():
-        sent = []
-
-        def record(_conn, _cursor, sql, *_args):
-            sent.append(sql)
-        event.listen(db.engine, "before_cursor_execute", record)
-        try:
+        with statements(db.engine) as sent:
             assert ledger.post("test_once", "SRC-1", bill["id"], legs) is True
             assert ledger.post("test_once", "SRC-1", bill["id"], legs) is False
             db.session.commit()
-        finally:
-            event.remove(db.engine, "before_cursor_execute", record)
         assert not [sql for sql in sent if "SAVEPOINT" in sql]
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ledger.LedgerTransaction)
                                  .filter_by(kind="test_once")) == 1

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import _stack as S  # noqa: E402
 
 from patient_api.common import liveness  # noqa: E402
+
+from .sqlcount import statements  # noqa: E402
 
 POOLED = 3
 
@@ -42,21 +43,15 @@ def engine_for(server, watched):
     return engine
 
 
-def statements_during(engine, work):
-    """What `work` sent, by SQLAlchemy's cursor events (a pre-ping's SELECT 1 would show here)."""
-    sent = []
-    event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, *_a: sent.append(statement))
-    work()
-    return sent
-
-
 def test_a_restart_costs_no_request_and_a_live_connection_no_round_trip(server):
     engine = engine_for(server, watched=True)
     try:
         # Live and idle: handed out as is, and the request's own statement is the only one sent.
         with engine.connect() as conn:
             first_pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
-        assert statements_during(engine, lambda: engine.connect().close()) == []
+        with statements(engine) as sent:
+            engine.connect().close()
+        assert sent == []
         server.restart_postgres()  # every pooled connection is cut
         pids = set()
         for _ in range(POOLED + 1):  # each pooled one would have failed; each checkout gets a live one instead

@@ -1,12 +1,12 @@
 """Appointments and bills name their hospital, department and doctor, with a query count independent of rows."""
-from contextlib import contextmanager
-
 import sqlalchemy as sa
 
 from patient_api.billing.services import create_registration_bill
 from patient_api.booking.models import Appointment
 from patient_api.directory.models import Doctor, Schedule, Ticket
 from patient_api.extensions import db
+
+from .sqlcount import statements
 
 
 def seed(app, make, patient_id, count, first=0):
@@ -28,22 +28,6 @@ def seed(app, make, patient_id, count, first=0):
             db.session.commit()
 
 
-@contextmanager
-def counted(app):
-    """Count the SQL statements run inside the block."""
-    statements = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(*_args):
-        statements.append(1)
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
-
-
 def test_lists_carry_names_and_their_queries_do_not_grow_with_rows(app, client, make):
     headers, patient_id = make.resident(verified=True)
     seed(app, make, patient_id, 2)
@@ -52,10 +36,10 @@ def test_lists_carry_names_and_their_queries_do_not_grow_with_rows(app, client, 
         seed(app, make, patient_id, rows - len(client.get("/api/v1/appointments", headers=headers).json["items"]),
              first=100)
         for path in ("/api/v1/appointments", "/api/v1/bills"):
-            with counted(app) as statements:
+            with statements(app) as sent:
                 items = client.get(path, headers=headers).json["items"]
             assert len(items) == rows
-            costs[path, rows] = len(statements)
+            costs[path, rows] = len(sent)
     for path in ("/api/v1/appointments", "/api/v1/bills"):
         assert costs[path, 20] == costs[path, 2], costs
 

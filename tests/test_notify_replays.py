@@ -10,6 +10,7 @@ from patient_api.billing.models import Payment
 from patient_api.common.outbox import OutboxMessage
 from patient_api.extensions import db, redis
 
+from .sqlcount import statements
 from .test_payments import NOTIFY, notification, pay, payment_counts, post
 
 
@@ -23,25 +24,6 @@ def held(client, make):
     return headers, response.json
 
 
-class Statements:
-    """Counts the SQL statements the app sends while active (a context manager)."""
-
-    def __init__(self, app):
-        self.app, self.sent = app, []
-
-    def _record(self, conn, cursor, statement, *args):
-        self.sent.append(statement)
-
-    def __enter__(self):
-        with self.app.app_context():
-            sa.event.listen(db.engine, "before_cursor_execute", self._record)
-        return self
-
-    def __exit__(self, *exc):
-        with self.app.app_context():
-            sa.event.remove(db.engine, "before_cursor_execute", self._record)
-
-
 def paid_order(app, client, held):
     headers, appointment = held
     order = pay(client, headers, appointment["bill_id"])
@@ -53,9 +35,9 @@ def test_replay_after_the_commit_is_answered_without_the_database(app, client, h
     order, wire = paid_order(app, client, held)
     assert post(client, wire).status_code == 204
     assert redis.client.get(replays.PREFIX + order["out_trade_no"]) is not None
-    with Statements(app) as sql:
+    with statements(app) as sql:
         assert [post(client, wire).status_code for _ in range(5)] == [204] * 5
-    assert sql.sent == []
+    assert sql == []
     assert payment_counts(app, order["out_trade_no"]) == ("paid", {"issue": 1, "payment": 1})
 
 
@@ -63,9 +45,9 @@ def test_replay_without_the_mark_reads_one_row_and_takes_no_lock(app, client, he
     order, wire = paid_order(app, client, held)
     assert post(client, wire).status_code == 204
     redis.client.delete(replays.PREFIX + order["out_trade_no"])  # expired, flushed, or written by another path
-    with Statements(app) as sql:
+    with statements(app) as sql:
         assert post(client, wire).status_code == 204
-    assert len(sql.sent) == 1 and "FOR UPDATE" not in sql.sent[0] and sql.sent[0].lstrip().startswith("SELECT")
+    assert len(sql) == 1 and "FOR UPDATE" not in sql[0] and sql[0].lstrip().startswith("SELECT")
     assert redis.client.get(replays.PREFIX + order["out_trade_no"]) is not None  # remembered again
     assert payment_counts(app, order["out_trade_no"]) == ("paid", {"issue": 1, "payment": 1})
 

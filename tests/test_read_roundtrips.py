@@ -1,12 +1,9 @@
 """A report read costs a bounded number of SQL statements (access-log row included), whatever the report holds."""
-import contextlib
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
-from patient_api.extensions import db
-
+from .sqlcount import statements
 from .test_results_api import REPORTS, World, item
 
 MAX_STATEMENTS = 4  # account/link check, the report(s) with their results and hospital, the access-log insert
@@ -16,22 +13,6 @@ MAX_STATEMENTS = 4  # account/link check, the report(s) with their results and h
 def world(app, client, make):
     """A fresh World."""
     return World(app, client, make)
-
-
-@contextlib.contextmanager
-def counted(app):
-    """Counts the statements sent to the database while the block runs (SQLAlchemy before_cursor_execute)."""
-    statements = []
-    with app.app_context():
-        engine = db.engine
-
-    def on_execute(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
 
 
 def readable(me, world, reports=5, items=8):
@@ -47,10 +28,10 @@ def test_list_read_of_one_patient_stays_within_the_budget(app, world):
     me = world.person()
     readable(me, world)
     before = len(world.log())
-    with counted(app) as statements:
+    with statements(app) as sent:
         body = world.get(REPORTS, me.headers, patient_id=me.patient_id)
     assert len(body["items"]) == 5
-    assert len(statements) <= MAX_STATEMENTS, "\n".join(statements)
+    assert len(sent) <= MAX_STATEMENTS, "\n".join(sent)
     assert len(world.log()) == before + 1
 
 
@@ -61,10 +42,10 @@ def test_list_read_of_every_patient_stays_within_the_budget(app, world):
     readable(me, world)
     world.report(other.index, "OTHER1")
     before = len(world.log())
-    with counted(app) as statements:
+    with statements(app) as sent:
         body = world.get(REPORTS, me.headers)
     assert {r["patient_id"] for r in body["items"]} == {me.patient_id, other.patient_id}
-    assert len(statements) <= MAX_STATEMENTS, "\n".join(statements)
+    assert len(sent) <= MAX_STATEMENTS, "\n".join(sent)
     assert len(world.log()) == before + 2
 
 
@@ -73,10 +54,10 @@ def test_detail_read_stays_within_the_budget(app, world):
     me = world.person()
     report_id = readable(me, world)[0]
     before = len(world.log())
-    with counted(app) as statements:
+    with statements(app) as sent:
         body = world.get(f"{REPORTS}/{report_id}", me.headers)
     assert len(body["items"]) == 8 and body["hospital_name"] == "测试医院H1"
-    assert len(statements) <= MAX_STATEMENTS, "\n".join(statements)
+    assert len(sent) <= MAX_STATEMENTS, "\n".join(sent)
     log = world.log()
     assert len(log) == before + 1 and log[-1][4:] == ("report", report_id)
 

@@ -2,7 +2,6 @@
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from patient_api.common.clock import now
 from patient_api.directory import public_cache
@@ -10,29 +9,9 @@ from patient_api.directory.models import Schedule
 from patient_api.extensions import db
 
 from .conftest import is_postgres
+from .sqlcount import statements
 from .test_booking_slots import book, slots
 from .test_races import active_count, residents
-
-
-class Statements:
-    """Counts SQL statements sent to the database inside the block."""
-
-    def __init__(self, app):
-        with app.app_context():
-            self.engine = db.engine
-        self.count = 0
-        self.statements = []
-
-    def _seen(self, _conn, _cursor, statement, *_args, **_kw):
-        self.count += 1
-        self.statements.append(statement)
-
-    def __enter__(self):
-        sa.event.listen(self.engine, "before_cursor_execute", self._seen)
-        return self
-
-    def __exit__(self, *exc):
-        sa.event.remove(self.engine, "before_cursor_execute", self._seen)
 
 
 def urls(schedule_id, department_id, day):
@@ -57,11 +36,11 @@ def test_second_read_comes_from_redis_with_no_database_statement(app, client, ma
     schedule_id = make.schedule(capacity=16)
     for url in schedule_urls(app, schedule_id):
         first = client.get(url)
-        with Statements(app) as sql:
+        with statements(app) as sql:
             second = client.get(url)
         assert (first.status_code, second.status_code) == (200, 200)
         assert second.get_data() == first.get_data()
-        assert sql.count == 0, url
+        assert len(sql) == 0, url
         assert second.headers["ETag"] == first.headers["ETag"]
         assert second.headers["Cache-Control"] == "public, no-cache"
         again = client.get(url, headers={"If-None-Match": second.headers["ETag"]})
@@ -167,10 +146,10 @@ def test_a_full_window_is_refused_from_redis_until_a_ticket_comes_back(app, clie
     late, later = make.resident(), make.resident()
     assert book(client, late, schedule_id, slot_start=window).json["code"] == "slot_full"
     assert redis_client.exists(f"soldout:{schedule_id}:w")
-    with Statements(app) as sql:
+    with statements(app) as sql:
         shed = book(client, later, schedule_id, slot_start=window)
     assert (shed.status_code, shed.json["code"]) == (409, "slot_full")
-    assert sql.count == 0, sql.statements
+    assert len(sql) == 0, sql
     other = book(client, late, schedule_id, slot_start=slots(client, schedule_id)[4]["start"])
     assert other.status_code == 201  # another window is not refused
     cancelled = client.post(f"/api/v1/appointments/{taken[0].json['id']}/cancel", headers=takers[0][0])
@@ -229,7 +208,7 @@ def test_a_sold_out_booking_is_refused_after_one_redis_round_trip(app, client, m
     monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command",
                         lambda conn, command, check_health=True: sent.append(1) or original(conn, command,
                                                                                            check_health))
-    with Statements(app) as sql:
+    with statements(app) as sql:
         shed = book(client, later, schedule_id)
     assert (shed.status_code, shed.json["code"]) == (409, "sold_out")
-    assert (sql.count, len(sent)) == (0, 1)
+    assert (len(sql), len(sent)) == (0, 1)

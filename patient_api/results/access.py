@@ -17,7 +17,7 @@ def report_not_found():
 
 # What a resident's read of one report needs: the columns shown, those deciding visibility, the person it is of.
 READ_COLUMNS = (*queries.SUMMARY_COLUMNS, *queries.DETAIL_COLUMNS, "sensitive", "released_at", "created_at",
-                  "person_index")
+                "person_index")
 ITEM_COLUMNS = ("code", "name", "value", "value_num", "unit", "reference_range", "ref_low", "ref_high", "flag",
                 "critical", "observed_at")
 
