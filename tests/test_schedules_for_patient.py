@@ -17,7 +17,7 @@ from patient_api.extensions import db
 
 from .factories import day_start, resident_id
 from .pools import elder_id, pooled_schedule, refused
-from .test_names import counted
+from .sqlcount import statements
 from .test_races import residents
 
 LATER = {"release_hours_before": 2}  # tomorrow's session: still kept back today
@@ -177,7 +177,7 @@ def test_a_list_costs_the_same_queries_for_one_schedule_or_many(app, client, pro
     pooled_schedule(app, {"elder": {"share": 0.4, **LATER}}, capacity=5)
 
     def queries():
-        with counted(app) as seen:
+        with statements(app) as seen:
             listed = client.get(SCHEDULES, query_string={"patient_id": patient_id}, headers=headers)
         return len(listed.json["items"]), len(seen)
 
