@@ -56,6 +56,8 @@ def create_app(config=None):
     _register_ops(app)
     register_webapps(app)
     _register_cli(app)
+    from .directory import edge
+    edge.install(app)  # last: it reads the URL map for the endpoints it may answer
     return app
 
 

@@ -88,46 +88,72 @@ def _until(state, moment, instant):
 
 
 def cached(view):
-    """Serve a public GET from the shared cache when nobody is named (no `patient_id`), else render it."""
+    """Serve a public GET from the shared cache when nobody is named (no `patient_id`), else render it.
+
+    Hits are mostly answered before Flask by directory/edge.py; this serves the rest (the edge off, a test client
+    calling the view) and fills the cache on a miss."""
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         keep_ms = current_app.config.get("SCHEDULE_CACHE_MS", 0)
-        if keep_ms <= 0 or "patient_id" in request.args:
+        key = key_for(request)
+        if keep_ms <= 0 or key is None:
             return view(*args, **kwargs)
-        key = PREFIX + "v1:" + hashlib.sha256(_canonical().encode()).hexdigest()[:40]
+        probed = request.environ.pop(PROBE, None)
         try:
-            entry, seq = redis.mget(key, SEQ)
+            entry, seq = probed[1:] if probed and probed[0] == key else probe(key)
         except redis_lib.RedisError:
             log.warning("schedule cache skipped: redis unavailable")
             return view(*args, **kwargs)
         if entry is not None:
-            etag, _, body = entry.partition(b"\n")
-            return _answer(body, etag.decode())
+            etag, body = entry_parts(entry)
+            return answer(body, etag, request)
         g.pubsched = {"ids": set(), "until": None}
         response = view(*args, **kwargs)
         if response.status_code == 200:
             _store(key, response, int(seq or 0), keep_ms)
         return response
+    wrapper.public_cache = True  # the edge serves hits of these endpoints (functools.wraps carries it outward)
     return wrapper
 
 
-def _canonical():
+PROBE = "patient_api.pubsched_probe"  # WSGI environ: the edge's (key, entry, seq) on a miss, reused by the view
+
+
+def key_for(req):
+    """The shared answer's key for a werkzeug request, or None when a patient is named (never shared)."""
+    if "patient_id" in req.args:
+        return None
+    return PREFIX + "v1:" + hashlib.sha256(_canonical(req).encode()).hexdigest()[:40]
+
+
+def probe(key):
+    """The stored entry (ETag line, then body) or None, and the drop sequence: one Redis round trip."""
+    return redis.mget(key, SEQ)
+
+
+def entry_parts(entry):
+    """(etag, body) of a stored entry."""
+    etag, _, body = entry.partition(b"\n")
+    return etag.decode(), body
+
+
+def _canonical(req):
     """Path and query in a fixed order, so the same question always finds the same answer."""
-    args = sorted((name, value) for name, values in request.args.lists() for value in values)
-    return request.path + "?" + "&".join(f"{name}={value}" for name, value in args)
+    args = sorted((name, value) for name, values in req.args.lists() for value in values)
+    return req.path + "?" + "&".join(f"{name}={value}" for name, value in args)
 
 
-def _answer(body, etag):
+def answer(body, etag, req):
     """A cached body as the view would have answered it, or 304 when the caller has it already."""
     response = Response(body, mimetype="application/json")
     response.set_etag(etag)
     response.headers["Cache-Control"] = CACHE_CONTROL
-    return _conditional(response)
+    return _conditional(response, req)
 
 
-def _conditional(response):
+def _conditional(response, req):
     """304 for a matching If-None-Match; without one (most first reads) werkzeug's conditional parsing is skipped."""
-    return response.make_conditional(request) if "If-None-Match" in request.headers else response
+    return response.make_conditional(req) if "If-None-Match" in req.headers else response
 
 
 def _store(key, response, seq, keep_ms):
@@ -147,7 +173,7 @@ def _store(key, response, seq, keep_ms):
                    etag.encode() + b"\n" + body, keep_ms, seq, keep_ms + 1000, *(PREFIX + "tag:" + i for i in ids))
     except redis_lib.RedisError:
         log.warning("schedule answer not cached: redis unavailable")
-    _conditional(response)
+    _conditional(response, request)
 
 
 def changed(schedule_id):
