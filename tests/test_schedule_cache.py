@@ -212,3 +212,29 @@ def test_a_sold_out_booking_is_refused_after_one_redis_round_trip(app, client, m
         shed = book(client, later, schedule_id)
     assert (shed.status_code, shed.json["code"]) == (409, "sold_out")
     assert (len(sql), len(sent)) == (0, 1)
+
+
+def test_a_retried_booking_is_replayed_even_once_the_schedule_sold_out(app, client, make, redis_client, monkeypatch):
+    """The resident's 201 was lost on the way (a dropped connection at 07:00); the retry with the same
+    Idempotency-Key replays it (API.md), though every other attempt is now refused from Redis."""
+    import redis.connection
+
+    schedule_id = make.schedule(capacity=1, fee_fen=0)
+    (headers, patient_id), late, later = make.resident(), make.resident(), make.resident()
+    keyed = {**headers, "Idempotency-Key": "book-0700-a"}
+    body = {"schedule_id": schedule_id, "patient_id": patient_id}
+    first = client.post("/api/v1/appointments", json=body, headers=keyed)
+    assert first.status_code == 201
+    assert book(client, late, schedule_id).json["code"] == "sold_out"  # the flag is set now
+    retry = client.post("/api/v1/appointments", json=body, headers=keyed)
+    assert (retry.status_code, retry.json, retry.headers.get("Idempotent-Replayed")) == (201, first.json, "true")
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command",
+                        lambda conn, command, check_health=True: sent.append(1) or original(conn, command,
+                                                                                           check_health))
+    with statements(app) as sql:  # a new key of someone else is still refused without the database
+        shed = client.post("/api/v1/appointments", json={"schedule_id": schedule_id, "patient_id": later[1]},
+                           headers={**later[0], "Idempotency-Key": "book-0700-b"})
+    assert (shed.status_code, shed.json["code"]) == (409, "sold_out")
+    assert (len(sql), len(sent)) == (0, 2)  # the session with the flags, then the key's marker

@@ -5,7 +5,7 @@ from flask import g, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
-from ..common import inputs
+from ..common import idempotency, inputs
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
 from ..common.idempotency import idempotent
@@ -36,7 +36,11 @@ def resident_with_flags(view):
         current_account_id(also=(lambda pipe: shedding.queue_flags(pipe, *target)) if target else None)
         g.shed_target = target
         if target is not None:
-            shedding.refuse_outright(*g.session_also)
+            try:
+                shedding.refuse_outright(*g.session_also)
+            except ApiError:
+                if not idempotency.may_replay(current_account_id):  # a retry of an answered booking replays it
+                    raise
         return view(*args, **kwargs)
     return wrapper
 

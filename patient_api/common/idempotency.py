@@ -2,17 +2,21 @@
 enforced by the database."""
 import functools
 import hashlib
+import logging
 import re
 from datetime import timedelta
 
+import redis as redis_lib
 from flask import Response, current_app, make_response, request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ApiError, Invalid, handle_api_error
-from ..extensions import db
+from ..extensions import db, redis
 from .clock import now
 from .models import IdempotencyKey
+
+log = logging.getLogger(__name__)
 
 KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 # Errors worth replaying: a retry with the same key would get the same business answer.
@@ -62,6 +66,33 @@ def _store_error(scope, key, digest, response):
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
+    _mark(scope, key)
+
+
+def _marker(scope, key):
+    return "idem:" + hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest()[:40]
+
+
+def _mark(scope, key):
+    """Note in Redis that the key was used: a refusal decided from Redis alone (the booking rush's sold-out flags)
+    asks may_replay first, so a retry of an answered request is replayed, not refused. A marker without a row
+    only sends that retry to the database, which decides."""
+    try:
+        redis.set(_marker(scope, key), 1, ex=current_app.config["IDEMPOTENCY_TTL_HOURS"] * 3600)
+    except redis_lib.RedisError:
+        log.warning("idempotency marker not written: redis unavailable")
+
+
+def may_replay(scope_of):
+    """Whether this request's Idempotency-Key may have an answer to replay (one Redis round trip; True when Redis
+    cannot say, so the database decides)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None or not KEY.match(key):
+        return False
+    try:
+        return bool(redis.exists(_marker(_scope(scope_of()), key)))
+    except redis_lib.RedisError:
+        return True
 
 
 def _scope(caller):
@@ -94,6 +125,7 @@ def idempotent(scope_of):
             except IntegrityError:
                 db.session.rollback()
                 return _replay(_lookup(scope, key), digest)
+            _mark(scope, key)
             try:
                 response = make_response(view(*args, **kwargs))
             except ApiError as err:
