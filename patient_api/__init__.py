@@ -56,8 +56,10 @@ def create_app(config=None):
     _register_ops(app)
     register_webapps(app)
     _register_cli(app)
-    from .directory import edge
-    edge.install(app)  # last: it reads the URL map for the endpoints it may answer
+    from .booking import edge as booking_edge
+    from .directory import edge as directory_edge
+    for edge in (directory_edge, booking_edge):  # last: they read the URL map for the endpoints they answer
+        edge.install(app)
     return app
 
 

@@ -6,6 +6,7 @@ import pytest
 from prometheus_client import REGISTRY
 from werkzeug.test import Client
 
+from patient_api.common.edge import Edge
 from patient_api.directory import edge as edge_module
 from patient_api.directory import public_cache
 
@@ -14,19 +15,31 @@ from .test_schedule_cache import schedule_urls
 IGNORED = {"X-Request-Id", "Date"}
 
 
-@pytest.fixture
-def edge(app, monkeypatch):
-    """The installed edge, with a count of the requests it hands to Flask."""
-    edge = app.wsgi_app
-    assert isinstance(edge, edge_module.PublicScheduleEdge)
+def installed(app, kind):
+    """The edge of that class in front of the app."""
+    layer = app.wsgi_app
+    while not isinstance(layer, kind):
+        assert isinstance(layer, Edge), f"no {kind.__name__} in front of the app"
+        layer = layer.inner
+    return layer
+
+
+def counting(monkeypatch, edge):
+    """Count the requests the edge hands to Flask (in edge.passed)."""
     inner, passed = edge.inner, []
 
-    def counting(environ, start_response):
+    def handed_on(environ, start_response):
         passed.append(environ["PATH_INFO"])
         return inner(environ, start_response)
-    monkeypatch.setattr(edge, "inner", counting)
+    monkeypatch.setattr(edge, "inner", handed_on)
     edge.passed = passed
     return edge
+
+
+@pytest.fixture
+def edge(app, monkeypatch):
+    """The schedule edge, counting what it hands to Flask."""
+    return counting(monkeypatch, installed(app, edge_module.PublicScheduleEdge))
 
 
 def headers_of(response):
@@ -34,7 +47,8 @@ def headers_of(response):
 
 
 def test_the_edge_serves_exactly_the_three_public_schedule_endpoints(app):
-    assert app.wsgi_app.endpoints == {"directory.list_schedules", "directory.get_schedule", "directory.list_slots"}
+    assert installed(app, edge_module.PublicScheduleEdge).endpoints == {
+        "directory.list_schedules", "directory.get_schedule", "directory.list_slots"}
 
 
 def test_a_hit_never_enters_flask_and_answers_as_flask_would(app, client, make, edge):

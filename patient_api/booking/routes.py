@@ -32,23 +32,23 @@ def resident_with_flags(view):
     tickets back is left to the view, which knows whether this booking may take from them."""
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        target = _target()
+        target = target_of(request)
         current_account_id(also=(lambda pipe: shedding.queue_flags(pipe, *target)) if target else None)
         g.shed_target = target
         if target is not None:
             try:
                 shedding.refuse_outright(*g.session_also)
             except ApiError:
-                if not idempotency.may_replay(current_account_id):  # a retry of an answered booking replays it
+                if not idempotency.may_replay_this(current_account_id):  # a retry of an answered booking replays it
                     raise
         return view(*args, **kwargs)
     return wrapper
 
 
-def _target():
+def target_of(req):
     """(schedule_id, slot_start) from the raw body, or None when it does not read cleanly (the schema then decides)."""
     try:
-        body = inputs.request_json(request) if request.is_json and request.get_data(cache=True) else None
+        body = inputs.request_json(req) if req.is_json and req.get_data(cache=True) else None
     except ApiError:  # the schema's parser answers it in its own words
         return None
     if not isinstance(body, dict) or not isinstance(body.get("schedule_id"), str):

@@ -72,7 +72,11 @@ def resolve_session(token, kind, also=None):
 
 def bearer_token():
     """The token from 'Authorization: Bearer <token>', or None."""
-    header = request.headers.get("Authorization", "")
+    return token_of(request.headers.get("Authorization", ""))
+
+
+def token_of(header):
+    """The token of an Authorization header's value 'Bearer <token>', or None."""
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 

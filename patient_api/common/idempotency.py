@@ -83,23 +83,32 @@ def _mark(scope, key):
         log.warning("idempotency marker not written: redis unavailable")
 
 
-def may_replay(scope_of):
-    """Whether this request's Idempotency-Key may have an answer to replay (one Redis round trip; True when Redis
-    cannot say, so the database decides)."""
-    key = request.headers.get("Idempotency-Key")
+def may_replay(key, caller, method, path, endpoint):
+    """Whether a request's Idempotency-Key may have an answer to replay: False without a well-formed key, else one
+    Redis round trip (True when Redis cannot say, so the database decides)."""
     if key is None or not KEY.match(key):
         return False
     try:
-        return bool(redis.exists(_marker(_scope(scope_of()), key)))
+        return bool(redis.exists(_marker(scope_for(caller, method, path, endpoint), key)))
     except redis_lib.RedisError:
         return True
 
 
-def _scope(caller):
+def may_replay_this(scope_of):
+    """may_replay for the current Flask request."""
+    return may_replay(request.headers.get("Idempotency-Key"), scope_of(), request.method, request.path,
+                      request.endpoint)
+
+
+def scope_for(caller, method, path, endpoint):
     """A key belongs to one caller, method and resource: the same key on /bills/A/payments and /bills/B/payments
     are two requests, never a replay of the other (the path is hashed to fit the column)."""
-    target = hashlib.sha256(f"{request.method} {request.path}".encode()).hexdigest()[:32]
-    return f"{caller}:{request.endpoint}:{target}"[:160]
+    target = hashlib.sha256(f"{method} {path}".encode()).hexdigest()[:32]
+    return f"{caller}:{endpoint}:{target}"[:160]
+
+
+def _scope(caller):
+    return scope_for(caller, request.method, request.path, request.endpoint)
 
 
 def idempotent(scope_of):

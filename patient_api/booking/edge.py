@@ -1,0 +1,64 @@
+"""Booking attempts on a sold-out schedule (or a full time window) refused in front of Flask.
+
+Once the tickets are gone, nearly every request of a rush is such an attempt. What refuses it in the app
+(routes.resident_with_flags: the session and the sold-out flags read in one Redis round trip) runs here on the raw
+request, with the same functions, and answers the same 409. Anything it cannot refuse goes on to Flask unchanged,
+with the body it read put back: an attempt Redis does not flag, a bad or missing session, a body that does not read
+cleanly, Redis down, and a retry whose Idempotency-Key may have an answer to replay.
+"""
+import io
+
+from flask import g
+from werkzeug.wrappers import Request
+
+from ..common import auth, idempotency
+from ..common.edge import Edge
+from ..errors import ApiError, handle_api_error
+from . import routes, shedding
+
+PATH = "/api/v1/appointments"
+MAX_BODY = 4096  # a booking body is ~150 bytes; anything larger is left to Flask and its limits
+
+
+class SoldOutEdge(Edge):
+    """POST /api/v1/appointments refused from the sold-out flags."""
+
+    def __init__(self, app):
+        super().__init__(app)
+        self.rule = self.rule_for(PATH, "POST")
+
+    def candidate(self, environ):
+        """A signed-in JSON POST to the booking path with a small body of declared length."""
+        length = environ.get("CONTENT_LENGTH") or ""
+        return (environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") == PATH
+                and length.isdigit() and 0 < int(length) <= MAX_BODY
+                and "HTTP_AUTHORIZATION" in environ and self.rule is not None)
+
+    def answer(self, environ):
+        req = Request(environ)
+        body = req.get_data(cache=True)
+        environ["wsgi.input"] = io.BytesIO(body)  # Flask's own request reads the same bytes again
+        token = auth.token_of(environ["HTTP_AUTHORIZATION"])
+        if len(body) != int(environ["CONTENT_LENGTH"]) or token is None:
+            return None
+        with self.app.app_context():
+            target = routes.target_of(req)
+            if target is None:
+                return None
+            try:
+                account_id = auth.resolve_session(token, "resident", lambda pipe: shedding.queue_flags(pipe, *target))
+            except ApiError:
+                return None  # a 401 or a 503 is Flask's to give
+            try:
+                shedding.refuse_outright(*g.session_also)
+            except ApiError as err:
+                if idempotency.may_replay(environ.get("HTTP_IDEMPOTENCY_KEY"), account_id, "POST", PATH,
+                                          self.rule.endpoint):
+                    return None  # a retry of an answered booking: Flask replays it
+                return handle_api_error(err), self.rule.rule, PATH
+        return None
+
+
+def install(app):
+    """Put the edge in front of the app's WSGI callable (after every blueprint is registered)."""
+    app.wsgi_app = SoldOutEdge(app)
