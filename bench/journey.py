@@ -34,7 +34,8 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--residents", type=int, default=2000, help=f"residents making the journey (1..{MAX_RESIDENTS})")
     p.add_argument("--capacity", type=int, default=30, help="tickets in the schedule")
-    p.add_argument("--workers", type=int, default=2 * len(os.sched_getaffinity(0)) + 1)
+    p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)) + 1,
+                   help="gunicorn workers (cores + 1: measured faster than 2 × cores + 1, docs/performance.md)")
     p.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
     p.add_argument("--port", type=int, default=8768)
     p.add_argument("--setup-concurrency", type=int, default=64)

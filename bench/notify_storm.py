@@ -56,7 +56,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--orders", type=int, default=300, help=f"paid orders, one resident each (1..{MAX_ORDERS})")
     p.add_argument("--duplicates", type=int, default=5,
                    help=f"deliveries of each notification, the first included (1..{MAX_DUPLICATES})")
-    p.add_argument("--workers", type=int, default=2 * len(os.sched_getaffinity(0)) + 1)
+    p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)) + 1,
+                   help="gunicorn workers (cores + 1: measured faster than 2 × cores + 1, docs/performance.md)")
     p.add_argument("--threads", type=int, default=4, help="gthread threads per worker (1 = sync workers)")
     p.add_argument("--port", type=int, default=8766)
     p.add_argument("--concurrency", type=int, default=200, help="in-flight requests in the storm and the baseline")

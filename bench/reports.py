@@ -46,7 +46,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--reports", type=int, default=200, help=f"reports of the one resident (1..{MAX_REPORTS})")
     p.add_argument("--reads", type=int, default=2000, help=f"requests per phase (1..{MAX_READS})")
     p.add_argument("--concurrency", type=int, default=50)
-    p.add_argument("--workers", type=int, default=2 * len(os.sched_getaffinity(0)) + 1)
+    p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)) + 1,
+                   help="gunicorn workers (cores + 1: measured faster than 2 × cores + 1, docs/performance.md)")
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--port", type=int, default=8767)
     p.add_argument("--target", type=float, default=0.40, help="reads / healthz throughput ratio to PASS")

@@ -31,7 +31,8 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--attempts", type=int, default=2000, help="residents racing for tickets")
     p.add_argument("--capacity", type=int, default=30, help="tickets in the schedule")
-    p.add_argument("--workers", type=int, default=2 * len(os.sched_getaffinity(0)) + 1)
+    p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)) + 1,
+                   help="gunicorn workers (cores + 1: measured faster than 2 × cores + 1, docs/performance.md)")
     p.add_argument("--threads", type=int, default=4, help="gthread threads per worker (1 = sync workers)")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--setup-concurrency", type=int, default=64, help="in-flight requests while creating residents")
