@@ -30,6 +30,7 @@ SEQ = PREFIX + "seq"  # incremented by every drop; a drop stamps the schedule wi
 DIRTY_KEEP_MS = 120_000  # a drop's stamp outlives any fill that could have started before it
 MIN_KEEP_MS = 50  # an answer about to change by the clock is not worth storing
 CACHE_CONTROL = "public, no-cache"  # browsers and proxies may keep it but ask again (If-None-Match → 304)
+PROBE = "patient_api.pubsched_probe"  # WSGI environ: the edge's (key, entry, seq) on a miss, reused by the view
 
 # Store only if no schedule shown was dropped after the fill began: KEYS[1] entry, KEYS[2..] dirty stamps;
 # ARGV: value, keep ms, the sequence read before the fill, tag keep ms, then the tag keys (one per schedule).
@@ -95,8 +96,8 @@ def cached(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         keep_ms = current_app.config.get("SCHEDULE_CACHE_MS", 0)
-        key = key_for(request)
-        if keep_ms <= 0 or key is None:
+        key = key_for(request) if keep_ms > 0 else None
+        if key is None:
             return view(*args, **kwargs)
         probed = request.environ.pop(PROBE, None)
         try:
@@ -114,9 +115,6 @@ def cached(view):
         return response
     wrapper.public_cache = True  # the edge serves hits of these endpoints (functools.wraps carries it outward)
     return wrapper
-
-
-PROBE = "patient_api.pubsched_probe"  # WSGI environ: the edge's (key, entry, seq) on a miss, reused by the view
 
 
 def key_for(req):
