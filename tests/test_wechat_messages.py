@@ -200,8 +200,8 @@ def cases(w):
                            ["张*英", "测试医院H1 内科", visit, "2026-05-02 00:05", "候补成功，请在支付时限内缴费"],
                            f"/appointments/{w['appointment_id']}"),
         "deposit.low": ({"admission_id": w["admission_id"], "available_fen": -3050, "low_deposit_fen": 100000,
-                         **common}, ["张*英", "测试医院H1 心内一病区 12床", "-30.50元", "1000.00元",
-                                     "预交金余额不足，请及时缴纳"], f"/admissions/{w['admission_id']}"),
+                         **common}, ["张*英", "测试医院H1 心内一病区 12床", "0.00元", "1000.00元",
+                                     "已欠费30.50元，请及时缴纳"], f"/admissions/{w['admission_id']}"),
         # The inpatient producers name only the stay: the patient is found through it.
         "inpatient.balance_due": ({"admission_id": w["admission_id"], "bill_id": None, "balance_due_fen": 123456,
                                    "refund_fen": 0}, ["张*英", "测试医院H1", "1234.56元", "出院结算待缴费，请尽快支付"],
@@ -314,6 +314,26 @@ def test_every_event_renders_its_template_masked_in_yuan_and_shanghai_time(app, 
     data = {keyword: {"value": value} for keyword, value in zip(DEFAULTS[event][1], values, strict=True)}
     assert body == {"touser": openid, "template_id": f"TPL-{event}", "url": H5 + page, "client_msg_id": "obx_1",
                     "data": data}
+
+
+@pytest.mark.parametrize("available_fen, amount, advice", [(8000, "80.00元", "预交金余额不足，请及时缴纳"),
+                                                        (0, "0.00元", "预交金余额不足，请及时缴纳"),
+                                                        (-123456, "0.00元", "已欠费1234.56元，请及时缴纳")])
+def test_a_low_deposit_in_arrears_is_said_in_words_never_as_a_negative_amount(app, world, available_fen, amount,
+                                                                             advice):
+    """WeChat's amount keyword takes no minus sign: a negative balance failed the message for those who owe most."""
+    from types import SimpleNamespace
+
+    from patient_api.wechat import inbox
+    payload = {"admission_id": world["admission_id"], "patient_id": world["patient_id"],
+               "available_fen": available_fen, "low_deposit_fen": 100000}
+    with app.app_context():
+        _, body = messages.request_for("obx_1", world["account_id"], "deposit.low", json.dumps(payload))
+        row = SimpleNamespace(id="obx_1", event="deposit.low", payload=json.dumps(payload), status="sent",
+                              last_error=None, created_at=PAID_AT)
+        shown = inbox.render(row, None, {world["patient_id"]})
+    assert (body["data"]["amount3"]["value"], body["data"]["thing5"]["value"]) == (amount, advice)
+    assert shown["lines"][1] == f"可用余额 {amount}，{advice}"
 
 
 def test_every_message_credit_and_homecare_send_residents_has_a_layout():

@@ -35,6 +35,14 @@ def yuan(fen):
     return f"{Decimal(int(fen)) / 100:.2f}元"
 
 
+def _deposit_balance(facts, balance_fen):
+    """deposit.low: a WeChat amount keyword takes no minus sign (errcode 47003), so arrears are said in words and the
+    balance shown is 0.00元 — the resident who owes most still gets the message."""
+    facts["available"] = yuan(max(0, balance_fen))
+    advice = f"已欠费{yuan(-balance_fen)}" if balance_fen < 0 else "预交金余额不足"
+    facts["deposit_advice"] = advice + "，请及时缴纳"
+
+
 def local_time(instant):
     """2026-05-02 08:30 in Asia/Shanghai."""
     if isinstance(instant, str):
@@ -55,6 +63,8 @@ def gather(payload):
             facts[key[:-3] + "_time"] = local_time(value)
     if payload.get("method"):
         facts["pay_method"] = PAY_METHODS.get(payload["method"], "其他方式")
+    if "low_deposit_fen" in payload and payload.get("available_fen") is not None:
+        _deposit_balance(facts, int(payload["available_fen"]))
     for key, add in (("appointment_id", _appointment), ("bill_id", _bill), ("admission_id", _admission),
                      ("report_id", _report), ("homecare_order_id", _homecare),
                      ("family_contract_id", _family_contract), ("referral_id", _referral)):

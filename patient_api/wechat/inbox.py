@@ -55,7 +55,7 @@ EVENTS = {
     "refund.done": ("退款成功", ["{patient} {hospital}", "退款 {amount}，原路退回"], "/bills/{bill_id}"),
     "report.ready": ("报告已出", ["{patient} {report_title}", "{hospital} {issued_time}"], "/reports/{report_id}"),
     "report.amended": ("报告已更正", ["{patient} {report_title}", "{hospital} {issued_time}"], "/reports/{report_id}"),
-    "deposit.low": ("预交金余额不足", ["{patient} {hospital} {ward}", "可用余额 {available}，请及时缴纳"], _STAY),
+    "deposit.low": ("预交金余额不足", ["{patient} {hospital} {ward}", "可用余额 {available}，{deposit_advice}"], _STAY),
     "inpatient.balance_due": ("出院结算待缴费", ["{patient} {hospital}", "待缴 {balance_due}"], _STAY),
     "inpatient.settled": ("出院结算已完成", ["{patient} {hospital}", "余额 {refund} 原路退回"], _STAY),
     "credit.settlement_due": ("先诊疗后付费待结算", ["{patient} {hospital}", "本次结算自付 {self_pay}，请尽快支付"],

@@ -36,7 +36,7 @@ DEFAULTS = {
     "waitlist.offer": (_VISIT, {"thing1": "{patient}", "thing2": "{hospital} {department}", "time3": "{visit_time}",
                                 "time4": "{hold_expires_time}", "thing5": "候补成功，请在支付时限内缴费"}),
     "deposit.low": (_STAY, {"thing1": "{patient}", "thing2": "{hospital} {ward}", "amount3": "{available}",
-                            "amount4": "{low_deposit}", "thing5": "预交金余额不足，请及时缴纳"}),
+                            "amount4": "{low_deposit}", "thing5": "{deposit_advice}"}),
     "inpatient.balance_due": (_STAY, {"thing1": "{patient}", "thing2": "{hospital}", "amount3": "{balance_due}",
                                       "thing4": "出院结算待缴费，请尽快支付"}),
     "proxy.requested": ("/patients/{patient_id}/links", {"thing1": "{patient}", "thing2": "家属申请代您办理就医业务",
