@@ -16,6 +16,7 @@ import os
 import random
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import _load as L
@@ -65,7 +66,8 @@ async def journey(session, base: str, token: str, patient_id, schedule: dict, rn
     open_windows = [w["start"] for w in items if w.get("status") == "open"]
     if open_windows:
         body["slot_start"] = rng.choice(open_windows)
-    book = await L.shoot(session, "POST", f"{base}/api/v1/appointments", json=body, headers=auth)
+    book = await L.shoot(session, "POST", f"{base}/api/v1/appointments", json=body,
+                         headers={**auth, "Idempotency-Key": uuid.uuid4().hex})  # as the H5 sends with every POST
     failed = next((s for s in (listing, windows, book) if s.status is None), None)
     return {"shots": (listing, windows, book), "ms": (time.perf_counter() - t0) * 1000,
             "error": failed.error if failed else None}

@@ -13,6 +13,7 @@ import re
 import signal
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import _load as L
@@ -88,9 +89,11 @@ async def measure(base: str, schedule_id, args) -> dict:
     # opens its own connection at once and queues in the server's backlog, not in the client.
     async with L.make_session(args.attempts, args.request_timeout) as s:
         health = await L.volley(s, [("GET", f"{base}/healthz", {})] * args.attempts)
+    # Each attempt carries a fresh Idempotency-Key, as the H5 sends one with every POST.
     booking = [("POST", f"{base}/api/v1/appointments",
                 {"json": {"schedule_id": schedule_id, "patient_id": pid},
-                 "headers": {"Authorization": f"Bearer {token}"}}) for token, pid in residents]
+                 "headers": {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}})
+               for token, pid in residents]
     async with L.make_session(args.attempts, args.request_timeout) as s:
         rush = await L.volley(s, booking)
         sched = await L.shoot(s, "GET", f"{base}/api/v1/schedules/{schedule_id}",

@@ -126,3 +126,17 @@ def test_a_retry_of_an_answered_booking_reaches_flask_and_is_replayed(client, ma
     retry = attempt(client, schedule_id, resident, **{"Idempotency-Key": "retry-1"})
     assert (retry.status_code, retry.json, retry.headers["Idempotent-Replayed"]) == (201, first.json, "true")
     assert edge.passed == [BOOK]
+
+
+def test_a_key_someone_else_used_gets_no_replay_of_their_answer(client, make, edge):
+    """The marker is by the key's value (read before the account is known): another account presenting it reaches
+    Flask, where the replay is scoped to the caller, and is refused there from the flags."""
+    schedule_id = make.schedule(capacity=1, fee_fen=0)
+    first = attempt(client, schedule_id, make.resident(), **{"Idempotency-Key": "shared-key"})
+    assert first.status_code == 201
+    assert book(client, make.resident(), schedule_id).json["code"] == "sold_out"
+    other = make.resident()
+    edge.passed.clear()
+    answer = attempt(client, schedule_id, other, **{"Idempotency-Key": "shared-key"})
+    assert (answer.status_code, answer.json["code"], edge.passed) == (409, "sold_out", [BOOK])
+    assert "Idempotent-Replayed" not in answer.headers

@@ -45,16 +45,14 @@ class SoldOutEdge(Edge):
             target = routes.target_of(req)
             if target is None:
                 return None
+            key = idempotency.usable_key(environ.get("HTTP_IDEMPOTENCY_KEY"))
             try:
-                account_id = auth.resolve_session(token, "resident", lambda pipe: shedding.queue_flags(pipe, *target))
+                auth.resolve_session(token, "resident", shedding.first_look(target, key))
             except ApiError:
                 return None  # a 401 or a 503 is Flask's to give
             try:
-                shedding.refuse_outright(*g.session_also)
+                shedding.judge(target, key, g.session_also)
             except ApiError as err:
-                if idempotency.may_replay(environ.get("HTTP_IDEMPOTENCY_KEY"), account_id, "POST", PATH,
-                                          self.rule.endpoint):
-                    return None  # a retry of an answered booking: Flask replays it
                 return handle_api_error(err), self.rule.rule, PATH
         return None
 

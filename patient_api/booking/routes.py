@@ -33,14 +33,11 @@ def resident_with_flags(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         target = target_of(request)
-        current_account_id(also=(lambda pipe: shedding.queue_flags(pipe, *target)) if target else None)
+        key = idempotency.usable_key(request.headers.get("Idempotency-Key"))
+        current_account_id(also=shedding.first_look(target, key) if target else None)
         g.shed_target = target
         if target is not None:
-            try:
-                shedding.refuse_outright(*g.session_also)
-            except ApiError:
-                if not idempotency.may_replay_this(current_account_id):  # a retry of an answered booking replays it
-                    raise
+            g.session_also = shedding.judge(target, key, g.session_also)
         return view(*args, **kwargs)
     return wrapper
 

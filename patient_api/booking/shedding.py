@@ -9,7 +9,7 @@ from datetime import timezone
 import redis as redis_lib
 from flask import current_app
 
-from ..common import ratelimit
+from ..common import idempotency, ratelimit
 from ..errors import Conflict
 from ..extensions import redis
 
@@ -77,6 +77,25 @@ def admit(account_id, schedule_id, window_start=None, flags=None):
     ratelimit.check(count, window, config["BOOKING_RATE_LIMIT"], window_seconds)
     if read:
         _refuse_flagged(*read)
+
+
+def first_look(target, key):
+    """What the session's round trip also reads for a booking attempt: the flags of its (schedule, window) and,
+    given an Idempotency-Key, whether that key was claimed before."""
+    def queue(pipe):
+        queue_flags(pipe, *target)
+        if key is not None:
+            idempotency.queue_used(pipe, key)
+    return queue
+
+
+def judge(target, key, results):
+    """Refuse outright what first_look's results refuse, unless the key was claimed before (a retry: the view
+    replays its answer); returns the flags, for the view."""
+    flags = results[:1 if target[1] is None else 2]
+    if key is None or not results[len(flags)]:
+        refuse_outright(*flags)
+    return flags
 
 
 def refuse_outright(flag, window_flag=None):

@@ -66,49 +66,40 @@ def _store_error(scope, key, digest, response):
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-    _mark(scope, key)
+    _mark(key)
 
 
-def _marker(scope, key):
-    return "idem:" + hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest()[:40]
+def usable_key(value):
+    """The Idempotency-Key header's value when well-formed, else None."""
+    return value if value is not None and KEY.match(value) else None
 
 
-def _mark(scope, key):
-    """Note in Redis that the key was used: a refusal decided from Redis alone (the booking rush's sold-out flags)
-    asks may_replay first, so a retry of an answered request is replayed, not refused. A marker without a row
-    only sends that retry to the database, which decides."""
+def _marker(key):
+    # By the key's value alone, so a booking attempt can ask in the session's own round trip (before its account is
+    # known). Keys are random per intent; a marker only ever sends a request on to the database, which replays
+    # within the caller's own scope or not at all.
+    return "idem:" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def _mark(key):
+    """Note in Redis that the key was claimed: a refusal decided from Redis alone (the rush's sold-out flags) asks
+    first (queue_used), so a retry of an answered request is replayed, not refused."""
     try:
-        redis.set(_marker(scope, key), 1, ex=current_app.config["IDEMPOTENCY_TTL_HOURS"] * 3600)
+        redis.set(_marker(key), 1, ex=current_app.config["IDEMPOTENCY_TTL_HOURS"] * 3600)
     except redis_lib.RedisError:
         log.warning("idempotency marker not written: redis unavailable")
 
 
-def may_replay(key, caller, method, path, endpoint):
-    """Whether a request's Idempotency-Key may have an answer to replay: False without a well-formed key, else one
-    Redis round trip (True when Redis cannot say, so the database decides)."""
-    if key is None or not KEY.match(key):
-        return False
-    try:
-        return bool(redis.exists(_marker(scope_for(caller, method, path, endpoint), key)))
-    except redis_lib.RedisError:
-        return True
-
-
-def may_replay_this(scope_of):
-    """may_replay for the current Flask request."""
-    return may_replay(request.headers.get("Idempotency-Key"), scope_of(), request.method, request.path,
-                      request.endpoint)
-
-
-def scope_for(caller, method, path, endpoint):
-    """A key belongs to one caller, method and resource: the same key on /bills/A/payments and /bills/B/payments
-    are two requests, never a replay of the other (the path is hashed to fit the column)."""
-    target = hashlib.sha256(f"{method} {path}".encode()).hexdigest()[:32]
-    return f"{caller}:{endpoint}:{target}"[:160]
+def queue_used(pipe, key):
+    """Add to a pipeline the read of whether a well-formed key was claimed before (1 or 0)."""
+    pipe.exists(_marker(key))
 
 
 def _scope(caller):
-    return scope_for(caller, request.method, request.path, request.endpoint)
+    """A key belongs to one caller, method and resource: the same key on /bills/A/payments and /bills/B/payments
+    are two requests, never a replay of the other (the path is hashed to fit the column)."""
+    target = hashlib.sha256(f"{request.method} {request.path}".encode()).hexdigest()[:32]
+    return f"{caller}:{request.endpoint}:{target}"[:160]
 
 
 def idempotent(scope_of):
@@ -134,7 +125,7 @@ def idempotent(scope_of):
             except IntegrityError:
                 db.session.rollback()
                 return _replay(_lookup(scope, key), digest)
-            _mark(scope, key)
+            _mark(key)
             try:
                 response = make_response(view(*args, **kwargs))
             except ApiError as err:
