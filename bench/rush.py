@@ -42,6 +42,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--redis-url", default=f"redis://{HOST}:6379/9")
     p.add_argument("--json", metavar="PATH", help="also write the result JSON here")
     p.add_argument("--server-log", metavar="PATH", help="keep gunicorn's output (the service's JSON log) here")
+    p.add_argument("--no-idempotency-key", action="store_true",
+                   help="attempts without an Idempotency-Key (the H5 always sends one), as before the fourth round")
     return p.parse_args()
 
 
@@ -82,6 +84,15 @@ async def make_residents(base: str, n: int, concurrency: int, timeout: float) ->
         return await L.bounded(n, concurrency, one)
 
 
+def attempt_headers(args, token: str) -> dict:
+    """A resident's booking headers: the session and, unless told otherwise, a fresh Idempotency-Key, as the H5 sends
+    one with every POST."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if not args.no_idempotency_key:
+        headers["Idempotency-Key"] = uuid.uuid4().hex
+    return headers
+
+
 async def measure(base: str, schedule_id, args) -> dict:
     """Create residents, then the /healthz baseline volley, then the booking volley."""
     residents = await make_residents(base, args.attempts, args.setup_concurrency, args.request_timeout)
@@ -89,10 +100,8 @@ async def measure(base: str, schedule_id, args) -> dict:
     # opens its own connection at once and queues in the server's backlog, not in the client.
     async with L.make_session(args.attempts, args.request_timeout) as s:
         health = await L.volley(s, [("GET", f"{base}/healthz", {})] * args.attempts)
-    # Each attempt carries a fresh Idempotency-Key, as the H5 sends one with every POST.
     booking = [("POST", f"{base}/api/v1/appointments",
-                {"json": {"schedule_id": schedule_id, "patient_id": pid},
-                 "headers": {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}})
+                {"json": {"schedule_id": schedule_id, "patient_id": pid}, "headers": attempt_headers(args, token)})
                for token, pid in residents]
     async with L.make_session(args.attempts, args.request_timeout) as s:
         rush = await L.volley(s, booking)
