@@ -84,7 +84,7 @@ def _split(bill):
     rule = kinds.of(bill.kind).split
     if rule is not None:
         return rule(bill)
-    split = presettle(bill)
+    split = presettle(bill, for_order=True)
     return {"amount_fen": split.self_pay_fen, "insurance_fund_fen": split.insurance_fund_fen,
             "personal_account_fen": split.personal_account_fen, "deductible_fen": split.deductible_applied_fen}
 

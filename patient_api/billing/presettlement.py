@@ -108,6 +108,22 @@ def _locked_account(patient_id, insurance_type):
                               .with_for_update().execution_options(populate_existing=True)).one()
 
 
+def _open_orders(bill):
+    """(outpatient deductible, fund, personal account) the person's other open, unexpired orders of this scheme
+    would claim when paid."""
+    from .models import Bill, Payment  # here: models' relationships load after this module
+    outpatient = [kind for kind, setting in SETTING_OF_KIND.items() if setting == "outpatient"]
+    row = db.session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(sa.case((Bill.kind.in_(outpatient), Payment.deductible_fen),
+                                                       else_=0)), 0),
+                  sa.func.coalesce(sa.func.sum(Payment.insurance_fund_fen), 0),
+                  sa.func.coalesce(sa.func.sum(Payment.personal_account_fen), 0))
+        .join(Bill, Bill.id == Payment.bill_id)
+        .where(Bill.patient_id == bill.patient_id, Bill.insurance_type == bill.insurance_type, Bill.id != bill.id,
+               Payment.status == "created", Payment.expires_at > now())).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
 def adapter() -> InsuranceAdapter:
     """The insurance platform this deployment uses: the local adjudicator on our policy table and books."""
     return LocalAdjudicator(table_policy_lookup, record_claim)
@@ -122,17 +138,28 @@ def claim_of(bill, payment, instant):
                  payment.deductible_fen, payment.insurance_fund_fen, payment.personal_account_fen)
 
 
-def presettle(bill, adapter: InsuranceAdapter | None = None):
-    """The split of a bill: fund + personal account + self-pay == total, always."""
+def presettle(bill, adapter: InsuranceAdapter | None = None, for_order=False):
+    """The split of a bill: fund + personal account + self-pay == total, always.
+
+    `for_order`: the split a payment order will charge. The insured account is then locked until the order commits,
+    and the person's other open orders count as already settled: two orders opened before either is paid (or at the
+    same instant) never both meet the deductible or spend the same personal-account money. An order that lapses
+    unpaid stops counting."""
     adapter = adapter or LocalAdjudicator(table_policy_lookup)
     hospital = db.session.get(Hospital, bill.hospital_id)
-    account = db.session.get(InsuredAccount, bill.patient_id)
+    if for_order and bill.insurance_type:
+        account = _locked_account(bill.patient_id, bill.insurance_type)
+    else:
+        account = db.session.get(InsuredAccount, bill.patient_id)
     insured = Insured(bill.insurance_type)  # the scheme HIS billed under; no known year-to-date state
     if account is not None and account.insurance_type == bill.insurance_type:
         this_year = account.year in (None, today_local().year)  # None: as the platform reported it, undated
         outpatient = SETTING_OF_KIND[bill.kind] == "outpatient"
-        insured = Insured(bill.insurance_type, account.deductible_paid_fen if this_year and outpatient else 0,
-                          account.fund_paid_fen if this_year else 0, account.account_balance_fen)
+        deductible, fund, spent = _open_orders(bill) if for_order else (0, 0, 0)
+        deductible += account.deductible_paid_fen if this_year else 0
+        fund += account.fund_paid_fen if this_year else 0
+        insured = Insured(bill.insurance_type, deductible if outpatient else 0, fund,
+                          max(0, account.account_balance_fen - spent))
     try:
         context = SettlementContext(hospital.id, hospital.level, SETTING_OF_KIND[bill.kind])
         return adapter.pre_settle(bill.items, insured, context)
