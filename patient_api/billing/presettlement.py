@@ -97,15 +97,19 @@ def record_claim(claim: Claim, sign: int):
 
 def _locked_account(patient_id, insurance_type):
     """The person's insured_accounts row (made on first use), locked until the transaction ends."""
+    locked = (sa.select(InsuredAccount).where(InsuredAccount.patient_id == patient_id).with_for_update()
+              .execution_options(populate_existing=True))
+    account = db.session.scalars(locked).first()
+    if account is not None:  # the common case, and a second call in one transaction (an order paid at once)
+        return account
     try:
         with db.session.begin_nested():
             db.session.add(InsuredAccount(patient_id=patient_id, insurance_type=insurance_type,
                                           year=today_local().year, deductible_paid_fen=0, fund_paid_fen=0,
                                           account_balance_fen=0))
-    except IntegrityError:  # it exists (or another payment just made it)
+    except IntegrityError:  # another payment just made it
         pass
-    return db.session.scalars(sa.select(InsuredAccount).where(InsuredAccount.patient_id == patient_id)
-                              .with_for_update().execution_options(populate_existing=True)).one()
+    return db.session.scalars(locked).one()
 
 
 def _open_orders(bill):
