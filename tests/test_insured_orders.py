@@ -52,8 +52,11 @@ def check_one_year(app, client, patient_id, orders):
 
 def test_a_second_order_opened_before_the_first_is_paid_counts_the_first(app, client, make):
     headers, patient_id, bills = insured_with_two_bills(app, client, make)
-    orders = [pay(client, headers, bill["id"]) for bill in bills]
-    check_one_year(app, client, patient_id, orders)
+    first = pay(client, headers, bills[0]["id"])
+    preview = client.post(f"/api/v1/bills/{bills[1]['id']}/pre-settlement", headers=headers).json
+    assert preview == {"total_fen": 100_000, "insurance_fund_fen": 50_000, "personal_account_fen": 0,
+                       "self_pay_fen": 50_000}  # what the second order will charge, the first counted
+    check_one_year(app, client, patient_id, [first, pay(client, headers, bills[1]["id"])])
 
 
 def test_an_order_left_to_lapse_gives_its_share_back_to_the_next(app, client, make):
@@ -70,6 +73,17 @@ def test_an_order_left_to_lapse_gives_its_share_back_to_the_next(app, client, ma
     assert splits(app, [second]) == [(DEDUCTIBLE, 20_000, BALANCE, 50_000)]
 
 
+def open_at_once(app, headers, bills):
+    """Both bills' orders opened by two threads released together."""
+    gate = Barrier(len(bills))
+
+    def open_order(bill):
+        gate.wait()
+        return pay(app.test_client(), headers, bill["id"])
+    with ThreadPoolExecutor(max_workers=len(bills)) as pool:
+        return list(pool.map(open_order, bills))
+
+
 @pytest.mark.parametrize("rounds", [3])
 def test_orders_opened_at_the_same_instant_share_one_year(app, make, rounds):
     """Two threads open the two orders at once, `rounds` times with new residents (PostgreSQL: the insured account's
@@ -77,11 +91,4 @@ def test_orders_opened_at_the_same_instant_share_one_year(app, make, rounds):
     for _ in range(rounds):
         client = app.test_client()
         headers, patient_id, bills = insured_with_two_bills(app, client, make)
-        gate = Barrier(2)
-
-        def open_order(bill):
-            gate.wait()
-            return pay(app.test_client(), headers, bill["id"])
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            orders = list(pool.map(open_order, bills))
-        check_one_year(app, client, patient_id, orders)
+        check_one_year(app, client, patient_id, open_at_once(app, headers, bills))

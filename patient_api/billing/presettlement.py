@@ -123,7 +123,8 @@ def _open_orders(bill):
                   sa.func.coalesce(sa.func.sum(Payment.insurance_fund_fen), 0),
                   sa.func.coalesce(sa.func.sum(Payment.personal_account_fen), 0))
         .join(Bill, Bill.id == Payment.bill_id)
-        .where(Bill.patient_id == bill.patient_id, Bill.insurance_type == bill.insurance_type, Bill.id != bill.id,
+        .where(Bill.patient_id == bill.patient_id, Bill.insurance_type == bill.insurance_type,
+               Bill.id != getattr(bill, "id", None),  # a combined settlement's bills have no id of their own
                Payment.status == "created", Payment.expires_at > now())).one()
     return int(row[0]), int(row[1]), int(row[2])
 
@@ -145,10 +146,10 @@ def claim_of(bill, payment, instant):
 def presettle(bill, adapter: InsuranceAdapter | None = None, for_order=False):
     """The split of a bill: fund + personal account + self-pay == total, always.
 
-    `for_order`: the split a payment order will charge. The insured account is then locked until the order commits,
-    and the person's other open orders count as already settled: two orders opened before either is paid (or at the
-    same instant) never both meet the deductible or spend the same personal-account money. An order that lapses
-    unpaid stops counting."""
+    The person's other open orders count as already settled: two orders opened before either is paid never both
+    meet the deductible or spend the same personal-account money; an order that lapses unpaid stops counting.
+    `for_order`: the split a payment order will charge; the insured account is then locked until the order commits,
+    so two orders opened at the same instant are split one after the other."""
     adapter = adapter or LocalAdjudicator(table_policy_lookup)
     hospital = db.session.get(Hospital, bill.hospital_id)
     if for_order and bill.insurance_type:
@@ -159,7 +160,7 @@ def presettle(bill, adapter: InsuranceAdapter | None = None, for_order=False):
     if account is not None and account.insurance_type == bill.insurance_type:
         this_year = account.year in (None, today_local().year)  # None: as the platform reported it, undated
         outpatient = SETTING_OF_KIND[bill.kind] == "outpatient"
-        deductible, fund, spent = _open_orders(bill) if for_order else (0, 0, 0)
+        deductible, fund, spent = _open_orders(bill)
         deductible += account.deductible_paid_fen if this_year else 0
         fund += account.fund_paid_fen if this_year else 0
         insured = Insured(bill.insurance_type, deductible if outpatient else 0, fund,
