@@ -140,3 +140,14 @@ def test_a_key_someone_else_used_gets_no_replay_of_their_answer(client, make, ed
     answer = attempt(client, schedule_id, other, **{"Idempotency-Key": "shared-key"})
     assert (answer.status_code, answer.json["code"], edge.passed) == (409, "sold_out", [BOOK])
     assert "Idempotent-Replayed" not in answer.headers
+
+
+def test_an_edge_that_fails_hands_the_request_to_the_app(client, make, sold_out, edge, monkeypatch):
+    resident = make.resident()
+    edge.passed.clear()
+
+    def broken(environ):
+        raise RuntimeError("a bug in the edge")
+    monkeypatch.setattr(edge, "answer", broken)
+    refused = attempt(client, sold_out, resident)
+    assert (refused.status_code, refused.json["code"], edge.passed) == (409, "sold_out", [BOOK])

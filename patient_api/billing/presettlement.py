@@ -25,6 +25,7 @@ from .insurance import (
     SettlementContext,
     default_policy_lookup,
 )
+from .models import Bill, Payment
 
 log = logging.getLogger(__name__)
 SETTING_OF_KIND = {"registration": "outpatient", "outpatient": "outpatient",
@@ -115,7 +116,6 @@ def _locked_account(patient_id, insurance_type):
 def _open_orders(bill):
     """(outpatient deductible, fund, personal account) the person's other open, unexpired orders of this scheme
     would claim when paid."""
-    from .models import Bill, Payment  # here: models' relationships load after this module
     outpatient = [kind for kind, setting in SETTING_OF_KIND.items() if setting == "outpatient"]
     row = db.session.execute(
         sa.select(sa.func.coalesce(sa.func.sum(sa.case((Bill.kind.in_(outpatient), Payment.deductible_fen),

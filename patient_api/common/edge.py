@@ -5,11 +5,14 @@ attempt that Redis already knows is sold out. Neither needs the framework's requ
 session of the database), so an edge answers them with one Redis round trip and hands everything else to Flask
 untouched. Every answer given here is still counted and written to the access log, with its X-Request-Id.
 """
+import logging
 import time
 
 from werkzeug.exceptions import HTTPException
 
 from . import observability
+
+log = logging.getLogger(__name__)
 
 
 class Edge:
@@ -21,7 +24,11 @@ class Edge:
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
-        answered = self.answer(environ) if self.candidate(environ) else None
+        try:
+            answered = self.answer(environ) if self.candidate(environ) else None
+        except Exception:  # never a bare 500 from here: Flask answers the request in its own words
+            log.exception("%s could not answer; handed to the app", type(self).__name__)
+            answered = None
         if answered is None:
             return self.inner(environ, start_response)
         response, rule, path = answered
