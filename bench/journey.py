@@ -3,7 +3,8 @@
 Run from the repo root:  .venv/bin/python bench/journey.py [--residents 2000] [--capacity 30] [--workers N]
 All journeys start at the same instant. A resident books a window the windows answer showed as open (chosen at
 random, so every window is asked for); one that saw nothing open still tries the schedule's next ticket, as the
-H5's 约满 screen would not let them but a stale screen might. Exact means: never oversold, every ticket taken,
+H5's 约满 screen would not let them but a stale screen might. Every booking carries a fresh Idempotency-Key, as the
+H5 sends one with every POST. Exact means: never oversold, every ticket taken,
 201s == active appointments in PostgreSQL. Baseline: /healthz with the same number of requests, same instant.
 Everything runs against 127.0.0.1 in a throwaway database and Redis db 9, torn down afterwards.
 """
