@@ -1,4 +1,4 @@
-"""The SQL statements a block of a test sends (SQLAlchemy's before_cursor_execute), for tests that bound them."""
+"""What a block of a test sends: SQL statements (SQLAlchemy's before_cursor_execute) and Redis round trips."""
 import contextlib
 
 import sqlalchemy as sa
@@ -22,3 +22,15 @@ def statements(target):
         yield sent
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def redis_round_trips(monkeypatch):
+    """A list that gains one entry per Redis round trip (a command or a whole pipeline) from now on in the test."""
+    import redis.connection
+    sent, original = [], redis.connection.AbstractConnection.send_packed_command
+
+    def counted(conn, command, check_health=True):
+        sent.append(1)
+        return original(conn, command, check_health)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    return sent

@@ -79,13 +79,17 @@ def test_a_refusal_is_logged_counted_and_echoes_the_request_id(client, make, sol
     assert REGISTRY.get_sample_value("patient_api_requests_total", labels) == before + 1
 
 
-def test_a_booking_it_does_not_refuse_reaches_flask_with_its_body(client, make, edge):
+def test_a_booking_it_does_not_refuse_reaches_flask_with_its_body_and_its_session(client, make, edge, monkeypatch):
+    from patient_api.common import auth
     schedule_id = make.schedule(capacity=2, fee_fen=0)
     resident = make.resident()
     edge.passed.clear()
+    looked_up, resolve = [], auth.resolve_session
+    monkeypatch.setattr(auth, "resolve_session", lambda *a, **k: looked_up.append(1) or resolve(*a, **k))
     booked = attempt(client, schedule_id, resident)
     assert booked.status_code == 201 and booked.json["schedule_id"] == schedule_id
     assert edge.passed == [BOOK]
+    assert len(looked_up) == 1  # the edge's session round trip served the view too
 
 
 @pytest.mark.parametrize("case", ["no session", "unknown token", "not json", "bad json", "too large", "redis down"])

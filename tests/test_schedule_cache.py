@@ -9,7 +9,7 @@ from patient_api.directory.models import Schedule
 from patient_api.extensions import db
 
 from .conftest import is_postgres
-from .sqlcount import statements
+from .sqlcount import redis_round_trips, statements
 from .test_booking_slots import book, slots
 from .test_races import active_count, residents
 
@@ -197,17 +197,11 @@ def test_reads_racing_bookings_end_exact_on_the_database(app, make, readers):
 
 
 def test_a_sold_out_booking_is_refused_after_one_redis_round_trip(app, client, make, redis_client, monkeypatch):
-    import redis.connection
-
     schedule_id = make.schedule(capacity=1, fee_fen=0)
     first, late, later = make.resident(), make.resident(), make.resident()
     assert book(client, first, schedule_id).status_code == 201
     assert book(client, late, schedule_id).json["code"] == "sold_out"  # the database says so and sets the flag
-    sent = []
-    original = redis.connection.AbstractConnection.send_packed_command
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command",
-                        lambda conn, command, check_health=True: sent.append(1) or original(conn, command,
-                                                                                           check_health))
+    sent = redis_round_trips(monkeypatch)
     with statements(app) as sql:
         shed = book(client, later, schedule_id)
     assert (shed.status_code, shed.json["code"]) == (409, "sold_out")
@@ -217,8 +211,6 @@ def test_a_sold_out_booking_is_refused_after_one_redis_round_trip(app, client, m
 def test_a_retried_booking_is_replayed_even_once_the_schedule_sold_out(app, client, make, redis_client, monkeypatch):
     """The resident's 201 was lost on the way (a dropped connection at 07:00); the retry with the same
     Idempotency-Key replays it (API.md), though every other attempt is now refused from Redis."""
-    import redis.connection
-
     schedule_id = make.schedule(capacity=1, fee_fen=0)
     (headers, patient_id), late, later = make.resident(), make.resident(), make.resident()
     keyed = {**headers, "Idempotency-Key": "book-0700-a"}
@@ -228,11 +220,7 @@ def test_a_retried_booking_is_replayed_even_once_the_schedule_sold_out(app, clie
     assert book(client, late, schedule_id).json["code"] == "sold_out"  # the flag is set now
     retry = client.post("/api/v1/appointments", json=body, headers=keyed)
     assert (retry.status_code, retry.json, retry.headers.get("Idempotent-Replayed")) == (201, first.json, "true")
-    sent = []
-    original = redis.connection.AbstractConnection.send_packed_command
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command",
-                        lambda conn, command, check_health=True: sent.append(1) or original(conn, command,
-                                                                                           check_health))
+    sent = redis_round_trips(monkeypatch)
     with statements(app) as sql:  # a new key of someone else is still refused without the database
         shed = client.post("/api/v1/appointments", json={"schedule_id": schedule_id, "patient_id": later[1]},
                            headers={**later[0], "Idempotency-Key": "book-0700-b"})

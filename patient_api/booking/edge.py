@@ -3,8 +3,9 @@
 Once the tickets are gone, nearly every request of a rush is such an attempt. What refuses it in the app
 (routes.resident_with_flags: the session and the sold-out flags read in one Redis round trip) runs here on the raw
 request, with the same functions, and answers the same 409. Anything it cannot refuse goes on to Flask unchanged,
-with the body it read put back: an attempt Redis does not flag, a bad or missing session, a body that does not read
-cleanly, Redis down, and a retry whose Idempotency-Key may have an answer to replay.
+with the body it read put back (and, when it read them, the session's account and the flags, so the view does not
+ask Redis again): an attempt Redis does not flag, a bad or missing session, a body that does not read cleanly,
+Redis down, and a retry whose Idempotency-Key may have an answer to replay.
 """
 import io
 
@@ -47,13 +48,14 @@ class SoldOutEdge(Edge):
                 return None
             key = idempotency.usable_key(environ.get("HTTP_IDEMPOTENCY_KEY"))
             try:
-                auth.resolve_session(token, "resident", shedding.first_look(target, key))
+                account_id = auth.resolve_session(token, "resident", shedding.first_look(target, key))
             except ApiError:
                 return None  # a 401 or a 503 is Flask's to give
             try:
-                shedding.judge(target, key, g.session_also)
+                flags = shedding.judge(target, key, g.session_also)
             except ApiError as err:
                 return handle_api_error(err), self.rule.rule, PATH
+        environ[shedding.LOOKED] = (account_id, flags)  # the view does not ask Redis again
         return None
 
 

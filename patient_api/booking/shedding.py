@@ -79,6 +79,9 @@ def admit(account_id, schedule_id, window_start=None, flags=None):
         _refuse_flagged(*read)
 
 
+LOOKED = "patient_api.booking_looked"  # WSGI environ: (account id, flags) the edge read and did not refuse
+
+
 def first_look(target, key):
     """What the session's round trip also reads for a booking attempt: the flags of its (schedule, window) and,
     given an Idempotency-Key, whether that key was claimed before."""
