@@ -66,7 +66,6 @@ def _store_error(scope, key, digest, response):
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-    _mark(key)
 
 
 def usable_key(value):
@@ -125,7 +124,7 @@ def idempotent(scope_of):
             except IntegrityError:
                 db.session.rollback()
                 return _replay(_lookup(scope, key), digest)
-            _mark(key)
+            _mark(key)  # once claimed, whatever answer follows (a stored error too) is replayable
             try:
                 response = make_response(view(*args, **kwargs))
             except ApiError as err:
