@@ -1,5 +1,6 @@
 """Seeding the nurse station and kiosk tests through the live service: CLI, HIS integration API, residents."""
 import itertools
+import re
 import time
 from datetime import date, timedelta
 
@@ -89,3 +90,13 @@ def wait_for(check, timeout=30, what="condition"):
             return value
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def sms_code(live, phone, timeout=30):
+    """The last 实名认证 code the sandbox SMS provider 'sent' to that phone. The message shows in the inbox once
+    delivered, by `sms deliver` or by the worker's own run (which may hold it while this asks): ask again, bounded."""
+    def code():
+        live.flask("sms", "deliver")
+        codes = re.findall(r"验证码为(\d{6})", live.flask("sms", "inbox", phone))
+        return codes[-1] if codes else None
+    return wait_for(code, timeout, f"a verification SMS to {phone[:3]}****{phone[-4:]}")

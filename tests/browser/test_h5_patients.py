@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from ..factories import chinese_name, resident_id
 from .helpers import check_axe, check_elder_sizes, no_horizontal_scroll, screenshot, settle, sign_in
+from .seed import sms_code
 
 # Each test its own people (and phones on file): SMS codes are limited per phone and per person per hour.
 PEOPLE = {"normal": (8201, "13800138000"), "elder": (8203, "13900139002")}
@@ -29,13 +30,6 @@ def look(page, name, elder, full_page=True):
     if elder:
         check_elder_sizes(page)
     screenshot(page, f"{name}-elder" if elder else name, full_page=full_page)
-
-
-def sms_code(live, phone):
-    """The last code the sandbox SMS provider 'sent' to that phone."""
-    codes = re.findall(r"验证码为(\d{6})", live.flask("sms", "inbox", phone))
-    assert codes, "no verification SMS"
-    return codes[-1]
 
 
 def add_through_form(page, name, id_number, relation):

@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from ..factories import chinese_name, resident_id
 from .helpers import check_axe, check_elder_sizes, no_horizontal_scroll, screenshot, settle, sign_in
+from .seed import sms_code
 
 PEOPLE = {"normal": (8301, "13900139301"), "elder": (8303, "13900139303")}
 
@@ -30,7 +31,7 @@ def verified_resident(live, openid, n, phone):
     patient_id = added.json()["id"]
     assert api.post(api.base + f"/me/patients/{patient_id}/verification", json={"method": "sms"},
                     timeout=10).status_code == 202
-    code = re.findall(r"验证码为(\d{6})", live.flask("sms", "inbox", phone))[-1]
+    code = sms_code(live, phone)
     done = api.post(api.base + f"/me/patients/{patient_id}/verification/confirm", json={"code": code}, timeout=10)
     assert done.status_code == 200, done.text
     return patient_id, name, number
