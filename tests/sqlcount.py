@@ -1,5 +1,6 @@
 """What a block of a test sends: SQL statements (SQLAlchemy's before_cursor_execute) and Redis round trips."""
 import contextlib
+import functools
 
 import sqlalchemy as sa
 
@@ -7,8 +8,12 @@ from patient_api.extensions import db
 
 
 @contextlib.contextmanager
-def statements(target):
-    """The statements sent while the block runs, in order, on `target`: an engine, or an app (its engine)."""
+def statements(target, with_transaction=False):
+    """The statements sent while the block runs, in order, on `target`: an engine, or an app (its engine).
+
+    with_transaction: also "BEGIN", "COMMIT" and "ROLLBACK" where the block's transactions begin and end — each its
+    own round trip on PostgreSQL (psycopg sends BEGIN before the first statement), so the list counts round trips.
+    """
     engine = target
     if not isinstance(target, sa.engine.Engine):
         with target.app_context():
@@ -17,11 +22,23 @@ def statements(target):
 
     def record(_conn, _cursor, statement, *_args, **_kwargs):
         sent.append(statement)
-    sa.event.listen(engine, "before_cursor_execute", record)
+    listeners = [("before_cursor_execute", record)]
+    if with_transaction:
+        listeners += [(name, functools.partial(_mark, sent, word)) for name, word in TRANSACTION_EVENTS]
+    for name, listener in listeners:
+        sa.event.listen(engine, name, listener)
     try:
         yield sent
     finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+        for name, listener in listeners:
+            sa.event.remove(engine, name, listener)
+
+
+TRANSACTION_EVENTS = (("begin", "BEGIN"), ("commit", "COMMIT"), ("rollback", "ROLLBACK"))
+
+
+def _mark(sent, word, *_args):
+    sent.append(word)
 
 
 def redis_round_trips(monkeypatch):

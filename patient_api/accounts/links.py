@@ -58,17 +58,19 @@ class Person(NamedTuple):
     id_number_index: str
 
 
-def _people_query(one):
-    """clinical_people's query on the tables, built once (a request binds the account, and the patient if `one`)."""
+def people_select(one):
+    """The account's active links with the blind index of each person, on the tables (a request binds the account,
+    and the patient if `one`); clinical_people's query, and the people a resident's list folds into its own."""
     link, patient = PatientLink.__table__, Patient.__table__
-    stmt = (sa.select(link.c.patient_id, link.c.status, patient.c.id_number_index)
+    stmt = (sa.select(link.c.patient_id, link.c.status, patient.c.id_number_index,
+                      link.c.created_at.label("link_created_at"), link.c.id.label("link_id"))
             .select_from(link.join(patient, patient.c.id == link.c.patient_id))
-            .where(link.c.account_id == sa.bindparam("account_id"), link.c.status.in_(ACTIVE_LINK))
-            .order_by(link.c.created_at, link.c.id))
+            .where(link.c.account_id == sa.bindparam("account_id"), link.c.status.in_(ACTIVE_LINK)))
     return stmt.where(link.c.patient_id == sa.bindparam("patient_id")) if one else stmt
 
 
-PEOPLE_QUERY = {True: _people_query(True), False: _people_query(False)}
+PEOPLE_QUERY = {one: people_select(one).order_by(PatientLink.__table__.c.created_at, PatientLink.__table__.c.id)
+                for one in (True, False)}
 
 
 def clinical_people(account_id, patient_id=None):
@@ -77,10 +79,16 @@ def clinical_people(account_id, patient_id=None):
     has verified none of them."""
     rows = db.session.connection().execute(PEOPLE_QUERY[bool(patient_id)],
                                            {"account_id": account_id, "patient_id": patient_id}).all()
-    if patient_id and not rows:
+    return judge_people([(row.patient_id, row.status, row.id_number_index) for row in rows], patient_id)
+
+
+def judge_people(links, patient_id=None):
+    """clinical_people's answer from the account's active links as (patient id, status, blind index), oldest
+    first: the verified people, or 404 / 403."""
+    if patient_id and not links:
         raise patient_not_found()
-    verified = [Person(row.patient_id, row.id_number_index) for row in rows if row.status == "verified"]
-    if rows and not verified:
+    verified = [Person(patient, index) for patient, status, index in links if status == "verified"]
+    if links and not verified:
         raise verification_required()
     return verified
 

@@ -41,16 +41,46 @@ def page(stmt, sort, key, args, ascending=False, params=None):
     none of the ORM's per-statement work."""
     limit, cursor, offset = args["limit"], args.get("cursor"), args.get("offset")
     if cursor is not None:
-        at, last = cursor
-        # A cursor of another list (a text id for an integer key, say) would be a database error, not a 500.
-        if not isinstance(last, key.type.python_type) or (isinstance(last, int) and abs(last) >= 2 ** 63):
-            raise Invalid(errors={"cursor": ["翻页游标无效"]})
+        at, last = _checked(cursor, key)
         stmt = stmt.where(sa.or_(sort > at, sa.and_(sort == at, key > last)) if ascending else
                           sa.or_(sort < at, sa.and_(sort == at, key < last)))
     stmt = stmt.add_columns(sort.label("page_sort"), key.label("page_key"))
     order = (sort.asc(), key.asc()) if ascending else (sort.desc(), key.desc())
     stmt = stmt.order_by(*order).limit(limit + 1).offset(offset or 0)
     rows = (db.session.execute(stmt) if params is None else db.session.connection().execute(stmt, params)).all()
+    return page_fields(rows, args)
+
+
+def _checked(cursor, key):
+    """The cursor's (time, id), refused when its id could not be one of this list's keys."""
+    at, last = cursor
+    # A cursor of another list (a text id for an integer key, say) would be a database error, not a 500.
+    if not isinstance(last, key.type.python_type) or (isinstance(last, int) and abs(last) >= 2 ** 63):
+        raise Invalid(errors={"cursor": ["翻页游标无效"]})
+    return at, last
+
+
+def keyset(stmt, sort, key, with_cursor):
+    """page()'s newest-first statement built once, its position left to bound parameters (keyset_params binds
+    them): a prebuilt statement keeps SQLAlchemy's cache key, so a request neither builds nor hashes it."""
+    if with_cursor:
+        at, last = sa.bindparam("page_at", type_=sort.type), sa.bindparam("page_last", type_=key.type)
+        stmt = stmt.where(sa.or_(sort < at, sa.and_(sort == at, key < last)))
+    return (stmt.add_columns(sort.label("page_sort"), key.label("page_key")).order_by(sort.desc(), key.desc())
+            .limit(sa.bindparam("page_limit")).offset(sa.bindparam("page_offset")))
+
+
+def keyset_params(args, key):
+    """The bound position of a keyset() statement for these paging arguments (one row more than the page)."""
+    params = {"page_limit": args["limit"] + 1, "page_offset": args.get("offset") or 0}
+    if args.get("cursor") is not None:
+        params["page_at"], params["page_last"] = _checked(args["cursor"], key)
+    return params
+
+
+def page_fields(rows, args):
+    """(the page's rows, its paging fields) from the limit + 1 rows a page's statement returned."""
+    limit, cursor, offset = args["limit"], args.get("cursor"), args.get("offset")
     more = len(rows) > limit
     rows = rows[:limit]
     last_row = rows[-1] if rows and more else None

@@ -58,8 +58,3 @@ def resident_report(account_id, report_id, with_items=True):
     items = [{name: getattr(row, f"item_{name}") for name in ITEM_COLUMNS} for row in rows
              if with_items and row.item_id is not None]
     return report, items, links.Person(report.link_patient_id, report.person_index), report.hospital_name
-
-
-def resident_patients(account_id, patient_id=None):
-    """The patients whose reports a list shows (accounts.links.clinical_people decides who, and answers 403/404)."""
-    return links.clinical_people(account_id, patient_id)

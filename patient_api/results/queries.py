@@ -1,11 +1,13 @@
 """Reading reports for residents: visibility in SQL, paged lists, summaries, details, history and trends."""
+import itertools
 import json
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from ..accounts import links
 from ..common.clock import now
-from ..common.paging import page
+from ..common.paging import keyset, keyset_params, page, page_fields
 from ..directory.models import Hospital
 from ..directory.services import hospital_names
 from ..extensions import db
@@ -31,14 +33,15 @@ def visible_clause(instant=None, columns=Report, cutoff=None):
         columns.sensitive.is_(False), columns.released_at.is_not(None), columns.created_at <= cutoff))
 
 
-def _list_query(by_kind, by_hospital):
+def _list_query(by_kind, by_hospital, people=None):
     """A list's query on the tables, built once per filter shape (a request binds people, cutoff and filters):
-    only the columns a list shows — no report texts, no ORM objects to build for a read."""
+    only the columns a list shows — no report texts, no ORM objects to build for a read. The people are a bound
+    list of blind indexes, or a SELECT of them (`people`)."""
     report, hospital = Report.__table__, Hospital.__table__
     stmt = (sa.select(*(report.c[name] for name in SUMMARY_COLUMNS), report.c.person_index,
                       hospital.c.name.label("hospital_name"))
             .select_from(report.join(hospital, hospital.c.id == report.c.hospital_id))
-            .where(report.c.person_index.in_(sa.bindparam("people", expanding=True)),
+            .where(report.c.person_index.in_(sa.bindparam("people", expanding=True) if people is None else people),
                    visible_clause(columns=report.c, cutoff=sa.bindparam("cutoff"))))
     if by_kind:
         stmt = stmt.where(report.c.kind == sa.bindparam("kind"))
@@ -60,6 +63,49 @@ def list_reports(patients_by_index, kind, args, hospital_id=None):
     rows, paging = page(LIST_QUERIES[bool(kind), bool(hospital_id)], report.c.issued_at, report.c.id, args,
                         params=params)
     return [summary(row, patients_by_index[row.person_index], row.hospital_name) for row in rows], paging
+
+
+# The account's links as the folded list returns them (named apart from the report's own columns).
+PERSON_COLUMNS = {"patient_id": "link_patient_id", "status": "link_status", "id_number_index": "link_person_index",
+                  "link_created_at": "link_created_at", "link_id": "link_id"}
+
+
+def _resident_list_query(one, by_kind, by_hospital, with_cursor):
+    """A resident's list in one statement: the page of reports of the account's verified people, then (UNION ALL)
+    the account's active links, which decide the answer's 403/404 and name each report's patient. One round trip
+    instead of two; the page can only hold reports of people verified in this same snapshot."""
+    report = Report.__table__
+    people = links.people_select(one).cte("people")
+    verified = sa.select(people.c.id_number_index).where(people.c.status == "verified")
+    paged = keyset(_list_query(by_kind, by_hospital, people=verified), report.c.issued_at, report.c.id,
+                   with_cursor).subquery("page")
+    person_columns = [people.c[name] for name in PERSON_COLUMNS]
+    reports = sa.select(sa.literal_column("0").label("row_kind"), *paged.c,
+                        *(sa.cast(sa.null(), column.type).label(PERSON_COLUMNS[column.name])
+                          for column in person_columns))
+    persons = sa.select(sa.literal_column("1"), *(sa.cast(sa.null(), column.type) for column in paged.c),
+                        *person_columns)
+    return sa.union_all(reports, persons).order_by(
+        sa.literal_column("row_kind"), sa.literal_column("page_sort").desc(), sa.literal_column("page_key").desc(),
+        sa.literal_column("link_created_at"), sa.literal_column("link_id"))
+
+
+RESIDENT_LIST_QUERIES = {shape: _resident_list_query(*shape) for shape in itertools.product((False, True), repeat=4)}
+
+
+def resident_list(account_id, patient_id, kind, args, hospital_id=None):
+    """A resident's list of their verified people's reports (or one person's): (people shown to, items, paging);
+    403/404 as accounts.links.clinical_people decides, from the same statement."""
+    report = Report.__table__
+    params = {"account_id": account_id, "patient_id": patient_id, "kind": kind, "hospital_id": hospital_id,
+              "cutoff": now() - timedelta(days=rules.hold_days()), **keyset_params(args, report.c.id)}
+    shape = (bool(patient_id), bool(kind), bool(hospital_id), args.get("cursor") is not None)
+    rows = db.session.connection().execute(RESIDENT_LIST_QUERIES[shape], params).all()
+    people = links.judge_people([(row.link_patient_id, row.link_status, row.link_person_index)
+                                 for row in rows if row.row_kind == 1], patient_id)
+    by_index = {person.id_number_index: person.id for person in people}
+    found, paging = page_fields([row for row in rows if row.row_kind == 0], args)
+    return people, [summary(row, by_index[row.person_index], row.hospital_name) for row in found], paging
 
 
 def summary(report, patient_id, hospital_name):

@@ -7,7 +7,7 @@ from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
 from ..records.access import linked_patient, log_resident_read, log_resident_reads
 from . import queries
-from .access import resident_patients, resident_report
+from .access import resident_report
 from .schemas import ReportDetail, ReportHistory, ReportList, ReportQuery, TrendOut, TrendQuery
 
 blp = Blueprint("results", __name__, description="Lab and imaging reports, documents, trends (resident view)")
@@ -24,9 +24,8 @@ class Reports(MethodView):
     def get(self, query):
         """Visible reports of the account's patients (or of one; of a kind, of a hospital), newest first, paged."""
         account_id = current_account_id()
-        patients = resident_patients(account_id, query.get("patient_id"))
-        items, paging = queries.list_reports({p.id_number_index: p.id for p in patients}, query.get("kind"), query,
-                                            query.get("hospital_id"))
+        patients, items, paging = queries.resident_list(account_id, query.get("patient_id"), query.get("kind"),
+                                                        query, query.get("hospital_id"))
         # One row per patient whose reports were shown (always one when a patient was asked for).
         shown = {item["patient_id"] for item in items} | ({query["patient_id"]} if query.get("patient_id") else set())
         log_resident_reads(account_id, [patient for patient in patients if patient.id in shown], "report_list",
