@@ -113,12 +113,13 @@ def invoice_for_bill(bill_id):
 def issue(bill, payment, instant, bill_locked=False):
     """The receipt of a paid bill, created on the first call; repeated and concurrent calls return that one.
 
-    bill_locked: the caller holds the bill's row lock (as settling a payment does), so no other issuer of this bill
-    can run now and the savepoint that would give the number back to a losing racer is not needed: two fewer
-    statements, one of them while the counter is held. A racer that did not lock would fail the whole
-    transaction instead, which still leaves no gap.
+    bill_locked: the caller holds the bill's row lock and has just turned the bill paid under it (as settling a
+    payment does), so the bill has no receipt yet and no other issuer of it can run now: neither the look for an
+    existing receipt nor the savepoint that would give the number back to a losing racer is needed — three fewer
+    statements, one of them while the counter is held. A racer that did not lock would fail the whole transaction
+    instead, which still leaves no gap.
     """
-    existing = invoice_for_bill(bill.id)
+    existing = None if bill_locked else invoice_for_bill(bill.id)
     if existing is not None:
         return existing
     if payment.bill_id != bill.id or payment.status != "paid":

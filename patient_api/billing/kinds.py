@@ -16,7 +16,9 @@ class BillKind:
     description: str = "泰安健康-诊间缴费"
     split: Callable | None = None  # bill -> {amount_fen, insurance_fund_fen, personal_account_fen, deposit_fen}
     pay_until: Callable = lambda bill, instant: None  # latest end of a new order; raises Conflict once unpayable
-    claim: Callable = lambda bill, instant: True  # money arrived: take what it pays for; False if that is gone
+    # Money arrived: take what it pays for; falsy if that is gone (a truthy answer may be what was taken, which
+    # settling keeps referenced until the bill is paid, so later hooks find it in the session).
+    claim: Callable = lambda bill, instant: True
     applied: Callable = lambda bill: ()  # bill -> [(deposit bill id, fen)] consumed by its payment
     on_paid: Callable = lambda bill, payment, instant: None
     booker: Callable = lambda bill: None  # the account that made the bill (it pays it and hears of its refunds)

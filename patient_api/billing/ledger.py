@@ -73,12 +73,17 @@ def post(kind, source_id, bill_id, legs, elsewhere=()):
     txn_id = _insert_once(kind, source_id, bill_id)
     if txn_id is None:
         return False
-    db.session.add_all(LedgerEntry(transaction_id=txn_id, bill_id=bill_id, account=account, amount_fen=amount)
-                       for account, amount in legs.items())
-    db.session.add_all(LedgerEntry(transaction_id=txn_id, bill_id=other, account=account, amount_fen=amount)
-                       for other, account, amount in elsewhere)
-    db.session.flush()
+    # The legs as one plain INSERT: nothing reads their ids back, so the ORM's unit of work is not needed.
+    rows = [{"transaction_id": txn_id, "bill_id": bill_id, "account": account, "amount_fen": amount}
+            for account, amount in legs.items()]
+    rows += [{"transaction_id": txn_id, "bill_id": other, "account": account, "amount_fen": amount}
+             for other, account, amount in elsewhere]
+    if rows:
+        db.session.execute(ENTRY_INSERT, rows)
     return True
+
+
+ENTRY_INSERT = sa.insert(LedgerEntry.__table__)  # built once: every payment, refund and deposit posts through it
 
 
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}

@@ -36,20 +36,25 @@ def expire_hold(appointment_id, instant, skip_locked=False):
 
 
 def confirm_paid(appointment_id, instant):
-    """The fee arrived: pending_payment → booked, ticket held → booked. False if the ticket is gone.
+    """The fee arrived: pending_payment → booked, ticket held → booked; returns the booked appointment, or None if
+    the ticket is gone (whoever keeps the answer keeps the appointment in the session: booker_of reads it there).
 
     A hold that lapsed but whose ticket nobody took yet is honoured: the resident paid for it.
     Lock order is ticket → appointment, as everywhere, so this never deadlocks with the sweeper.
     """
     ticket = tickets.lock_for(appointment_id)
     if ticket is None:
-        return False
-    db.session.execute(update(Appointment).where(Appointment.id == appointment_id,
-                                                 Appointment.status == "pending_payment")
-                       .values(status="booked", hold_expires_at=None))
+        return None
+    booked = db.session.scalars(update(Appointment).where(Appointment.id == appointment_id,
+                                                          Appointment.status == "pending_payment")
+                                .values(status="booked", hold_expires_at=None).returning(Appointment),
+                                execution_options={"populate_existing": True}).first()
     db.session.execute(update(Ticket).where(Ticket.id == ticket.id, Ticket.appointment_id == appointment_id)
                        .values(status="booked", hold_expires_at=None))
-    return db.session.get(Appointment, appointment_id, populate_existing=True).status in ("booked", "checked_in")
+    if booked is not None:  # the usual case: the UPDATE returned the row, nothing to read back
+        return booked
+    appointment = db.session.get(Appointment, appointment_id, populate_existing=True)  # booked already?
+    return appointment if appointment.status in ("booked", "checked_in") else None
 
 
 def expire_patient_holds(patient_id, instant):

@@ -1,7 +1,5 @@
 """What booking tells the family: booking.confirmed (free at once, paid once the fee arrives), booking.cancelled (a
 代预约 cancelled by staff) and waitlist.offer."""
-import sqlalchemy as sa
-
 from ..accounts.notices import tell_accounts
 from ..common import notify
 from ..extensions import db
@@ -12,7 +10,9 @@ def booker_of(appointment_id):
     """The account that booked an appointment (None for a kiosk booking)."""
     if appointment_id is None:
         return None
-    return db.session.scalar(sa.select(Appointment.account_id).where(Appointment.id == appointment_id))
+    # Settling the fee has just loaded the appointment (booking it): the session has it, no query.
+    appointment = db.session.get(Appointment, appointment_id)
+    return appointment.account_id if appointment is not None else None
 
 
 def booked(appointment):
