@@ -3,9 +3,9 @@ import sqlalchemy as sa
 
 from ..accounts import links
 from ..accounts.models import Patient, PatientLink
+from ..common.direct import Direct
 from ..directory.models import Hospital
 from ..errors import NotFound
-from ..extensions import db
 from . import queries, rules
 from .models import Observation, Report
 
@@ -42,14 +42,13 @@ def _report_query(with_items):
     return stmt.order_by(item.c.position, item.c.id) if with_items else stmt
 
 
-REPORT_QUERY = {True: _report_query(True), False: _report_query(False)}
+REPORT_QUERY = {True: Direct(_report_query(True)), False: Direct(_report_query(False))}
 
 
 def resident_report(account_id, report_id, with_items=True):
     """(report row, its results, patient, hospital name) for a visible report of a verified patient; 404
     report_not_found when not theirs. Plain rows from one query (no ORM objects to build for a read)."""
-    rows = db.session.connection().execute(REPORT_QUERY[with_items],
-                                           {"report_id": report_id, "account_id": account_id}).all()
+    rows = REPORT_QUERY[with_items].rows({"report_id": report_id, "account_id": account_id})
     report = rows[0] if rows else None
     if report is None or report.link_patient_id is None or not rules.visible(report):
         raise report_not_found()

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from ..accounts import links
 from ..common.clock import now
+from ..common.direct import Direct
 from ..common.paging import keyset, keyset_params, page, page_fields
 from ..directory.models import Hospital
 from ..directory.services import hospital_names
@@ -33,16 +34,17 @@ def visible_clause(instant=None, columns=Report, cutoff=None):
         columns.sensitive.is_(False), columns.released_at.is_not(None), columns.created_at <= cutoff))
 
 
-def _list_query(by_kind, by_hospital, people=None):
+def _list_query(by_kind, by_hospital, people=None, named=True):
     """A list's query on the tables, built once per filter shape (a request binds people, cutoff and filters):
     only the columns a list shows — no report texts, no ORM objects to build for a read. The people are a bound
-    list of blind indexes, or a SELECT of them (`people`)."""
+    list of blind indexes, or a SELECT of them (`people`); `named`: with the hospital's name joined in."""
     report, hospital = Report.__table__, Hospital.__table__
-    stmt = (sa.select(*(report.c[name] for name in SUMMARY_COLUMNS), report.c.person_index,
-                      hospital.c.name.label("hospital_name"))
-            .select_from(report.join(hospital, hospital.c.id == report.c.hospital_id))
-            .where(report.c.person_index.in_(sa.bindparam("people", expanding=True) if people is None else people),
-                   visible_clause(columns=report.c, cutoff=sa.bindparam("cutoff"))))
+    stmt = sa.select(*(report.c[name] for name in SUMMARY_COLUMNS), report.c.person_index)
+    if named:
+        stmt = stmt.add_columns(hospital.c.name.label("hospital_name")).select_from(
+            report.join(hospital, hospital.c.id == report.c.hospital_id))
+    stmt = stmt.where(report.c.person_index.in_(sa.bindparam("people", expanding=True) if people is None else people),
+                      visible_clause(columns=report.c, cutoff=sa.bindparam("cutoff")))
     if by_kind:
         stmt = stmt.where(report.c.kind == sa.bindparam("kind"))
     if by_hospital:
@@ -77,20 +79,24 @@ def _resident_list_query(one, by_kind, by_hospital, with_cursor):
     report = Report.__table__
     people = links.people_select(one).cte("people")
     verified = sa.select(people.c.id_number_index).where(people.c.status == "verified")
-    paged = keyset(_list_query(by_kind, by_hospital, people=verified), report.c.issued_at, report.c.id,
-                   with_cursor).subquery("page")
+    paged = keyset(_list_query(by_kind, by_hospital, people=verified, named=False), report.c.issued_at,
+                   report.c.id, with_cursor).subquery("page")
+    hospital = Hospital.__table__
+    shown = [*paged.c, hospital.c.name.label("hospital_name")]  # the hospital looked up for the page's rows only
     person_columns = [people.c[name] for name in PERSON_COLUMNS]
-    reports = sa.select(sa.literal_column("0").label("row_kind"), *paged.c,
-                        *(sa.cast(sa.null(), column.type).label(PERSON_COLUMNS[column.name])
-                          for column in person_columns))
-    persons = sa.select(sa.literal_column("1"), *(sa.cast(sa.null(), column.type) for column in paged.c),
+    reports = (sa.select(sa.literal_column("0").label("row_kind"), *shown,
+                         *(sa.cast(sa.null(), column.type).label(PERSON_COLUMNS[column.name])
+                           for column in person_columns))
+               .select_from(paged.join(hospital, hospital.c.id == paged.c.hospital_id)))
+    persons = sa.select(sa.literal_column("1"), *(sa.cast(sa.null(), column.type) for column in shown),
                         *person_columns)
     return sa.union_all(reports, persons).order_by(
         sa.literal_column("row_kind"), sa.literal_column("page_sort").desc(), sa.literal_column("page_key").desc(),
         sa.literal_column("link_created_at"), sa.literal_column("link_id"))
 
 
-RESIDENT_LIST_QUERIES = {shape: _resident_list_query(*shape) for shape in itertools.product((False, True), repeat=4)}
+RESIDENT_LIST_QUERIES = {shape: Direct(_resident_list_query(*shape))
+                         for shape in itertools.product((False, True), repeat=4)}
 
 
 def resident_list(account_id, patient_id, kind, args, hospital_id=None):
@@ -100,7 +106,7 @@ def resident_list(account_id, patient_id, kind, args, hospital_id=None):
     params = {"account_id": account_id, "patient_id": patient_id, "kind": kind, "hospital_id": hospital_id,
               "cutoff": now() - timedelta(days=rules.hold_days()), **keyset_params(args, report.c.id)}
     shape = (bool(patient_id), bool(kind), bool(hospital_id), args.get("cursor") is not None)
-    rows = db.session.connection().execute(RESIDENT_LIST_QUERIES[shape], params).all()
+    rows = RESIDENT_LIST_QUERIES[shape].rows(params)
     people = links.judge_people([(row.link_patient_id, row.link_status, row.link_person_index)
                                  for row in rows if row.row_kind == 1], patient_id)
     by_index = {person.id_number_index: person.id for person in people}

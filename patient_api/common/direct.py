@@ -1,0 +1,82 @@
+"""The hottest statements sent straight through psycopg on PostgreSQL, past SQLAlchemy's execution layer.
+
+A report read's query costs 0.40 ms of CPU through `Connection.execute` and 0.12 ms through the driver's cursor
+(measured in process, docs/performance.md). A `Direct` statement is built once at import on the tables; SQLAlchemy
+compiles it once per process, constant lists included, and each request then binds its values through the same
+bind processors, runs it on the session's own connection (same transaction) and passes each column through the
+same result processor (aware UTC times). Any other database — the embedded SQLite — takes SQLAlchemy's path, and
+tests/test_direct.py checks both paths answer alike.
+"""
+from psycopg.rows import namedtuple_row
+
+from ..extensions import db
+
+
+class Direct:
+    """A prebuilt Core statement whose values are named bind parameters (no lists bound per request)."""
+
+    def __init__(self, stmt):
+        self.stmt = stmt
+        self._plan = None  # (sql, {name: bind processor}, constants, result processors) for PostgreSQL
+
+    def rows(self, params):
+        """The statement's rows for these values (attribute access by column name, as SQLAlchemy's rows)."""
+        connection = db.session.connection()
+        if connection.dialect.name != "postgresql":
+            return connection.execute(self.stmt, params).all()
+        sql, binds, constants, results = self._plan or self._compile(connection.dialect)
+        values = _bound(binds, constants, params)
+        with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+            _announce(connection, cursor, sql, values, False)
+            cursor.execute(sql, values)
+            rows = cursor.fetchall()
+        if not rows or not any(results):
+            return rows
+        make = type(rows[0])._make
+        return [make(value if convert is None or value is None else convert(value)
+                     for convert, value in zip(results, row, strict=True)) for row in rows]
+
+    def run(self, params):
+        """Execute a statement that returns nothing, once or (a list of value sets) for each in one round trip."""
+        connection = db.session.connection()
+        if connection.dialect.name != "postgresql":
+            connection.execute(self.stmt, params)
+            return
+        sql, binds, constants, _ = self._plan or self._compile(connection.dialect)
+        many = isinstance(params, list)
+        values = [_bound(binds, constants, each) for each in params] if many else _bound(binds, constants, params)
+        with connection.connection.driver_connection.cursor() as cursor:
+            _announce(connection, cursor, sql, values, many)
+            (cursor.executemany if many else cursor.execute)(sql, values)
+
+    def _compile(self, dialect):
+        """The statement's SQL for psycopg, with its constant lists spelled out, compiled once."""
+        first = self.stmt.compile(dialect=dialect)
+        named = [name for name, bind in first.binds.items() if bind.value is None and not bind.expanding]
+        compiled = first
+        if any(bind.expanding for bind in first.binds.values()):
+            # The values each request binds have none yet: give them one so the constant lists can be rendered.
+            compiled = self.stmt.params({name: None for name in named}).compile(
+                dialect=dialect, compile_kwargs={"render_postcompile": True})
+        binds = {name: compiled.binds[name].type.bind_processor(dialect) for name in named}
+        constants = {name: value for name, value in compiled.params.items() if name not in binds}
+        columns = getattr(self.stmt, "selected_columns", ())
+        results = [column.type.result_processor(dialect, None) for column in columns]
+        self._plan = (compiled.string, binds, constants, results)
+        return self._plan
+
+
+def _announce(connection, cursor, sql, values, many):
+    """SQLAlchemy's before_cursor_execute, as its own path fires it: whatever counts or traces statements sees these."""
+    listeners = connection.dispatch.before_cursor_execute
+    if listeners:
+        listeners(connection, cursor, sql, values, None, many)
+
+
+def _bound(binds, constants, params):
+    """The values psycopg is given: the constants, then each value through its column type's bind processor."""
+    values = dict(constants)
+    for name, convert in binds.items():
+        value = params.get(name)
+        values[name] = value if convert is None or value is None else convert(value)
+    return values

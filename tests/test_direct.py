@@ -1,0 +1,57 @@
+"""Statements run straight through the driver (common/direct.py) answer exactly as SQLAlchemy's own path does.
+
+On PostgreSQL the direct path is taken (checked: the plan is compiled and the statement still reaches
+before_cursor_execute); on SQLite Direct hands the statement to SQLAlchemy and the comparison holds trivially.
+"""
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from patient_api.common.direct import Direct
+from patient_api.extensions import db
+from patient_api.records.models import AccessLogEntry
+
+from .sqlcount import statements
+
+LOG = AccessLogEntry.__table__
+COLUMNS = ("at", "actor_type", "actor_id", "channel", "patient_id", "person_index", "resource_type", "resource_id",
+           "request_id")
+INSERT = Direct(sa.insert(LOG).values({name: sa.bindparam(name, type_=LOG.c[name].type) for name in COLUMNS}))
+# A constant list (rendered once), a bound time (through UtcDateTime's bind processor) and a bound text.
+QUERY = sa.select(LOG.c.id, LOG.c.at, LOG.c.actor_type, LOG.c.patient_id, LOG.c.resource_id).where(
+    LOG.c.actor_type.in_(("resident", "staff")), LOG.c.at >= sa.bindparam("since"),
+    LOG.c.person_index == sa.bindparam("person")).order_by(LOG.c.id)
+DIRECT_QUERY = Direct(QUERY)
+T0 = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
+
+
+def row(n, actor_type="resident", at=T0, patient_id="pat_1"):
+    """An access-log row's values."""
+    return {"at": at + timedelta(minutes=n), "actor_type": actor_type, "actor_id": f"acc_{n}", "channel": "wechat",
+            "patient_id": patient_id, "person_index": "idx_direct", "resource_type": "report",
+            "resource_id": f"rpt_{n}", "request_id": None}
+
+
+def test_direct_rows_equal_sqlalchemys(app):
+    """Inserted one by one and several at once; read back with the same values, times aware UTC, in the same
+    order, with the constant list and the bound time applied — through both paths alike."""
+    with app.app_context():
+        INSERT.run(row(0))
+        INSERT.run([row(1), row(2, actor_type="kiosk"), row(3, actor_type="staff", patient_id=None)])
+        INSERT.run(row(4, at=T0.astimezone(timezone(timedelta(hours=8)))))  # an aware time in +08:00: stored UTC
+        params = {"since": T0 + timedelta(minutes=1), "person": "idx_direct"}
+        with statements(app) as sent:
+            direct = DIRECT_QUERY.rows(params)
+        ours = db.session.connection().execute(QUERY, params).all()
+        assert [tuple(r) for r in direct] == [tuple(r) for r in ours]
+        assert [(r.actor_type, r.resource_id, r.patient_id) for r in direct] == [
+            ("resident", "rpt_1", "pat_1"), ("staff", "rpt_3", None), ("resident", "rpt_4", "pat_1")]
+        assert [r.at for r in direct] == [T0 + timedelta(minutes=n) for n in (1, 3, 4)]
+        assert all(r.at.tzinfo == timezone.utc for r in direct)
+        assert len(sent) == 1 and "access_log" in sent[0]  # still seen by whatever counts statements
+        assert DIRECT_QUERY.rows({"since": T0, "person": "someone_else"}) == []
+        db.session.rollback()
+        assert DIRECT_QUERY.rows(params) == []  # the inserts were in the session's transaction
+        if db.engine.dialect.name == "postgresql":
+            assert INSERT._plan is not None and DIRECT_QUERY._plan is not None
+            assert "IN (" in DIRECT_QUERY._plan[0] and "POSTCOMPILE" not in DIRECT_QUERY._plan[0]
