@@ -56,9 +56,10 @@ def create_app(config=None):
     _register_ops(app)
     register_webapps(app)
     _register_cli(app)
+    from .billing import edge as billing_edge
     from .booking import edge as booking_edge
     from .directory import edge as directory_edge
-    for edge in (directory_edge, booking_edge):  # last: they read the URL map for the endpoints they answer
+    for edge in (directory_edge, booking_edge, billing_edge):  # last: they read the URL map for what they answer
         edge.install(app)
     return app
 

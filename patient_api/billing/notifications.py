@@ -5,12 +5,13 @@ import time
 from ..errors import ApiError
 from ..extensions import db
 from .gateway import notification_settings
-from .payments import apply_transaction
+from .payments import already_applied, apply_transaction
 from .wechatpay import NotificationError, notification_serial, verify_notification
 
 log = logging.getLogger(__name__)
 # Other WeChat Pay events by prefix (委托代扣 contracts: "PAPAY."), answered by the feature that owns them.
 _HANDLERS = {}
+VERIFIED = "patient_api.wechatpay.verified"  # environ key: what billing.edge verified, handed to the view
 
 
 def handles(prefix):
@@ -21,11 +22,23 @@ def handles(prefix):
     return register
 
 
-def handle(headers, body):
-    """Apply one notification; raises a 4xx ApiError (nothing changed) for anything not genuine or not ours."""
+def verify(headers, body):
+    """(settings, the verified and decrypted notification); NotificationError for anything not genuine."""
     settings = notification_settings(notification_serial(headers))  # no client: nothing is sent to WeChat here
+    return settings, verify_notification(settings, headers, body, time.time())
+
+
+def handle(headers, body, verified=None):
+    """Apply one notification; raises a 4xx ApiError (nothing changed) for anything not genuine or not ours.
+
+    verified: what billing.edge found checking exactly this body, as (body, (settings, notification)) or (body,
+    the NotificationError it raised): the signature is checked once per request.
+    """
+    handed = verified[1] if verified is not None and verified[0] == body else None
     try:
-        notice = verify_notification(settings, headers, body, time.time())
+        if isinstance(handed, NotificationError):
+            raise handed
+        settings, notice = handed or verify(headers, body)
     except NotificationError as exc:
         log.warning("wechatpay notification refused: %s", exc.code)
         raise ApiError("通知验证失败", code=exc.code, status=exc.http_status) from None
@@ -39,8 +52,18 @@ def handle(headers, body):
         handler = next((h for prefix, h in _HANDLERS.items() if event.startswith(prefix)), None)
         outcome = handler(settings, notice["resource"]) if handler else "ignored"
     _commit()  # first: a payment holds the receipt counter, which every other payment waits for, until its commit
-    log.info("wechatpay notification %s %s → %s", notice["id"], event, outcome)
+    logged(notice, outcome)
     return outcome
+
+
+def known_applied(settings, notice):
+    """True for a payment notification Redis knows was applied and committed: nothing is left to do but say so."""
+    return notice["event_type"] == "TRANSACTION.SUCCESS" and already_applied(settings, notice["resource"])
+
+
+def logged(notice, outcome):
+    """The one log line of an answered notification."""
+    log.info("wechatpay notification %s %s → %s", notice["id"], notice["event_type"], outcome)
 
 
 def _commit():

@@ -106,7 +106,7 @@ def apply_transaction(settings, resource, instant=None):
         raise NotificationRejected("AppID 不匹配", code="appid_mismatch")
     out_trade_no, transaction_id = resource.get("out_trade_no"), resource.get("transaction_id")
     amount_fen, success = (resource.get("amount") or {}).get("total"), resource.get("trade_state") == "SUCCESS"
-    if success and replays.applied(out_trade_no, transaction_id, amount_fen):
+    if already_applied(settings, resource):
         return "duplicate"  # paid by this very transaction and committed (paid is final): no database at all
     found = db.session.execute(select(Payment.id, Payment.status, Payment.transaction_id, Payment.amount_fen).where(
         Payment.out_trade_no == out_trade_no)).first()
@@ -122,6 +122,14 @@ def apply_transaction(settings, resource, instant=None):
         outcome = _apply_locked(found.id, resource, instant)
     replays.remember(out_trade_no, transaction_id, amount_fen)
     return outcome
+
+
+def already_applied(settings, resource):
+    """True when Redis knows this merchant's order committed as paid by exactly this transaction and amount."""
+    return (resource.get("mchid") == settings.mchid and resource.get("appid") == settings.appid
+            and resource.get("trade_state") == "SUCCESS"
+            and replays.applied(resource.get("out_trade_no"), resource.get("transaction_id"),
+                                (resource.get("amount") or {}).get("total")))
 
 
 def _apply_locked(payment_id, resource, instant):

@@ -61,7 +61,8 @@ class WechatPayNotify(MethodView):
     @blp.response(204)
     def post(self):
         """WeChat Pay v3 notification, verbatim: verified, decrypted, applied once."""
-        notifications.handle(request.headers, request.get_data(cache=False))
+        body = request.get_data(cache=False)
+        notifications.handle(request.headers, body, request.environ.get(notifications.VERIFIED))
 
 
 @blp.route("/bills/<id:bill_id>/invoice")
