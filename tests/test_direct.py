@@ -55,3 +55,25 @@ def test_direct_rows_equal_sqlalchemys(app):
         if db.engine.dialect.name == "postgresql":
             assert INSERT._plan is not None and DIRECT_QUERY._plan is not None
             assert "IN (" in DIRECT_QUERY._plan[0] and "POSTCOMPILE" not in DIRECT_QUERY._plan[0]
+
+
+def test_a_database_lost_during_a_direct_read_is_a_503(app, client, make, monkeypatch):
+    """The server gone mid-read: the answer is 503 service_unavailable (Retry-After), as on SQLAlchemy's path —
+    the driver's error reaches the app as SQLAlchemy's OperationalError."""
+    headers, patient_id = make.resident(verified=True)
+    assert client.get(f"/api/v1/reports?patient_id={patient_id}", headers=headers).status_code == 200
+    with app.app_context():
+        postgres = db.engine.dialect.name == "postgresql"
+    if postgres:  # the direct path: psycopg's own cursor raises
+        import psycopg
+
+        def gone(*_args, **_kwargs):
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        monkeypatch.setattr(psycopg.Cursor, "execute", gone)
+    else:  # SQLite takes SQLAlchemy's path: its execute raises
+        def gone(*_args, **_kwargs):
+            raise sa.exc.OperationalError("SELECT", {}, Exception("disk I/O error"))
+        monkeypatch.setattr(sa.engine.Connection, "execute", gone)
+    answer = client.get(f"/api/v1/reports?patient_id={patient_id}", headers=headers)
+    assert (answer.status_code, answer.json["code"], answer.headers.get("Retry-After")) == (
+        503, "service_unavailable", "1")

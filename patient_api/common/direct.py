@@ -7,6 +7,8 @@ bind processors, runs it on the session's own connection (same transaction) and 
 same result processor (aware UTC times). Any other database — the embedded SQLite — takes SQLAlchemy's path, and
 tests/test_direct.py checks both paths answer alike.
 """
+import psycopg
+import sqlalchemy as sa
 from psycopg.rows import namedtuple_row
 
 from ..extensions import db
@@ -28,8 +30,11 @@ class Direct:
         values = _bound(binds, constants, params)
         with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
             _announce(connection, cursor, sql, values, False)
-            cursor.execute(sql, values)
-            rows = cursor.fetchall()
+            try:
+                cursor.execute(sql, values)
+                rows = cursor.fetchall()
+            except psycopg.Error as exc:
+                raise _translated(connection, sql, values, exc) from exc
         if not rows or not any(results):
             return rows
         make = type(rows[0])._make
@@ -47,7 +52,10 @@ class Direct:
         values = [_bound(binds, constants, each) for each in params] if many else _bound(binds, constants, params)
         with connection.connection.driver_connection.cursor() as cursor:
             _announce(connection, cursor, sql, values, many)
-            (cursor.executemany if many else cursor.execute)(sql, values)
+            try:
+                (cursor.executemany if many else cursor.execute)(sql, values)
+            except psycopg.Error as exc:
+                raise _translated(connection, sql, values, exc) from exc
 
     def _compile(self, dialect):
         """The statement's SQL for psycopg, with its constant lists spelled out, compiled once."""
@@ -71,6 +79,16 @@ def _announce(connection, cursor, sql, values, many):
     listeners = connection.dispatch.before_cursor_execute
     if listeners:
         listeners(connection, cursor, sql, values, None, many)
+
+
+def _translated(connection, sql, values, exc):
+    """The driver's error as SQLAlchemy's path would raise it (OperationalError, IntegrityError, …), the pooled
+    connection invalidated when the server is gone — so a lost database is a 503 here too, never a 500."""
+    gone = connection.dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
+    if gone:
+        connection.invalidate(exc)
+    return sa.exc.DBAPIError.instance(sql, values, exc, psycopg.Error, connection_invalidated=gone,
+                                      dialect=connection.dialect)
 
 
 def _bound(binds, constants, params):
