@@ -8,11 +8,7 @@ event, a notification that does not verify, Redis down — goes on to Flask with
 verified here, what was found (the notification, or why it was refused), so the view does not check the signature
 again.
 """
-import io
-
-from werkzeug.wrappers import Request
-
-from ..common.edge import Edge
+from ..common.edge import PostEdge
 from . import notifications
 from .wechatpay import NotificationError
 
@@ -20,26 +16,16 @@ PATH = "/api/v1/payments/wechatpay/notify"
 MAX_BODY = 16384  # a notification is ~1 KB; anything larger is left to Flask and its limits
 
 
-class PaidReplayEdge(Edge):
+class PaidReplayEdge(PostEdge):
     """POST /api/v1/payments/wechatpay/notify answered 204 for an order Redis knows is paid by that transaction."""
 
-    def __init__(self, app):
-        super().__init__(app)
-        self.rule = self.rule_for(PATH, "POST")
-
-    def candidate(self, environ):
-        """A signed POST to the notification path with a small body of declared length."""
-        length = environ.get("CONTENT_LENGTH") or ""
-        return (environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") == PATH
-                and length.isdigit() and 0 < int(length) <= MAX_BODY
-                and "HTTP_WECHATPAY_SIGNATURE" in environ and self.rule is not None)
+    path, max_body, header = PATH, MAX_BODY, "HTTP_WECHATPAY_SIGNATURE"
 
     def answer(self, environ):
-        req = Request(environ)
-        body = req.get_data(cache=True)
-        environ["wsgi.input"] = io.BytesIO(body)  # Flask's own request reads the same bytes again
-        if len(body) != int(environ["CONTENT_LENGTH"]):
+        read = self.read(environ)
+        if read is None:
             return None
+        req, body = read
         with self.app.app_context():
             try:
                 settings, notice = notifications.verify(req.headers, body)

@@ -7,13 +7,10 @@ with the body it read put back (and, when it read them, the session's account an
 ask Redis again): an attempt Redis does not flag, a bad or missing session, a body that does not read cleanly,
 Redis down, and a retry whose Idempotency-Key may have an answer to replay.
 """
-import io
-
 from flask import g
-from werkzeug.wrappers import Request
 
 from ..common import auth, idempotency
-from ..common.edge import Edge
+from ..common.edge import PostEdge
 from ..errors import ApiError, handle_api_error
 from . import routes, shedding
 
@@ -21,27 +18,17 @@ PATH = "/api/v1/appointments"
 MAX_BODY = 4096  # a booking body is ~150 bytes; anything larger is left to Flask and its limits
 
 
-class SoldOutEdge(Edge):
+class SoldOutEdge(PostEdge):
     """POST /api/v1/appointments refused from the sold-out flags."""
 
-    def __init__(self, app):
-        super().__init__(app)
-        self.rule = self.rule_for(PATH, "POST")
-
-    def candidate(self, environ):
-        """A signed-in JSON POST to the booking path with a small body of declared length."""
-        length = environ.get("CONTENT_LENGTH") or ""
-        return (environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") == PATH
-                and length.isdigit() and 0 < int(length) <= MAX_BODY
-                and "HTTP_AUTHORIZATION" in environ and self.rule is not None)
+    path, max_body, header = PATH, MAX_BODY, "HTTP_AUTHORIZATION"
 
     def answer(self, environ):
-        req = Request(environ)
-        body = req.get_data(cache=True)
-        environ["wsgi.input"] = io.BytesIO(body)  # Flask's own request reads the same bytes again
+        read = self.read(environ)
         token = auth.token_of(environ["HTTP_AUTHORIZATION"])
-        if len(body) != int(environ["CONTENT_LENGTH"]) or token is None:
+        if read is None or token is None:
             return None
+        req, _ = read
         with self.app.app_context():
             target = routes.target_of(req)
             if target is None:
