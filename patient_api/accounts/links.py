@@ -82,13 +82,13 @@ def clinical_people(account_id, patient_id=None):
     return judge_people([(row.patient_id, row.status, row.id_number_index) for row in rows], patient_id)
 
 
-def judge_people(links, patient_id=None):
+def judge_people(active, patient_id=None):
     """clinical_people's answer from the account's active links as (patient id, status, blind index), oldest
     first: the verified people, or 404 / 403."""
-    if patient_id and not links:
+    if patient_id and not active:
         raise patient_not_found()
-    verified = [Person(patient, index) for patient, status, index in links if status == "verified"]
-    if links and not verified:
+    verified = [Person(patient, index) for patient, status, index in active if status == "verified"]
+    if active and not verified:
         raise verification_required()
     return verified
 
