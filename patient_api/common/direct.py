@@ -19,7 +19,8 @@ class Direct:
 
     def __init__(self, stmt):
         self.stmt = stmt
-        self._plan = None  # (sql, {name: bind processor}, constants, result processors) for PostgreSQL
+        # For PostgreSQL: (sql, {name: bind processor}, constants, [(column index, result processor)]).
+        self._plan = None
 
     def rows(self, params):
         """The statement's rows for these values (attribute access by column name, as SQLAlchemy's rows)."""
@@ -35,11 +36,17 @@ class Direct:
                 rows = cursor.fetchall()
             except psycopg.Error as exc:
                 raise _translated(connection, sql, values, exc) from exc
-        if not rows or not any(results):
+        if not rows or not results:
             return rows
         make = type(rows[0])._make
-        return [make(value if convert is None or value is None else convert(value)
-                     for convert, value in zip(results, row, strict=True)) for row in rows]
+        converted = []
+        for row in rows:  # only the columns whose type converts (the times): a list row has 21, 3 of them times
+            values = list(row)
+            for index, convert in results:
+                if values[index] is not None:
+                    values[index] = convert(values[index])
+            converted.append(make(values))
+        return converted
 
     def run(self, params):
         """Execute a statement that returns nothing, once or (a list of value sets) for each in one round trip."""
@@ -69,7 +76,8 @@ class Direct:
         binds = {name: compiled.binds[name].type.bind_processor(dialect) for name in named}
         constants = {name: value for name, value in compiled.params.items() if name not in binds}
         columns = getattr(self.stmt, "selected_columns", ())
-        results = [column.type.result_processor(dialect, None) for column in columns]
+        results = [(index, convert) for index, convert in
+                   enumerate(column.type.result_processor(dialect, None) for column in columns) if convert]
         self._plan = (compiled.string, binds, constants, results)
         return self._plan
 
