@@ -78,6 +78,8 @@ def test_book_pay_ticket_receipt_cancel_refund(page, app, live, elder):
     for text in (window, "泰安市中心医院", "心血管内科", doctor):
         expect(ticket).to_contain_text(text)
     expect(page.get_by_text(re.compile(r"报到：请于 \d+月\d+日 周. \d\d:\d\d 至"))).to_be_visible()
+    # Check-in opens days ahead here (conftest): its end is on another day and must say which.
+    expect(page.get_by_text(re.compile(r"至 \d+月\d+日 周. \d\d:\d\d 之间到"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"取消：\d+月\d+日 周. 15:00 前可取消预约"))).to_be_visible()
     look(page, "booking-8-ticket", elder)
 
