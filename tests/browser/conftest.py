@@ -33,6 +33,7 @@ from playwright.sync_api import sync_playwright
 
 from patient_api.extensions import db
 
+from ..conftest import renew_claim
 from .helpers import CHROMIUM, SCREENSHOTS, WRITTEN, PageWatch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,8 +178,7 @@ def _wipe(app, redis_client):
                 db.session.execute(sa.text(f"DELETE FROM {table}"))
         db.session.commit()
     redis_client.flushdb()
-    if os.environ.get("REDIS_URL"):
-        redis_client.set("patient_api:test-run", "claimed", ex=3600)
+    renew_claim(redis_client)
 
 
 @pytest.fixture(autouse=True)
