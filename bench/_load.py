@@ -17,6 +17,7 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 
+import _wire
 import aiohttp
 import psycopg
 from psycopg import sql
@@ -191,9 +192,30 @@ def make_session(limit: int, timeout_s: float) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s))
 
 
-async def shoot(session: aiohttp.ClientSession, method: str, url: str, **kw) -> Shot:
+def add_client_option(parser, default: str = "wire") -> None:
+    """--client: the lean generator (a fresh connection per request, bench/_wire.py) or aiohttp, as measured before."""
+    parser.add_argument("--client", choices=("wire", "aiohttp"), default=default,
+                        help="load generator for the measured volleys (wire: lean, on uvloop; aiohttp: as before)")
+
+
+def volley_session(args, limit: int):
+    """The measured volleys' client: bench/_wire.py's, or an aiohttp session with `limit` connections."""
+    if getattr(args, "client", "aiohttp") == "wire":
+        return _wire.Fresh(args.request_timeout)
+    return make_session(limit, args.request_timeout)
+
+
+async def shoot(session, method: str, url: str, **kw) -> Shot:
     """Send one request and record status, decoded JSON (if any), latency or error."""
     t0 = time.perf_counter()
+    if isinstance(session, _wire.Fresh):
+        if set(kw) - {"headers", "json"}:
+            raise TypeError(f"the lean client sends headers and a JSON body only, not {sorted(kw)}")
+        try:
+            status, headers, body = await _wire.exchange(session, method, url, kw.get("headers"), kw.get("json"))
+        except (asyncio.TimeoutError, OSError, ValueError) as exc:
+            return Shot(None, None, (time.perf_counter() - t0) * 1000, type(exc).__name__)
+        return Shot(status, _wire.decoded(headers, body), (time.perf_counter() - t0) * 1000)
     try:
         async with session.request(method, url, **kw) as resp:
             text = await resp.text()
@@ -276,6 +298,9 @@ def bench_main(args, run, report) -> int:
     from pathlib import Path
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one socket per concurrent request
+    if getattr(args, "client", None) == "wire":
+        import uvloop  # the lean generator's loop: asyncio's own costs it a third more CPU per request
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(int(args.timeout) + 5)
     try:

@@ -45,6 +45,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=400.0, help="global deadline, seconds")
     p.add_argument("--seed", type=int, default=7, help="the residents' window choices")
     p.add_argument("--redis-url", default=f"redis://{HOST}:6379/9")
+    L.add_client_option(p)
     p.add_argument("--json", metavar="PATH", help="also write the result JSON here")
     p.add_argument("--server-log", metavar="PATH", help="keep gunicorn's output (the service's JSON log) here")
     args = p.parse_args()
@@ -74,10 +75,12 @@ async def journey(session, base: str, token: str, patient_id, schedule: dict, rn
             "error": failed.error if failed else None}
 
 
-def one_request_per_connection(args) -> aiohttp.ClientSession:
+def one_request_per_connection(args):
     """A connection per request, as behind a proxy (phones keep theirs to the proxy, not to gunicorn): a kept-alive
     connection gunicorn closes while the client reuses it would fail a journey no phone would see fail. The
     /healthz baseline is sent the same way, so the ratio compares like with like."""
+    if args.client == "wire":
+        return L.volley_session(args, args.residents)
     connector = aiohttp.TCPConnector(limit=args.residents, force_close=True)
     return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=args.request_timeout))
 

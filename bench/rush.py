@@ -40,6 +40,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--request-timeout", type=float, default=30.0, help="per request, seconds")
     p.add_argument("--timeout", type=float, default=300.0, help="global deadline, seconds")
     p.add_argument("--redis-url", default=f"redis://{HOST}:6379/9")
+    L.add_client_option(p)
     p.add_argument("--json", metavar="PATH", help="also write the result JSON here")
     p.add_argument("--server-log", metavar="PATH", help="keep gunicorn's output (the service's JSON log) here")
     p.add_argument("--no-idempotency-key", action="store_true",
@@ -98,12 +99,12 @@ async def measure(base: str, schedule_id, args) -> dict:
     residents = await make_residents(base, args.attempts, args.setup_concurrency, args.request_timeout)
     # Both volleys: fresh session (cold connections), connector limit = attempts so every request
     # opens its own connection at once and queues in the server's backlog, not in the client.
-    async with L.make_session(args.attempts, args.request_timeout) as s:
+    async with L.volley_session(args, args.attempts) as s:
         health = await L.volley(s, [("GET", f"{base}/healthz", {})] * args.attempts)
     booking = [("POST", f"{base}/api/v1/appointments",
                 {"json": {"schedule_id": schedule_id, "patient_id": pid}, "headers": attempt_headers(args, token)})
                for token, pid in residents]
-    async with L.make_session(args.attempts, args.request_timeout) as s:
+    async with L.volley_session(args, args.attempts) as s:
         rush = await L.volley(s, booking)
         sched = await L.shoot(s, "GET", f"{base}/api/v1/schedules/{schedule_id}",
                               headers={"Authorization": f"Bearer {residents[0][0]}"})

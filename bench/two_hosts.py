@@ -60,6 +60,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--request-timeout", type=float, default=60.0)
     p.add_argument("--demo-days", type=int, default=1)
     p.add_argument("--timeout", type=float, default=600.0, help="global deadline, seconds")
+    L.add_client_option(p)
     p.add_argument("--json", metavar="PATH", help="also write the result JSON here")
     args = p.parse_args(argv)
     if not 2 <= args.residents <= MAX_RESIDENTS or not 1 <= args.capacity <= args.residents:
@@ -202,13 +203,13 @@ async def measure(hosts: list[Host], schedule_id, args) -> dict:
     setup_s = time.monotonic() - t0
     where = [hosts[(i + 1) % 2].name for i in range(len(residents))]
     base = {h.name: h.base for h in hosts}
-    async with L.make_session(len(residents), args.request_timeout) as s:
+    async with L.volley_session(args, len(residents)) as s:
         health = await L.volley(s, [("GET", f"{base[w]}/healthz", {}) for w in where])
     booking = [("POST", f"{base[w]}/api/v1/appointments",
                 {"json": {"schedule_id": schedule_id, "patient_id": pid},
                  "headers": {"Authorization": f"Bearer {token}"}})
                for w, (token, pid) in zip(where, residents, strict=True)]
-    async with L.make_session(len(residents), args.request_timeout) as s:
+    async with L.volley_session(args, len(residents)) as s:
         rush = await L.volley(s, booking)
         sched = {}
         for h in hosts:  # both hosts must tell the same story
