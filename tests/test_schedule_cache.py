@@ -1,4 +1,5 @@
 """The public schedule answers shared through Redis: served without the database, exact after every change, 304s."""
+import time
 from datetime import timedelta
 
 import pytest
@@ -226,3 +227,50 @@ def test_a_retried_booking_is_replayed_even_once_the_schedule_sold_out(app, clie
                            headers={**later[0], "Idempotency-Key": "book-0700-b"})
     assert (shed.status_code, shed.json["code"]) == (409, "sold_out")
     assert (len(sql), len(sent)) == (0, 1)  # the session, the flags and the key's marker in one round trip
+
+
+def test_readers_missing_together_fill_the_answer_once(app, make, redis_client, monkeypatch):
+    """Eight readers miss the windows at the same moment (as after each booking of a rush): one renders, seven wait
+    for its answer; every one gets the same 200."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    schedule_id = make.schedule(capacity=8)
+    windows = schedule_urls(app, schedule_id)[2]
+    renders, shown = [], public_cache.shown
+
+    def slow_shown(*args, **kw):  # a render slow enough that every reader arrives while it runs
+        renders.append(1)
+        time.sleep(0.05)
+        return shown(*args, **kw)
+    monkeypatch.setattr(public_cache, "shown", slow_shown)
+    monkeypatch.setattr(public_cache, "FILL_WAIT_MS", 10_000)  # a slow machine's render still lands within the wait
+    barrier = Barrier(8)
+
+    def read(_):
+        client = app.test_client()
+        barrier.wait()
+        return client.get(windows)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(read, range(8)))
+    assert [a.status_code for a in answers] == [200] * 8
+    assert len({a.get_data() for a in answers}) == 1
+    assert len(renders) == 1
+    assert redis_client.keys("pubsched:fill:*") == []  # the filler let go of its lock
+
+
+def test_a_reader_waiting_on_a_fill_that_never_lands_renders_itself(app, client, make, redis_client, monkeypatch):
+    schedule_id = make.schedule(capacity=4)
+    windows = schedule_urls(app, schedule_id)[2]
+    with app.test_request_context(windows):
+        from flask import request
+        key = public_cache.key_for(request)
+    seq = int(redis_client.get(public_cache.SEQ) or 0)
+    redis_client.set(f"pubsched:fill:{seq}:{key}", 1, px=60_000)  # a filler that died holding its lock
+    monkeypatch.setattr(public_cache, "FILL_WAIT_MS", 30)
+    started = time.monotonic()
+    answer = client.get(windows)
+    assert answer.status_code == 200 and sum(w["available"] for w in answer.json["items"]) == 4
+    assert time.monotonic() - started < 5  # waited its 30 ms, not the lock's minute
+    assert redis_client.get(key) is not None  # and filled the cache for the next reader

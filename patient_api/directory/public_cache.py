@@ -8,10 +8,15 @@ schedule it shows changes: tickets.py and schedule edits call changed(), and the
 fill whose reading started before such a drop is never stored (a per-schedule sequence number decides), so a
 cached count is never older than the last committed change. Every answer carries an ETag, and a matching
 If-None-Match gets 304. With Redis down, answers are computed as before.
+
+A miss is filled once (single flight): the first request to miss a key after a drop takes a short lock named by
+the key and the drop sequence and renders; the others wait a moment for its answer instead of all rendering the
+same thing — after each booking of a rush, a dozen threads used to.
 """
 import functools
 import hashlib
 import logging
+import time
 from datetime import timezone
 
 import redis as redis_lib
@@ -30,6 +35,9 @@ SEQ = PREFIX + "seq"  # incremented by every drop; a drop stamps the schedule wi
 DIRTY_KEEP_MS = 120_000  # a drop's stamp outlives any fill that could have started before it
 MIN_KEEP_MS = 50  # an answer about to change by the clock is not worth storing
 CACHE_CONTROL = "public, no-cache"  # browsers and proxies may keep it but ask again (If-None-Match → 304)
+FILL_LOCK_MS = 2000  # a filler that dies holding the lock holds up the others no longer than FILL_WAIT_MS anyway
+FILL_WAIT_MS = 200  # then a waiter renders itself: a fill that is not kept (dropped meanwhile) never hangs a read
+FILL_POLL_S = 0.005
 PROBE = "patient_api.pubsched_probe"  # WSGI environ: the edge's (key, entry, seq) on a miss, reused by the view
 
 # Store only if no schedule shown was dropped after the fill began: KEYS[1] entry, KEYS[2..] dirty stamps;
@@ -105,13 +113,18 @@ def cached(view):
         except redis_lib.RedisError:
             log.warning("schedule cache skipped: redis unavailable")
             return view(*args, **kwargs)
+        if entry is None:
+            entry, seq, lock = _fill_or_wait(key, seq)
         if entry is not None:
             etag, body = entry_parts(entry)
             return answer(body, etag, request)
         g.pubsched = {"ids": set(), "until": None}
-        response = view(*args, **kwargs)
-        if response.status_code == 200:
-            _store(key, response, int(seq or 0), keep_ms)
+        try:
+            response = view(*args, **kwargs)
+            if response.status_code == 200:
+                _store(key, response, int(seq or 0), keep_ms)
+        finally:
+            _release(lock)
         return response
     wrapper.public_cache = True  # the edge serves hits of these endpoints (functools.wraps carries it outward)
     return wrapper
@@ -127,6 +140,36 @@ def key_for(req):
 def probe(key):
     """The stored entry (ETag line, then body) or None, and the drop sequence: one Redis round trip."""
     return redis.mget(key, SEQ)
+
+
+def _fill_or_wait(key, seq):
+    """(entry, seq, lock): another request's fresh answer, or None and the fill lock this request now holds (None
+    when Redis failed or the wait ran out: it renders all the same)."""
+    deadline = time.monotonic() + FILL_WAIT_MS / 1000
+    try:
+        while True:
+            # Named by the sequence too: after a drop, the fill that began before it is not kept, so a new one starts.
+            lock = f"{PREFIX}fill:{int(seq or 0)}:{key}"
+            if redis.set(lock, 1, nx=True, px=FILL_LOCK_MS):
+                return None, seq, lock
+            if time.monotonic() >= deadline:
+                return None, seq, None
+            time.sleep(FILL_POLL_S)
+            entry, seq = probe(key)
+            if entry is not None:
+                return entry, seq, None
+    except redis_lib.RedisError:
+        return None, seq, None
+
+
+def _release(lock):
+    """Let the next waiter fill at once when this fill was not kept."""
+    if lock is None:
+        return
+    try:
+        redis.delete(lock)
+    except redis_lib.RedisError:
+        pass  # it expires by itself
 
 
 def entry_parts(entry):
