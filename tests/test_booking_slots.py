@@ -99,6 +99,31 @@ def test_full_window_is_409_slot_full_while_other_windows_still_book(client, mak
     assert [w["status"] for w in slots(client, schedule_id)][:2] == ["full", "open"]
 
 
+def test_a_full_window_is_refused_before_the_patients_checks_and_locks(app, client, make, redis_client):
+    """An attempt at a window nobody can take a ticket of is answered from the window's one count: no patient row
+    read or locked, no holds expired, no limits counted, no claim tried — the 07:00 attempts racing the first
+    refusal's Redis flag cost the database little. The window is flagged, the schedule is not."""
+    from .sqlcount import statements
+
+    schedule_id = make.schedule(capacity=16)
+    start = slots(client, schedule_id)[0]["start"]
+    for _ in range(2):
+        assert book(client, make.resident(), schedule_id, slot_start=start).status_code == 201
+    late = make.resident()
+    redis_client.delete(f"soldout:{schedule_id}:w")  # as if this attempt passed the edge before the flag was set
+    with statements(app) as sql:
+        refused = book(client, late, schedule_id, slot_start=start)
+    assert (refused.status_code, refused.json["code"]) == (409, "slot_full")
+    assert refused.json["message"] == "该时段已约满，请选择其他时段"
+    assert not any(" for update" in s.lower() for s in sql)  # the patient is never locked
+    assert not any("from appointments" in s.lower() for s in sql)  # no limits counted, no holds expired
+    assert not any(s.lower().startswith("update tickets") for s in sql)  # no claim tried
+    assert len(sql) <= 5, sql  # link, schedule, the window's count, the schedule's count (for the sold-out flag)
+    assert redis_client.hexists(f"soldout:{schedule_id}:w", datetime.fromisoformat(start)
+                                .astimezone(timezone.utc).isoformat())
+    assert not sold_out_flag(redis_client, schedule_id)
+
+
 def test_sold_out_flag_is_set_only_when_the_last_window_fills(client, make, redis_client):
     schedule_id = make.schedule(capacity=2)  # one ticket in each of the first two windows
     windows = slots(client, schedule_id)

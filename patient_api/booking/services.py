@@ -12,7 +12,7 @@ from ..common.clock import now, to_local
 from ..common.ids import new_id
 from ..common.locking import lock_row
 from ..directory import pools
-from ..directory.models import Schedule, Ticket
+from ..directory.models import Schedule
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from . import eligibility, lifecycle, notices, revisit, shedding, tickets, waitlist
@@ -93,18 +93,23 @@ def _check_open(schedule, instant):
 
 
 def _check_slot(schedule, slot_start, instant):
-    """422 unless `slot_start` starts one of the schedule's windows; 409 slot_past once that window is over."""
-    window_end = db.session.scalar(select(Ticket.window_end).where(
-        Ticket.schedule_id == schedule.id, Ticket.window_start == slot_start).limit(1))
+    """422 unless `slot_start` starts one of the schedule's windows; 409 slot_past once that window is over, and
+    slot_full when nobody could take a ticket of it now."""
+    window_end, claimable = tickets.window_state(schedule.id, slot_start, instant)
     if window_end is None:
         raise Invalid("所选时段不属于该排班，请重新选择时段", code="invalid_slot",
                       errors={"slot_start": ["不是该排班的时段，请使用分时段列表中的开始时间"]})
     if window_end <= instant:
         raise Conflict("该时段已结束，请选择其他时段", code="slot_past")
+    if not claimable:
+        # Whoever the patient is, the claim would fail: refuse before their checks and locks (a 07:00 rush sends
+        # many attempts at a window between its last ticket going and the first refusal flagging it in Redis).
+        raise _nothing_to_claim(schedule, slot_start, instant, window_empty=True)
 
 
-def _nothing_to_claim(schedule, slot_start, instant):
-    """The 409 for a failed claim; sets the Redis sold-out flag only when no window has a ticket left."""
+def _nothing_to_claim(schedule, slot_start, instant, window_empty=False):
+    """The 409 for a failed claim; sets the Redis sold-out flag only when no window has a ticket left (and the
+    window's flag when no ticket of it is left for anyone: `window_empty` when the caller already counted)."""
     # A full window says nothing about the others: flagging the schedule then would shed bookings that could succeed.
     whole_schedule_gone = slot_start is None or not tickets.claimable_count(schedule.id, instant)
     if whole_schedule_gone:
@@ -113,7 +118,7 @@ def _nothing_to_claim(schedule, slot_start, instant):
         return Conflict("号源已约满", code="sold_out")
     if whole_schedule_gone:
         return Conflict("该时段已约满，本排班其他时段也已约满", code="slot_full")
-    if not tickets.claimable_in_window(schedule.id, slot_start, instant):  # none kept back either: shed the next
+    if window_empty or not tickets.claimable_in_window(schedule.id, slot_start, instant):  # none kept back either
         shedding.mark_window_full(schedule.id, slot_start)
     return Conflict("该时段已约满，请选择其他时段", code="slot_full")
 

@@ -32,6 +32,15 @@ def claimable_in_window(schedule_id, window_start, instant):
         *_claimable(schedule_id, instant), Ticket.window_start == window_start)) > 0
 
 
+def window_state(schedule_id, window_start, instant):
+    """(the window's end, how many of its tickets a claim by anyone could take now), one statement; (None, 0) when
+    the schedule has no such window."""
+    claimable = and_(*_claimable(schedule_id, instant))
+    end, count = db.session.execute(select(func.max(Ticket.window_end), func.count().filter(claimable)).where(
+        Ticket.schedule_id == schedule_id, Ticket.window_start == window_start)).one()
+    return end, count
+
+
 def claim(schedule, appointment_id, instant, hold_until, window_start=None, from_pools=(), public=True):
     """Take a ticket for `appointment_id`: first one kept for each of `from_pools` in turn, then (if `public`) a
     public one; the first free (or lapsed) ticket in queue order each time. None if there is none.
