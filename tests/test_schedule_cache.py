@@ -244,7 +244,7 @@ def test_readers_missing_together_fill_the_answer_once(app, make, redis_client, 
         time.sleep(0.05)
         return shown(*args, **kw)
     monkeypatch.setattr(public_cache, "shown", slow_shown)
-    monkeypatch.setattr(public_cache, "FILL_WAIT_MS", 10_000)  # a slow machine's render still lands within the wait
+    monkeypatch.setattr(public_cache, "FILL_WAIT_MS", 30_000)  # a loaded machine's render still lands in the wait
     barrier = Barrier(8)
 
     def read(_):
@@ -274,3 +274,20 @@ def test_a_reader_waiting_on_a_fill_that_never_lands_renders_itself(app, client,
     assert answer.status_code == 200 and sum(w["available"] for w in answer.json["items"]) == 4
     assert time.monotonic() - started < 5  # waited its 30 ms, not the lock's minute
     assert redis_client.get(key) is not None  # and filled the cache for the next reader
+
+
+def test_a_reader_that_missed_before_a_fill_landed_takes_the_fill_not_the_lock(app, client, make, redis_client):
+    """A reader's probe missed, then it stalled while another reader filled the answer and let go of its lock: taking
+    the free lock now, it must answer from the fill, not render again (a loaded CI machine rendered twice so)."""
+    schedule_id = make.schedule(capacity=4)
+    windows = schedule_urls(app, schedule_id)[2]
+    with app.test_request_context(windows):
+        from flask import request
+        key = public_cache.key_for(request)
+    filled = client.get(windows)  # the other reader's fill, its lock already released
+    assert redis_client.keys("pubsched:fill:*") == []
+    seq = redis_client.get(public_cache.SEQ)
+    with app.app_context():
+        entry, _, lock = public_cache._fill_or_wait(key, seq)
+    assert lock is None and public_cache.entry_parts(entry)[1] == filled.get_data()
+    assert redis_client.keys("pubsched:fill:*") == []  # the lock it took to look is let go again

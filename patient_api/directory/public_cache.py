@@ -150,14 +150,19 @@ def _fill_or_wait(key, seq):
         while True:
             # Named by the sequence too: after a drop, the fill that began before it is not kept, so a new one starts.
             lock = f"{PREFIX}fill:{int(seq or 0)}:{key}"
-            if redis.set(lock, 1, nx=True, px=FILL_LOCK_MS):
+            with redis.pipeline(transaction=False) as pipe:
+                pipe.set(lock, 1, nx=True, px=FILL_LOCK_MS)
+                pipe.mget(key, SEQ)  # read after the lock: a fill that landed since this request's probe is used
+                won, (entry, seq) = pipe.execute()
+            if entry is not None:
+                if won:
+                    _release(lock)
+                return entry, seq, None
+            if won:
                 return None, seq, lock
             if time.monotonic() >= deadline:
                 return None, seq, None
             time.sleep(FILL_POLL_S)
-            entry, seq = probe(key)
-            if entry is not None:
-                return entry, seq, None
     except redis_lib.RedisError:
         return None, seq, None
 
