@@ -192,9 +192,9 @@ def make_session(limit: int, timeout_s: float) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s))
 
 
-def add_client_option(parser, default: str = "wire") -> None:
+def add_client_option(parser) -> None:
     """--client: the lean generator (a fresh connection per request, bench/_wire.py) or aiohttp, as measured before."""
-    parser.add_argument("--client", choices=("wire", "aiohttp"), default=default,
+    parser.add_argument("--client", choices=("wire", "aiohttp"), default="wire",
                         help="load generator for the measured volleys (wire: lean, on uvloop; aiohttp: as before)")
 
 

@@ -57,10 +57,13 @@ def test_an_exchange_with_a_real_server_and_a_server_that_never_answers():
         await writer.drain()
         writer.close()
 
-    async def silent(reader, writer):
-        await asyncio.sleep(30)
-
     async def run():
+        done = asyncio.Event()
+
+        async def silent(reader, writer):  # holds the connection, answering nothing, until the test is over
+            await done.wait()
+            writer.close()
+
         server = await asyncio.start_server(answer, "127.0.0.1", 0)
         mute = await asyncio.start_server(silent, "127.0.0.1", 0)
         async with server, mute:
@@ -69,6 +72,7 @@ def test_an_exchange_with_a_real_server_and_a_server_that_never_answers():
                                                      {"Idempotency-Key": "k1"}, {"schedule_id": "sch_1"})
             with pytest.raises(asyncio.TimeoutError):
                 await W.exchange(W.Fresh(0.2), "GET", f"http://127.0.0.1:{mute_port}/healthz")
+            done.set()
         return status, W.decoded(headers, body)
 
     assert asyncio.run(run()) == (201, {"id": "apt_1"})

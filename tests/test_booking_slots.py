@@ -15,6 +15,7 @@ from patient_api.extensions import db
 
 from .factories import chinese_name, resident_id
 from .kiosk import Kiosk
+from .sqlcount import statements
 from .test_races import active_count, fire, residents, threads_for
 
 BOOK = "/api/v1/appointments"
@@ -103,8 +104,6 @@ def test_a_full_window_is_refused_before_the_patients_checks_and_locks(app, clie
     """An attempt at a window nobody can take a ticket of is answered from the window's one count: no patient row
     read or locked, no holds expired, no limits counted, no claim tried — the 07:00 attempts racing the first
     refusal's Redis flag cost the database little. The window is flagged, the schedule is not."""
-    from .sqlcount import statements
-
     schedule_id = make.schedule(capacity=16)
     start = slots(client, schedule_id)[0]["start"]
     for _ in range(2):

@@ -233,17 +233,25 @@ def test_readers_missing_together_fill_the_answer_once(app, make, redis_client, 
     """Eight readers miss the windows at the same moment (as after each booking of a rush): one renders, seven wait
     for its answer; every one gets the same 200."""
     from concurrent.futures import ThreadPoolExecutor
-    from threading import Barrier
+    from threading import Barrier, Event
 
     schedule_id = make.schedule(capacity=8)
     windows = schedule_urls(app, schedule_id)[2]
-    renders, shown = [], public_cache.shown
+    renders, missed, all_missed = [], [], Event()
+    shown, fill_or_wait = public_cache.shown, public_cache._fill_or_wait
 
-    def slow_shown(*args, **kw):  # a render slow enough that every reader arrives while it runs
+    def counted_miss(*args):
+        missed.append(1)
+        if len(missed) == 8:
+            all_missed.set()
+        return fill_or_wait(*args)
+
+    def held_shown(*args, **kw):  # a render still running when every reader has missed (bounded)
         renders.append(1)
-        time.sleep(0.05)
+        all_missed.wait(10)
         return shown(*args, **kw)
-    monkeypatch.setattr(public_cache, "shown", slow_shown)
+    monkeypatch.setattr(public_cache, "_fill_or_wait", counted_miss)
+    monkeypatch.setattr(public_cache, "shown", held_shown)
     monkeypatch.setattr(public_cache, "FILL_WAIT_MS", 30_000)  # a loaded machine's render still lands in the wait
     barrier = Barrier(8)
 
@@ -256,7 +264,7 @@ def test_readers_missing_together_fill_the_answer_once(app, make, redis_client, 
         answers = list(pool.map(read, range(8)))
     assert [a.status_code for a in answers] == [200] * 8
     assert len({a.get_data() for a in answers}) == 1
-    assert len(renders) == 1
+    assert len(missed) == 8 and len(renders) == 1
     assert redis_client.keys("pubsched:fill:*") == []  # the filler let go of its lock
 
 

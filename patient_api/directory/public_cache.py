@@ -168,7 +168,7 @@ def _fill_or_wait(key, seq):
 
 
 def _release(lock):
-    """Let the next waiter fill at once when this fill was not kept."""
+    """Let go of a fill lock (None: nothing held), so that a waiter whose answer was not kept may fill at once."""
     if lock is None:
         return
     try:
