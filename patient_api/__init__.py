@@ -59,7 +59,9 @@ def create_app(config=None):
     from .billing import edge as billing_edge
     from .booking import edge as booking_edge
     from .directory import edge as directory_edge
-    for edge in (directory_edge, booking_edge, billing_edge):  # last: they read the URL map for what they answer
+    from .results import edge as results_edge
+    # Last: they read the URL map for what they answer.
+    for edge in (directory_edge, booking_edge, billing_edge, results_edge):
         edge.install(app)
     return app
 

@@ -77,3 +77,29 @@ def test_a_database_lost_during_a_direct_read_is_a_503(app, client, make, monkey
     answer = client.get(f"/api/v1/reports?patient_id={patient_id}", headers=headers)
     assert (answer.status_code, answer.json["code"], answer.headers.get("Retry-After")) == (
         503, "service_unavailable", "1")
+
+
+def test_a_statement_alone_is_its_own_transaction_only_when_nothing_began_one(app):
+    """rows(alone=True): on PostgreSQL with no transaction begun, the statement commits by itself (a rollback of
+    the session afterwards keeps what it wrote) and the session is left unbegun; once the session has begun, the
+    statement joins its transaction and a rollback drops its write. On SQLite it always joins the session."""
+    mine = sa.select(sa.func.count()).select_from(LOG).where(LOG.c.person_index == "idx_alone")
+    logged = sa.insert(LOG).values({name: sa.bindparam(name, type_=LOG.c[name].type) for name in COLUMNS})
+    with app.app_context():
+        postgres = db.engine.dialect.name == "postgresql"
+    # An INSERT inside WITH on PostgreSQL (as the report reads fold their log row); SQLite has none: a plain SELECT.
+    writes = Direct(sa.select(sa.literal_column("1").label("one")).add_cte(logged.cte("logged")) if postgres
+                    else sa.select(sa.literal_column("1").label("one")))
+    with app.app_context():
+        assert [tuple(r) for r in writes.rows({**row(0), "person_index": "idx_alone"}, alone=True)] == [(1,)]
+        began = db.session.registry.has() and db.session().in_transaction()
+        assert began is (not postgres)
+        db.session.rollback()
+        assert db.session.scalar(mine) == (1 if postgres else 0)
+        db.session.rollback()
+    with app.app_context():
+        db.session.execute(sa.select(1))  # the session has begun: the statement joins it
+        writes.rows({**row(1), "person_index": "idx_alone"}, alone=True)
+        assert db.session().in_transaction()
+        db.session.rollback()
+        assert db.session.scalar(mine) == (1 if postgres else 0)

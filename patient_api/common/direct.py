@@ -22,9 +22,18 @@ class Direct:
         # For PostgreSQL: (sql, {name: bind processor}, constants, [(column index, result processor)]).
         self._plan = None
 
-    def rows(self, params):
-        """The statement's rows for these values (attribute access by column name, as SQLAlchemy's rows)."""
-        connection = db.session.connection()
+    def rows(self, params, alone=False):
+        """The statement's rows for these values (attribute access by column name, as SQLAlchemy's rows).
+
+        `alone`: the request's only statement. On PostgreSQL, when the session has begun no transaction, it runs on a
+        pooled connection in autocommit — its own transaction in one round trip, instead of BEGIN, it and COMMIT —
+        and that connection goes back to the pool at once; the session stays untouched for whatever comes next."""
+        if alone and not (db.session.registry.has() and db.session().in_transaction()) and on_postgresql():
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                return self._rows(connection, params)
+        return self._rows(db.session.connection(), params)
+
+    def _rows(self, connection, params):
         if connection.dialect.name != "postgresql":
             return connection.execute(self.stmt, params).all()
         sql, binds, constants, results = self._plan or self._compile(connection.dialect)
@@ -80,6 +89,12 @@ class Direct:
                    enumerate(column.type.result_processor(dialect, None) for column in columns) if convert]
         self._plan = (compiled.string, binds, constants, results)
         return self._plan
+
+
+def on_postgresql():
+    """Whether the app's database is PostgreSQL (statements only it runs are chosen by this). Asked of the engine, not
+    the session: asking the session would create one, which the request's end would then commit for nothing."""
+    return db.engine.dialect.name == "postgresql"
 
 
 def _announce(connection, cursor, sql, values, many):

@@ -34,7 +34,8 @@ class Edge:
         if answered is None:
             return self.inner(environ, start_response)
         response, rule, path = answered
-        rid = observability.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+        rid = (environ.get(observability.EDGE_REQUEST_ID)
+               or observability.request_id(environ.get("HTTP_X_REQUEST_ID", "")))
         response.headers["X-Request-Id"] = rid
         observability.record(environ["REQUEST_METHOD"], rule, path, response.status_code,
                              time.perf_counter() - started, rid)

@@ -45,6 +45,10 @@ def setup_logging(level="INFO", name="patient_api"):
 access_log = logging.getLogger("patient_api.access")
 
 
+# Where an edge that needed the request id before answering (for the rows it writes) leaves it for its log line.
+EDGE_REQUEST_ID = "patient_api.request_id"
+
+
 def request_id(incoming):
     """The caller's X-Request-Id when well-formed, else a new one."""
     return incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex

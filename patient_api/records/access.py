@@ -58,6 +58,26 @@ def log_resident_reads(account_id, patients, resource_type, resource_id):
                   patient.id) for patient in patients])
 
 
+def resident_reads_insert(shown, resource_type):
+    """The access-log INSERT of a resident's read, to fold into the read's own statement on PostgreSQL (an INSERT in
+    a WITH runs exactly once, in the statement's transaction): one row for each row of `shown`, a SELECT of
+    (patient_id, person_index) of the people the answer shows. Binds what resident_read_values gives."""
+    log, shown = AccessLogEntry.__table__, shown.subquery("shown")
+    return sa.insert(log).from_select(ACCESS_COLUMNS, sa.select(
+        sa.bindparam("log_at", type_=log.c.at.type), sa.literal("resident", log.c.actor_type.type),
+        sa.bindparam("account_id", type_=log.c.actor_id.type), sa.literal(RESIDENT_CHANNEL, log.c.channel.type),
+        shown.c.patient_id, shown.c.person_index, sa.literal(resource_type, log.c.resource_type.type),
+        sa.bindparam("log_resource_id", type_=log.c.resource_id.type),
+        sa.bindparam("log_request_id", type_=log.c.request_id.type)))
+
+
+def resident_read_values(account_id, resource_id):
+    """The values resident_reads_insert binds, as log_resident_reads would write them."""
+    row = _row("resident", account_id, RESIDENT_CHANNEL, None, None, resource_id, None)
+    return {"log_at": row["at"], "account_id": account_id, "log_resource_id": row["resource_id"],
+            "log_request_id": row["request_id"]}
+
+
 def _row(actor_type, actor_id, channel, person_index, resource_type, resource_id, patient_id):
     return {"at": now(), "actor_type": actor_type, "actor_id": actor_id, "channel": channel, "patient_id": patient_id,
             "person_index": person_index, "resource_type": resource_type, "resource_id": str(resource_id)[:64],

@@ -7,13 +7,13 @@ import sqlalchemy as sa
 
 from ..accounts import links
 from ..common.clock import now
-from ..common.direct import Direct
+from ..common.direct import Direct, on_postgresql
 from ..common.paging import keyset, keyset_params, page, page_fields
 from ..directory.models import Hospital
 from ..directory.services import hospital_names
 from ..extensions import db
+from ..records import access, vitals
 from ..records import summary as record_summary
-from ..records import vitals
 from . import rules
 from .models import HIDDEN, Observation, Report, ReportVersion
 
@@ -72,15 +72,18 @@ PERSON_COLUMNS = {"patient_id": "link_patient_id", "status": "link_status", "id_
                   "link_created_at": "link_created_at", "link_id": "link_id"}
 
 
-def _resident_list_query(one, by_kind, by_hospital, with_cursor):
+def _resident_list_query(one, by_kind, by_hospital, with_cursor, logged=False):
     """A resident's list in one statement: the page of reports of the account's verified people, then (UNION ALL)
     the account's active links, which decide the answer's 403/404 and name each report's patient. One round trip
-    instead of two; the page can only hold reports of people verified in this same snapshot."""
+    instead of two; the page can only hold reports of people verified in this same snapshot. `logged` (PostgreSQL):
+    the read's access-log rows are written by the same statement — one row per verified person asked for or with a
+    report on the page, none when the answer is 403/404 (those have no verified person)."""
     report = Report.__table__
     people = links.people_select(one).cte("people")
     verified = sa.select(people.c.id_number_index).where(people.c.status == "verified")
     paged = keyset(_list_query(by_kind, by_hospital, people=verified, named=False), report.c.issued_at,
-                   report.c.id, with_cursor).subquery("page")
+                   report.c.id, with_cursor)
+    paged = paged.cte("page") if logged else paged.subquery("page")
     hospital = Hospital.__table__
     shown = [*paged.c, hospital.c.name.label("hospital_name")]  # the hospital looked up for the page's rows only
     person_columns = [people.c[name] for name in PERSON_COLUMNS]
@@ -90,28 +93,46 @@ def _resident_list_query(one, by_kind, by_hospital, with_cursor):
                .select_from(paged.join(hospital, hospital.c.id == paged.c.hospital_id)))
     persons = sa.select(sa.literal_column("1"), *(sa.cast(sa.null(), column.type) for column in shown),
                         *person_columns)
-    return sa.union_all(reports, persons).order_by(
+    stmt = sa.union_all(reports, persons).order_by(
         sa.literal_column("row_kind"), sa.literal_column("page_sort").desc(), sa.literal_column("page_key").desc(),
         sa.literal_column("link_created_at"), sa.literal_column("link_id"))
+    if not logged:
+        return stmt
+    seen = sa.select(people.c.patient_id, people.c.id_number_index.label("person_index")).where(
+        people.c.status == "verified")
+    if not one:  # the page's own rows, not the one more fetched to tell whether there is a next page
+        seen = seen.where(people.c.id_number_index.in_(
+            sa.select(paged.c.person_index).order_by(paged.c.page_sort.desc(), paged.c.page_key.desc())
+            .limit(sa.bindparam("page_shown"))))
+    return stmt.add_cte(access.resident_reads_insert(seen, "report_list").cte("logged"))
 
 
-RESIDENT_LIST_QUERIES = {shape: Direct(_resident_list_query(*shape))
-                         for shape in itertools.product((False, True), repeat=4)}
+RESIDENT_LIST_QUERIES = {(*shape, logged): Direct(_resident_list_query(*shape, logged=logged))
+                         for shape in itertools.product((False, True), repeat=4) for logged in (False, True)}
 
 
 def resident_list(account_id, patient_id, kind, args, hospital_id=None):
-    """A resident's list of their verified people's reports (or one person's): (people shown to, items, paging);
-    403/404 as accounts.links.clinical_people decides, from the same statement."""
+    """A resident's list of their verified people's reports (or one person's), the read access-logged: (items,
+    paging); 403/404 as accounts.links.clinical_people decides, from the same statement. On PostgreSQL the log
+    rows are written by that statement too, as its own transaction: one round trip for the whole read."""
     report = Report.__table__
+    folded = on_postgresql()
     params = {"account_id": account_id, "patient_id": patient_id, "kind": kind, "hospital_id": hospital_id,
-              "cutoff": now() - timedelta(days=rules.hold_days()), **keyset_params(args, report.c.id)}
-    shape = (bool(patient_id), bool(kind), bool(hospital_id), args.get("cursor") is not None)
-    rows = RESIDENT_LIST_QUERIES[shape].rows(params)
+              "cutoff": now() - timedelta(days=rules.hold_days()), "page_shown": args["limit"],
+              **keyset_params(args, report.c.id),
+              **(access.resident_read_values(account_id, kind or "all") if folded else {})}
+    shape = (bool(patient_id), bool(kind), bool(hospital_id), args.get("cursor") is not None, folded)
+    rows = RESIDENT_LIST_QUERIES[shape].rows(params, alone=folded)
     people = links.judge_people([(row.link_patient_id, row.link_status, row.link_person_index)
                                  for row in rows if row.row_kind == 1], patient_id)
     by_index = {person.id_number_index: person.id for person in people}
     found, paging = page_fields([row for row in rows if row.row_kind == 0], args)
-    return people, [summary(row, by_index[row.person_index], row.hospital_name) for row in found], paging
+    items = [summary(row, by_index[row.person_index], row.hospital_name) for row in found]
+    if not folded:  # one row per person shown (always one when a person was asked for)
+        shown = {item["patient_id"] for item in items} | ({patient_id} if patient_id else set())
+        access.log_resident_reads(account_id, [person for person in people if person.id in shown], "report_list",
+                                  kind or "all")
+    return items, paging
 
 
 def summary(report, patient_id, hospital_name):

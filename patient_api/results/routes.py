@@ -5,7 +5,7 @@ from flask.views import MethodView
 from ..common import fastdump
 from ..common.auth import BEARER_DOC, current_account_id, resident_required
 from ..common.blueprint import Blueprint
-from ..records.access import linked_patient, log_resident_read, log_resident_reads
+from ..records.access import linked_patient, log_resident_read
 from . import queries
 from .access import resident_report
 from .schemas import ReportDetail, ReportHistory, ReportList, ReportQuery, TrendOut, TrendQuery
@@ -24,12 +24,8 @@ class Reports(MethodView):
     def get(self, query):
         """Visible reports of the account's patients (or of one; of a kind, of a hospital), newest first, paged."""
         account_id = current_account_id()
-        patients, items, paging = queries.resident_list(account_id, query.get("patient_id"), query.get("kind"),
-                                                        query, query.get("hospital_id"))
-        # One row per patient whose reports were shown (always one when a patient was asked for).
-        shown = {item["patient_id"] for item in items} | ({query["patient_id"]} if query.get("patient_id") else set())
-        log_resident_reads(account_id, [patient for patient in patients if patient.id in shown], "report_list",
-                           query.get("kind") or "all")
+        items, paging = queries.resident_list(account_id, query.get("patient_id"), query.get("kind"), query,
+                                              query.get("hospital_id"))
         return current_app.json.response(LIST_BODY({"items": items, **paging}))
 
 
@@ -41,8 +37,7 @@ class ReportItem(MethodView):
     def get(self, report_id):
         """One report with its results, findings or text; a held or withdrawn report is 404 report_not_found."""
         account_id = current_account_id()
-        report, items, patient, hospital_name = resident_report(account_id, report_id)
-        log_resident_read(account_id, patient, "report", report.id)
+        report, items, patient, hospital_name = resident_report(account_id, report_id, "report", alone=True)
         return current_app.json.response(DETAIL_BODY(queries.detail(report, patient.id, hospital_name, items)))
 
 
@@ -54,8 +49,7 @@ class ReportVersions(MethodView):
     def get(self, report_id):
         """The versions an amended or corrected report replaced, newest first."""
         account_id = current_account_id()
-        report, _, patient, _ = resident_report(account_id, report_id, with_items=False)
-        log_resident_read(account_id, patient, "report_history", report.id)
+        report, _, _, _ = resident_report(account_id, report_id, "report_history", with_items=False)
         return {"report_id": report.id, "version": report.version, "items": queries.history(report)}
 
 
