@@ -6,7 +6,7 @@ from flask.sessions import SessionInterface
 from sqlalchemy import event, text
 
 from . import errors
-from .common import keepalive, liveness, observability, zh_messages  # noqa: F401  (zh_messages: before any schema module is imported)
+from .common import jsonio, keepalive, liveness, observability, zh_messages  # noqa: F401  (zh_messages: before any schema module is imported)
 from .common.blueprint import register_id_converter
 from .config import config_from_env, generated_key, running_demo_redis
 from .extensions import api, db, migrate, redis
@@ -18,6 +18,7 @@ log = logging.getLogger("patient_api")
 def create_app(config=None):
     """Build the Flask app; `config` is a config class or a dict of overrides."""
     app = Flask(__name__, static_folder="../static", static_url_path="/static")
+    app.json = jsonio.FastJSONProvider(app)
     app.json.ensure_ascii = False  # Chinese as UTF-8 text: a third of the bytes of \u escapes, readable in logs
     config_class = config_from_env()
     app.config.from_object(config_class)

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
+from werkzeug.exceptions import HTTPException
 from werkzeug.test import Client
 
 from patient_api.extensions import db
@@ -153,3 +154,17 @@ def test_an_edge_that_fails_hands_the_request_to_the_app(app, client, world, edg
     answer = client.get(f"{REPORTS}/{report_id}", headers=me.headers)
     assert (answer.status_code, answer.json["id"], edge.passed) == (200, report_id, [f"{REPORTS}/{report_id}"])
     assert len(log_rows(app)) == before + 1
+
+
+def test_a_query_string_is_read_once_and_its_arguments_cannot_be_changed_by_a_read(edge):
+    """The list's arguments are kept per query string (the view's parser and schema); what is kept is read-only,
+    so one request cannot change the next one's arguments; a query that does not validate is not kept."""
+    edge.arguments.cache_clear()
+    first = edge.arguments("limit=5&kind=lab")
+    assert dict(first) == {"limit": 5, "kind": "lab"}
+    assert edge.arguments("limit=5&kind=lab") is first and edge.arguments.cache_info().hits == 1
+    with pytest.raises(TypeError):
+        first["limit"] = 100
+    with pytest.raises(HTTPException):  # webargs' 422, which the edge leaves to Flask
+        edge.arguments("limit=0")
+    assert edge.arguments.cache_info().currsize == 1
