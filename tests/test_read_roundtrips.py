@@ -1,9 +1,21 @@
 """A report read costs a bounded number of database round trips (access-log row included), whatever the report
 holds: BEGIN, its statements and COMMIT each count. On PostgreSQL a list or a detail is one statement that also
 writes its access-log row, run as its own transaction: one round trip."""
+import json
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+
+from patient_api.accounts import links
+from patient_api.accounts.models import PatientLink
+from patient_api.common.clock import now
+from patient_api.common.outbox import OutboxMessage
+from patient_api.directory.models import Hospital
+from patient_api.extensions import db
+from patient_api.results import store
+from patient_api.results.inputs import ReportIn
+from patient_api.results.models import Report
 
 from .sqlcount import statements
 from .test_results_api import REPORTS, World, item
@@ -129,3 +141,47 @@ def test_history_read_is_logged_once(app, world):
     body = world.get(f"{REPORTS}/{report_id}/history", me.headers)
     assert body["report_id"] == report_id and body["items"] == []
     assert [row[3:] for row in world.log()[before:]] == [(me.patient_id, "report_history", report_id)]
+
+
+def test_new_reports_tell_every_verified_account_reading_their_accounts_once(app, world):
+    """A batch of new reports tells each verified account of the person (self first, then a verified proxy; a
+    pending one is not told) about each report, and reads those accounts in one statement for the whole batch."""
+    me = world.person()
+    proxy = world.person(headers=world.make.login(), n=me.n, verified=False)
+    pending = world.person(headers=world.make.login(), n=me.n, verified=False)
+    with app.app_context():
+        link = PatientLink.__table__
+        proxy_account = db.session.scalar(sa.select(link.c.account_id).where(link.c.patient_id == proxy.patient_id,
+                                                                             link.c.status != "verified"))
+        db.session.execute(sa.update(link).where(link.c.account_id == proxy_account).values(
+            status="verified", relation="child"))
+        db.session.commit()
+        self_account = links.verified_accounts(me.patient_id)[0]
+        assert links.verified_accounts_of([me.patient_id]) == {me.patient_id: [self_account, proxy_account]}
+    world.hospital("H1")
+    before = told(app)
+    with app.app_context():
+        hospital = db.session.scalars(sa.select(Hospital).filter_by(code="H1")).one()
+        batch = [(me.index, ReportIn(source_id=f"NEWS{n}", source_format="fhir", kind="lab", title="血常规",
+                                     status="final", issued_at=now() - timedelta(hours=n), items=[item(f"NEWS{n}-1")]))
+                 for n in range(4)]
+        with statements(app) as sent:
+            store.save_reports(hospital, batch)
+        db.session.commit()
+        ids = db.session.scalars(sa.select(Report.id).where(Report.source_id.like("NEWS%"))).all()
+    news = told(app)[len(before):]
+    assert len(ids) == 4
+    assert sorted(news) == sorted((account, "report.ready", report_id)
+                                  for report_id in ids for account in (self_account, proxy_account))
+    assert pending.patient_id == me.patient_id  # the same person: its pending account hears nothing
+    # The people to tell, then their accounts: two statements for the batch (the old code read them per report).
+    assert sum("patient_links" in statement for statement in sent) == 2, "\n".join(sent)
+
+
+def told(app):
+    """(account, event, report id) of every report notice queued, oldest first."""
+    with app.app_context():
+        rows = db.session.execute(sa.select(OutboxMessage.destination, OutboxMessage.event, OutboxMessage.payload)
+                                  .order_by(OutboxMessage.created_at, OutboxMessage.id))
+        return [(account, event, json.loads(payload).get("report_id")) for account, event, payload in rows
+                if event.startswith("report.")]

@@ -117,6 +117,18 @@ def verified_accounts(patient_id):
         .order_by((PatientLink.relation != "self"), PatientLink.created_at)).all()
 
 
+def verified_accounts_of(patient_ids):
+    """verified_accounts for many patients in one query: {patient id: accounts, self first, then by age}."""
+    heard = {patient_id: [] for patient_id in patient_ids}
+    if heard:
+        query = (sa.select(PatientLink.patient_id, PatientLink.account_id)
+                 .where(PatientLink.patient_id.in_(list(heard)), PatientLink.status == "verified")
+                 .order_by(PatientLink.patient_id, (PatientLink.relation != "self"), PatientLink.created_at))
+        for patient_id, account_id in db.session.execute(query):
+            heard[patient_id].append(account_id)
+    return heard
+
+
 def self_accounts(patient_id):
     """Accounts where the person verified themselves: who decides on proxies."""
     return db.session.scalars(sa.select(PatientLink.account_id).where(

@@ -10,10 +10,11 @@ from ..common import notify
 from .links import verified_accounts
 
 
-def tell_accounts(patient_id, event, payload, booker=None):
+def tell_accounts(patient_id, event, payload, booker=None, verified=None):
     """Queue `event` to the patient's verified accounts (self and consented proxies) and to `booker`, the account
-    that made a booking (a claimed link hears about its own booking, never about clinical news); returns how many."""
-    accounts = list(verified_accounts(patient_id))
+    that made a booking (a claimed link hears about its own booking, never about clinical news); returns how many.
+    `verified`: those accounts, when the caller read them already (links.verified_accounts_of, for many patients)."""
+    accounts = list(verified_accounts(patient_id) if verified is None else verified)
     if booker and booker not in accounts:
         accounts.append(booker)
     for account_id in accounts:

@@ -5,6 +5,7 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from ..accounts import links
 from ..accounts.models import Patient, PatientLink
 from ..accounts.notices import tell_accounts
 from ..common.clock import now
@@ -132,16 +133,18 @@ def release(report, instant=None):
     return report
 
 
-def _announce(report, instant, event="report.ready", patient_ids=None):
+def _announce(report, instant, event="report.ready", patient_ids=None, verified=None):
     """report.ready (or report.amended) to every account linked to the patient, once the report is visible;
-    `patient_ids` are the person's patients when the caller looked them up already."""
+    `patient_ids` are the person's patients, and `verified` their verified accounts by patient, when the caller
+    looked them up already."""
     if not rules.visible(report, instant):
         return
     if patient_ids is None:
         patient_ids = db.session.scalars(sa.select(Patient.id).filter_by(id_number_index=report.person_index)).all()
     for patient_id in patient_ids:
         tell_accounts(patient_id, event, {
-            "report_id": report.id, "kind": report.kind, "title": report.title, "status": report.status})
+            "report_id": report.id, "kind": report.kind, "title": report.title, "status": report.status},
+            verified=None if verified is None else verified[patient_id])
 
 
 def snapshot_item(row):
@@ -275,5 +278,6 @@ def _announce_all(reports, instant):
                     Patient.id.in_(sa.select(PatientLink.patient_id).where(PatientLink.status == "verified")))
                 .order_by(Patient.created_at, Patient.id)):
             heard.setdefault(person_index, []).append(patient_id)
-    for report in visible:
-        _announce(report, instant, patient_ids=heard.get(report.person_index, []))
+    verified = links.verified_accounts_of([patient_id for patients in heard.values() for patient_id in patients])
+    for report in visible:  # their accounts read once for the whole batch, not once a report
+        _announce(report, instant, patient_ids=heard.get(report.person_index, []), verified=verified)
