@@ -6,7 +6,7 @@ from flask.sessions import SessionInterface
 from sqlalchemy import event, text
 
 from . import errors
-from .common import jsonio, keepalive, liveness, observability, zh_messages  # noqa: F401  (zh_messages: before any schema module is imported)
+from .common import jsonio, keepalive, liveness, nostore, observability, zh_messages  # noqa: F401  (zh_messages: before any schema module is imported)
 from .common.blueprint import register_id_converter
 from .config import config_from_env, generated_key, running_demo_redis
 from .extensions import api, db, migrate, redis
@@ -166,6 +166,7 @@ def _register_request_cycle(app):
     app.before_request(observability.before_request)
     app.after_request(observability.after_request)  # registered first, so it runs last
     app.after_request(keepalive.settle_unread_body)
+    app.after_request(nostore.no_store)
 
     @app.after_request
     def finish_transaction(response):

@@ -12,7 +12,7 @@ import time
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
 
-from . import observability
+from . import nostore, observability
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class Edge:
         rid = (environ.get(observability.EDGE_REQUEST_ID)
                or observability.request_id(environ.get("HTTP_X_REQUEST_ID", "")))
         response.headers["X-Request-Id"] = rid
+        nostore.no_store(response)  # as Flask's after_request does
         observability.record(environ["REQUEST_METHOD"], rule, path, response.status_code,
                              time.perf_counter() - started, rid)
         return response(environ, start_response)
