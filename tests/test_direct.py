@@ -5,6 +5,7 @@ before_cursor_execute); on SQLite Direct hands the statement to SQLAlchemy and t
 """
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import sqlalchemy as sa
 
 from patient_api.common.direct import Direct
@@ -103,3 +104,24 @@ def test_a_statement_alone_is_its_own_transaction_only_when_nothing_began_one(ap
         assert db.session().in_transaction()
         db.session.rollback()
         assert db.session.scalar(mine) == (1 if postgres else 0)
+
+
+def test_a_direct_statement_s_error_keeps_its_values_out_of_the_message(app, monkeypatch):
+    """The engine hides parameters from error messages (they reach the log): a driver error raised through the
+    direct path says so too instead of listing the account and the person's index it was given."""
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            import psycopg
+
+            def refused(*_args, **_kwargs):
+                raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+            monkeypatch.setattr(psycopg.Cursor, "execute", refused)
+        else:  # SQLAlchemy's own path, which already hides them
+            def refused(*_args, **_kwargs):
+                raise sa.exc.OperationalError("SELECT", {"person": "idx_secret_person"}, Exception("timeout"),
+                                              hide_parameters=True)
+            monkeypatch.setattr(sa.engine.Connection, "execute", refused)
+        with pytest.raises(sa.exc.DBAPIError) as raised:
+            DIRECT_QUERY.rows({"since": T0, "person": "idx_secret_person"})
+        assert "idx_secret_person" not in str(raised.value) and "hidden due to hide_parameters" in str(raised.value)
+        db.session.rollback()

@@ -112,9 +112,7 @@ def verified_patient_ids(account_id):
 
 def verified_accounts(patient_id):
     """Accounts with a verified link to the patient (self first, then by age): who is told clinical news."""
-    return db.session.scalars(sa.select(PatientLink.account_id).where(
-        PatientLink.patient_id == patient_id, PatientLink.status == "verified")
-        .order_by((PatientLink.relation != "self"), PatientLink.created_at)).all()
+    return verified_accounts_of([patient_id])[patient_id]
 
 
 def verified_accounts_of(patient_ids):

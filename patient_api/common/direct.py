@@ -110,8 +110,10 @@ def _translated(connection, sql, values, exc):
     gone = connection.dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
     if gone:
         connection.invalidate(exc)
-    return sa.exc.DBAPIError.instance(sql, values, exc, psycopg.Error, connection_invalidated=gone,
-                                      dialect=connection.dialect)
+    # hide_parameters as the engine was made: the values (an account, a person's blind index) stay out of the log.
+    return sa.exc.DBAPIError.instance(sql, values, exc, psycopg.Error,
+                                      hide_parameters=connection.engine.hide_parameters,
+                                      connection_invalidated=gone, dialect=connection.dialect)
 
 
 def _bound(binds, constants, params):

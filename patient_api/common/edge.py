@@ -51,11 +51,15 @@ class Edge:
 
     def rule_for(self, path, method):
         """The URL rule Flask would route this to, or None (not found, or a redirect such as a trailing slash)."""
+        matched = self.match(path, method)
+        return None if matched is None else matched[0]
+
+    def match(self, path, method):
+        """(URL rule, its values) as Flask would route this, or None (not found, a redirect, another method)."""
         try:
-            rule, _ = self.app.url_map.bind("edge").match(path, method, return_rule=True)
+            return self.app.url_map.bind("edge").match(path, method, return_rule=True)
         except HTTPException:
             return None
-        return rule
 
 
 class PostEdge(Edge):

@@ -45,10 +45,10 @@ class ReportReadEdge(Edge):
 
     def answer(self, environ):
         req = Request(environ)  # werkzeug's, so path and query parse exactly as Flask's own request will
-        try:
-            rule, values = self.app.url_map.bind("edge").match(req.path, "GET", return_rule=True)
-        except Exception:  # not found, a redirect (trailing slash), another method: Flask's to say
+        matched = self.match(req.path, "GET")
+        if matched is None:  # not found, a redirect (trailing slash): Flask's to say
             return None
+        rule, values = matched
         kind, token = ENDPOINTS.get(rule.endpoint), auth.token_of(environ["HTTP_AUTHORIZATION"])
         if kind is None or token is None:
             return None
