@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 import sqlalchemy as sa
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from patient_api.extensions import db
 
@@ -42,6 +42,10 @@ WECHAT_UA = ("Mozilla/5.0 (Linux; Android 13; V2227A Build/TP1A.220624.014; wv) 
              "Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160117 MMWEBSDK/20240404 MMWEBID/1234 "
              "MicroMessenger/8.0.49.2600(0x2800313D) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64")
 PHONE = {"width": 375, "height": 667}
+# Every expect() waits up to 15 s for its condition, not Playwright's 5 s: CI runs these beside three other test
+# processes on 2 cores, where a screen's first requests once took longer than 5 s (a condition met sooner returns
+# at once, so only a failing check waits the whole time).
+expect.set_options(timeout=15_000)
 
 
 class LiveServer:
