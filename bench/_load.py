@@ -280,6 +280,21 @@ async def capped_volley(session: aiohttp.ClientSession, requests: list[tuple[str
     return Volley(list(shots), time.perf_counter() - t0)
 
 
+BASELINE_ROUNDS = 3
+
+
+async def baseline(session, url: str, n: int, limit: int, rounds: int = BASELINE_ROUNDS) -> tuple[Volley, list]:
+    """`rounds` capped volleys of `n` GETs of `url`: the one with the median rate, and every round's rate.
+
+    A throughput bench's /healthz phase lasts half a second; one such volley's rate moved by ±25 % between runs of
+    the same code, which alone decided a ratio. The median of three follows no single slow or fast round.
+    """
+    volleys = [await capped_volley(session, [("GET", url, {})] * n, limit) for _ in range(rounds)]
+    rates = [v.summary()["req_per_s"] for v in volleys]
+    ranked = sorted(volleys, key=lambda v: v.summary()["req_per_s"] or 0.0)
+    return ranked[len(ranked) // 2], rates
+
+
 def _alarm(signum, frame):
     """Backstop for the global deadline in case a step blocks past its own timeout."""
     raise TimeoutError("global bench deadline exceeded (alarm)")
