@@ -13,6 +13,7 @@ from patient_api.directory.models import Hospital, Schedule, Ticket
 from patient_api.extensions import db
 
 from .factories import DeadRedis, freeze_rate_window
+from .sqlcount import statements
 
 BOOK = "/api/v1/appointments"
 
@@ -48,6 +49,28 @@ def test_fee_creates_hold_and_unpaid_registration_bill(app, client, make):
         bill = db.session.get(Bill, body["bill_id"])
         assert (bill.kind, bill.status, bill.total_fen, bill.patient_id) == ("registration", "unpaid", 1200, patient_id)
         assert [(i.quantity, i.unit_price_fen) for i in bill.items] == [(1, 1200)]
+
+
+def test_the_schedule_row_is_locked_last_and_its_count_stays_exact(app, client, make):
+    """`available` goes down in the booking's last statement before its commit: the UPDATE locks the schedule's row,
+    which every booking of the schedule needs, until the commit (taken right after the claim, a rush's winners queued
+    on it for the rest of each other's bookings)."""
+    schedule_id = make.schedule(fee_fen=1200, capacity=3)
+    headers, patient_id = make.resident()
+    first_headers, first_patient = make.resident()
+    assert book(client, first_headers, schedule_id, first_patient).status_code == 201  # caches warm
+    with statements(app, with_transaction=True) as sql:
+        response = book(client, headers, schedule_id, patient_id, **{"Idempotency-Key": "lock-last-1"})
+    assert response.status_code == 201, response.json
+    counted = [i for i, s in enumerate(sql) if s.lstrip().startswith("UPDATE schedules")]
+    assert len(counted) == 1
+    after = [" ".join(s.split())[:40] for s in sql[counted[0] + 1:]]
+    assert after[-1] == "COMMIT" and not any(s.startswith(("INSERT", "SAVEPOINT")) for s in after), after
+    assert len(after) <= 2, after  # the Idempotency-Key's stored answer, then COMMIT
+    with app.app_context():
+        free = db.session.scalar(sa.select(sa.func.count()).select_from(Ticket).filter_by(
+            schedule_id=schedule_id, status="free"))
+        assert db.session.get(Schedule, schedule_id).available == free == 1
 
 
 def test_queue_numbers_follow_booking_order(client, make):

@@ -4,6 +4,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..accounts import links
 from ..accounts.models import Patient
@@ -12,7 +13,7 @@ from ..common.clock import now, to_local
 from ..common.ids import new_id
 from ..common.locking import lock_row
 from ..directory import pools
-from ..directory.models import Schedule
+from ..directory.models import Department, Hospital, Schedule
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from . import eligibility, lifecycle, notices, revisit, shedding, tickets, waitlist
@@ -60,8 +61,8 @@ def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, vi
     revisit_of = revisit.paid_visit_covering(patient_id, schedule) if schedule.fee_fen else None
     fee_fen = 0 if revisit_of else schedule.fee_fen
     hold_until = instant + timedelta(minutes=current_app.config["HOLD_MINUTES"]) if fee_fen else None
-    ticket = tickets.claim(schedule, appointment_id, instant, hold_until, window_start=slot_start,
-                           from_pools=from_pools, public=public)
+    ticket, was_free = tickets.claim(schedule, appointment_id, instant, hold_until, window_start=slot_start,
+                                     from_pools=from_pools, public=public)
     if ticket is None:
         raise _nothing_to_claim(schedule, slot_start, instant)
     kept_for = ticket.reserved_for if ticket.reserved_for in from_pools and ticket.release_at > instant else None
@@ -71,6 +72,7 @@ def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, vi
         visit_date=schedule.date, status="pending_payment" if hold_until else "booked", queue_no=ticket.seq,
         visit_start=ticket.window_start, visit_end=ticket.window_end, fee_fen=fee_fen,
         hold_expires_at=hold_until, free_revisit_of=revisit_of, booked_via=via, pool=kept_for)
+    _hold_names(appointment, schedule)
     try:
         with db.session.begin_nested():
             db.session.add(appointment)
@@ -80,7 +82,21 @@ def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, vi
         appointment.bill_id = create_registration_bill(appointment, schedule).id
     db.session.flush()
     notices.booked(appointment)  # free visits are confirmed now; paid ones once the fee arrives
+    if was_free:
+        tickets.taken(schedule.id)  # last: it locks the schedule's row until the commit (see there)
     return appointment
+
+
+def _hold_names(appointment, schedule):
+    """Hand the new appointment its hospital, department and schedule (the hospital and department read in one
+    statement): its bill and the answer name them. The identity map keeps objects only weakly, so without this the
+    bill read the department and dumping the answer read all three again, after the schedule's row was locked
+    (tickets.taken)."""
+    hospital, department = db.session.execute(
+        select(Hospital, Department).select_from(Schedule).join(Hospital, Hospital.id == Schedule.hospital_id)
+        .join(Department, Department.id == Schedule.department_id).where(Schedule.id == schedule.id)).one()
+    for name, value in (("hospital", hospital), ("department", department), ("schedule", schedule)):
+        set_committed_value(appointment, name, value)
 
 
 def _check_open(schedule, instant):

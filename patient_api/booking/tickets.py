@@ -43,22 +43,35 @@ def window_state(schedule_id, window_start, instant):
 
 def claim(schedule, appointment_id, instant, hold_until, window_start=None, from_pools=(), public=True):
     """Take a ticket for `appointment_id`: first one kept for each of `from_pools` in turn, then (if `public`) a
-    public one; the first free (or lapsed) ticket in queue order each time. None if there is none.
+    public one; the first free (or lapsed) ticket in queue order each time. (ticket, True if it was free), or
+    (None, False) if there is none.
 
-    With `window_start`, only a ticket of that time window (分时段) is taken; None if that window is full.
+    With `window_start`, only a ticket of that time window (分时段) is taken; (None, False) if that window is full.
+    A free ticket taken still counts in the schedule's `available` until the caller sends `taken` (see there).
     """
     passes = [pools.kept_clause(instant, pool) for pool in from_pools]
     if public:
         passes.append(pools.public_clause(instant))
     for clause in passes:
-        ticket = _claim_one(schedule, appointment_id, instant, hold_until, window_start, clause)
-        if ticket is not None:
-            return ticket
-    return None
+        claimed = _claim_one(schedule, appointment_id, instant, hold_until, window_start, clause)
+        if claimed is not None:
+            return claimed
+    return None, False
+
+
+def taken(schedule_id):
+    """One free ticket fewer in the schedule's `available`: the last statement of a booking, right before its commit.
+
+    The UPDATE locks the schedule's row until the transaction ends, and every booking of the schedule needs that
+    lock. Sent right after the claim, it was held through the rest of the booking (the appointment, its bill and
+    ledger rows, the response: about 13 round trips), so a rush's winners took it one after the other; sent last, it
+    is held for the commit.
+    """
+    db.session.execute(update(Schedule).where(Schedule.id == schedule_id).values(available=Schedule.available - 1))
 
 
 def _claim_one(schedule, appointment_id, instant, hold_until, window_start, clause):
-    """One pass of claim() over the tickets matching `clause`.
+    """One pass of claim() over the tickets matching `clause`: (ticket, whether it was free), or None.
 
     PostgreSQL: FOR UPDATE SKIP LOCKED lets concurrent claimers take different rows without waiting.
     SQLite: no row locks; the conditional UPDATE below is what makes a claim atomic. Both repeat `clause` in the
@@ -83,10 +96,7 @@ def _claim_one(schedule, appointment_id, instant, hold_until, window_start, clau
         if taken != 1:
             continue
         public_cache.changed(schedule.id)
-        if seen_status == "free":
-            db.session.execute(update(Schedule).where(Schedule.id == schedule.id)
-                               .values(available=Schedule.available - 1))
-        return db.session.get(Ticket, ticket_id, populate_existing=True)
+        return db.session.get(Ticket, ticket_id, populate_existing=True), seen_status == "free"
     return None
 
 
