@@ -283,13 +283,14 @@ async def capped_volley(session: aiohttp.ClientSession, requests: list[tuple[str
 BASELINE_ROUNDS = 3
 
 
-async def baseline(session, url: str, n: int, limit: int, rounds: int = BASELINE_ROUNDS) -> tuple[Volley, list]:
-    """`rounds` capped volleys of `n` GETs of `url`: the one with the median rate, and every round's rate.
+async def baseline(fire, rounds: int = BASELINE_ROUNDS) -> tuple[Volley, list]:
+    """The /healthz baseline: `rounds` runs of fire() (a coroutine function giving the phase's Volley), the run with
+    the median rate, and every run's rate.
 
-    A throughput bench's /healthz phase lasts half a second; one such volley's rate moved by ±25 % between runs of
-    the same code, which alone decided a ratio. The median of three follows no single slow or fast round.
+    A /healthz phase lasts half a second to two seconds; one such phase's rate moved by ±25 % between runs of the
+    same code, which alone decided a ratio. The median of three follows no single slow or fast round.
     """
-    volleys = [await capped_volley(session, [("GET", url, {})] * n, limit) for _ in range(rounds)]
+    volleys = [await fire() for _ in range(rounds)]
     rates = [v.summary()["req_per_s"] for v in volleys]
     ranked = sorted(volleys, key=lambda v: v.summary()["req_per_s"] or 0.0)
     return ranked[len(ranked) // 2], rates

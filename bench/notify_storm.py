@@ -146,7 +146,8 @@ async def measure(base: str, schedule_id, env: dict, args) -> dict:
         storm = await L.capped_volley(s, storm_reqs, args.concurrency)
     oldest_age_s = time.time() - signed_at
     async with L.make_session(args.concurrency, args.request_timeout) as s:
-        health, health_rounds = await L.baseline(s, f"{base}/healthz", len(storm_reqs), args.concurrency)
+        health, health_rounds = await L.baseline(lambda: L.capped_volley(
+            s, [("GET", f"{base}/healthz", {})] * len(storm_reqs), args.concurrency))
     return {"orders": orders, "plan": plan, "storm": storm, "health": health, "health_rounds": health_rounds,
             "setup_s": setup_s,
             "sign_s": sign_s, "oldest_age_s": oldest_age_s}

@@ -130,7 +130,8 @@ async def measure(base: str, keys: dict, args) -> dict:
                                       args.concurrency)
         detail = await L.capped_volley(session, [("GET", u, {"headers": s["auth"]}) for u in details],
                                        args.concurrency)
-        health, rounds = await L.baseline(session, f"{base}/healthz", args.reads, args.concurrency)
+        health, rounds = await L.baseline(lambda: L.capped_volley(
+            session, [("GET", f"{base}/healthz", {})] * args.reads, args.concurrency))
     return {**s, "list": lists.summary(), "detail": detail.summary(), "health": health.summary(),
             "health_rounds": rounds}
 
