@@ -148,4 +148,6 @@ def test_record_vitals_trend_and_access_log(live, page, mode):
     expect(first).to_contain_text("本人账户（您本人的账户）")
     expect(first).to_contain_text("查看了一项检验结果的变化趋势")
     expect(first).to_contain_text("通过微信公众号")
+    channel = first.locator(".access-entry__meta span", has_text="通过微信公众号")
+    assert channel.evaluate("(el) => el.getClientRects().length") == 1  # one line: 长辈版 at 375 px broke before 号
     look(page, "access-log", elder)
