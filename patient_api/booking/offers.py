@@ -8,7 +8,7 @@ import logging
 from sqlalchemy import select, update
 
 from ..common.clock import now
-from ..common.locking import lock_row
+from ..common.locking import lock_row, serialise
 from ..directory import pools
 from ..directory.models import Schedule
 from ..errors import ApiError
@@ -19,6 +19,7 @@ from .waitlist import first_open_day
 
 log = logging.getLogger(__name__)
 STOP = ("sold_out", "schedule_closed", "waitlist_closed")  # nothing to offer on this schedule right now
+OFFERS = 1  # locking.serialise namespace: one offer of a schedule at a time
 
 
 def run(instant=None):
@@ -48,8 +49,14 @@ def _return_lapsed_holds(instant):
 
 
 def _offer_schedule(schedule_id, instant, counts):
-    """Offer this schedule's free tickets to its first waiters, one short transaction each."""
+    """Offer this schedule's free tickets to its first waiters, one short transaction each.
+
+    Runs that overlap (two hosts' workers, a slow run) take the schedule's offers one at a time: otherwise a run
+    holding the second waiter could claim the last ticket before the run holding the first one got to it, and the
+    first would be left waiting (nothing else orders them: a booking locks the schedule's row only for its commit).
+    """
     while True:
+        serialise(OFFERS, schedule_id)
         entry = db.session.scalars(select(WaitlistEntry).where(
             WaitlistEntry.schedule_id == schedule_id, WaitlistEntry.status == "waiting")
             .order_by(WaitlistEntry.created_at, WaitlistEntry.id).limit(1)

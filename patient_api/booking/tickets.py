@@ -89,11 +89,11 @@ def _claim_one(schedule, appointment_id, instant, hold_until, window_start, clau
         if seen_status == "held" and not _expire_previous(previous, instant):
             continue
         unchanged = (Ticket.status == "free") if seen_status == "free" else (Ticket.appointment_id == previous)
-        taken = db.session.execute(
+        moved = db.session.execute(
             update(Ticket).where(Ticket.id == ticket_id, Ticket.status == seen_status, unchanged, clause)
             .values(status="held" if hold_until else "booked", appointment_id=appointment_id,
                     hold_expires_at=hold_until)).rowcount
-        if taken != 1:
+        if moved != 1:
             continue
         public_cache.changed(schedule.id)
         return db.session.get(Ticket, ticket_id, populate_existing=True), seen_status == "free"
