@@ -1,5 +1,6 @@
 """号源预留 under concurrency, with real threads on the real database (PostgreSQL in CI): kept-back tickets are never
 sold to the public before their release, never oversold, and a release moves exactly the unused ones."""
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -8,13 +9,14 @@ import sqlalchemy as sa
 
 from patient_api.accounts import people
 from patient_api.accounts.identity import parse_resident_id
-from patient_api.booking import pools, services
+from patient_api.booking import pools, reservations, services, tickets
 from patient_api.booking.models import Appointment
 from patient_api.common.clock import now
 from patient_api.directory.models import Schedule, Ticket
 from patient_api.errors import ApiError
 from patient_api.extensions import db
 
+from .conftest import is_postgres
 from .factories import chinese_name, resident_id
 from .pools import elder_id, pooled_schedule
 from .test_races import BOOK, residents, threads_for
@@ -138,3 +140,44 @@ def test_a_release_racing_with_bookings_moves_exactly_the_unused_kept_tickets(ap
     with app.app_context():
         assert pools.release_job(after) == {}
         assert db.session.get(Schedule, schedule_id).available == 0
+
+
+def test_a_pool_change_never_deadlocks_with_a_booking_that_holds_a_kept_ticket(app):
+    """A booking holds its ticket from the claim on and takes the schedule's row last (tickets.taken); a change of the
+    pools holds that row and moves free tickets. On PostgreSQL the change does not wait for the booking's ticket
+    (waiting, the two would deadlock); SQLite lets one writer in at a time, so there the change waits its turn."""
+    release = now() + timedelta(hours=1)
+    schedule_id = pooled_schedule(app, {"elder": {"share": 0.4, "release_at": release}}, capacity=10)
+    later = {"elder": {"share": 0.4, "release_at": release + timedelta(minutes=30)}}
+    changed = []
+
+    def change():
+        with app.app_context():
+            reservations.change(db.session.get(Schedule, schedule_id), later)
+            db.session.commit()
+            changed.append(True)
+
+    with app.app_context():  # the booking, stopped between its claim and its last statement
+        schedule = db.session.get(Schedule, schedule_id)
+        ticket, was_free = tickets.claim(schedule, "apt_inflight", now(), now() + timedelta(minutes=15),
+                                         from_pools=("elder",), public=False)
+        assert ticket is not None and was_free and ticket.reserved_for == "elder"
+        other = threading.Thread(target=change)
+        other.start()
+        if is_postgres(app):
+            other.join(10)
+            done_first = bool(changed)
+            if not done_first:
+                db.session.rollback()  # let the change go, then fail
+                other.join(10)
+            assert done_first, "the pool change waited for the booking's ticket"
+        tickets.taken(schedule_id)
+        db.session.commit()
+    other.join(10)
+    assert changed == [True]
+    with app.app_context():
+        rows = db.session.execute(sa.select(Ticket.status, Ticket.release_at).where(
+            Ticket.schedule_id == schedule_id, Ticket.reserved_for == "elder")).all()
+        assert sorted(status for status, _ in rows) == ["free", "free", "free", "held"]
+        assert {at for status, at in rows if status == "free"} == {release + timedelta(minutes=30)}
+        assert db.session.get(Schedule, schedule_id).available == 9

@@ -178,8 +178,11 @@ def reserve(schedule, rules, instant):
             _set_pool(_free(schedule.id, instant, Ticket.reserved_for == pool, surplus, newest=True),
                       Ticket.reserved_for == pool, None, None)
         if pool in rules:
-            db.session.execute(update(Ticket).where(Ticket.schedule_id == schedule.id, Ticket.reserved_for == pool,
-                                                    Ticket.status == "free")
+            # SKIP LOCKED: a ticket a booking is claiming right now is its, and waiting for it could deadlock (the
+            # booking waits for this schedule's row, which the change holds, at its end: taken).
+            kept = (select(Ticket.id).where(Ticket.schedule_id == schedule.id, Ticket.reserved_for == pool,
+                                            Ticket.status == "free").with_for_update(skip_locked=True))
+            db.session.execute(update(Ticket).where(Ticket.id.in_(kept.scalar_subquery()), Ticket.status == "free")
                                .values(release_at=pools.release_instant(rules[pool], schedule)))
     for pool, target in targets.items():
         shortage = target - _pool_size(schedule.id, pool)
