@@ -23,22 +23,26 @@ def _sends_nothing(app):
     assert sql == []
 
 
+def _caller(app, keys, events):
+    """A thread that takes serialise(namespace, key) for each of `keys` in a transaction of its own, then says so."""
+    def run():
+        with app.app_context():
+            for namespace, key in keys:
+                serialise(namespace, key)
+            events.append("second in")
+            db.session.rollback()
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
 def test_a_second_caller_of_the_same_key_waits_until_the_first_commits(app):
     if not is_postgres(app):
         return _sends_nothing(app)
     events = []
-
-    def second():
-        with app.app_context():
-            serialise(1, "schedule-1")
-            events.append("second in")
-            db.session.rollback()
-
     with app.app_context():
         serialise(1, "schedule-1")
-        serialise(1, "schedule-2")  # another key: not held by the first
-        thread = threading.Thread(target=second)
-        thread.start()
+        thread = _caller(app, [(1, "schedule-1")], events)
         with app.app_context():  # a session of its own, to watch pg_locks while the first transaction stays open
             deadline = time.monotonic() + 10
             while _waiting_advisory_locks() != 1 and time.monotonic() < deadline:
@@ -55,19 +59,11 @@ def test_a_second_caller_of_the_same_key_waits_until_the_first_commits(app):
 def test_different_keys_do_not_wait_for_each_other(app):
     if not is_postgres(app):
         return _sends_nothing(app)
-    done = []
-
-    def other():
-        with app.app_context():
-            serialise(1, "schedule-b")
-            serialise(2, "schedule-a")  # same key, another namespace
-            done.append(True)
-            db.session.rollback()
-
+    events = []
     with app.app_context():
         serialise(1, "schedule-a")
-        thread = threading.Thread(target=other)
-        thread.start()
+        # another key, and the same key in another namespace
+        thread = _caller(app, [(1, "schedule-b"), (2, "schedule-a")], events)
         thread.join(10)
-        assert done == [True]
+        assert events == ["second in"]
         db.session.rollback()

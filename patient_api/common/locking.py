@@ -1,4 +1,4 @@
-"""Row locks that work the same on PostgreSQL and SQLite."""
+"""Locks that work the same on PostgreSQL and SQLite: a row's (lock_row), or a key's of one's own (serialise)."""
 from sqlalchemy import select, text, update
 
 from ..extensions import db
