@@ -50,7 +50,7 @@ def parse_args() -> argparse.Namespace:
                    help="gunicorn workers (cores + 1: measured faster than 2 × cores + 1, docs/performance.md)")
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--port", type=int, default=8767)
-    p.add_argument("--target", type=float, default=0.40, help="reads / healthz throughput ratio to PASS")
+    p.add_argument("--target", type=float, default=0.25, help="reads / healthz throughput ratio to PASS")
     p.add_argument("--request-timeout", type=float, default=30.0)
     p.add_argument("--timeout", type=float, default=300.0, help="global deadline, seconds")
     p.add_argument("--redis-url", default=f"redis://{HOST}:6379/9")

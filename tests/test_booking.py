@@ -1,4 +1,5 @@
 """Booking rules: holds, fees, limits, cancel, check-in, no-shows, idempotency, rate limit."""
+import re
 from datetime import timedelta
 
 import pytest
@@ -71,6 +72,39 @@ def test_the_schedule_row_is_locked_last_and_its_count_stays_exact(app, client, 
         free = db.session.scalar(sa.select(sa.func.count()).select_from(Ticket).filter_by(
             schedule_id=schedule_id, status="free"))
         assert db.session.get(Schedule, schedule_id).available == free == 1
+
+
+def _reads_of_appointments(sql):
+    return [s for s in sql if s.lstrip().startswith("SELECT") and re.search(r"\bFROM appointments\b", s)]
+
+
+def test_the_rules_read_the_patients_appointments_once(app, client, make):
+    """Lapsed holds, the no-show restriction, the limits and the free revisit are judged on one read of the patient's
+    appointments (four reads, one after another, before)."""
+    schedule_id = make.schedule(fee_fen=1200, capacity=3)
+    headers, patient_id = make.resident()
+    with statements(app) as sql:
+        assert book(client, headers, schedule_id, patient_id).status_code == 201
+    assert len(_reads_of_appointments(sql)) == 1, _reads_of_appointments(sql)
+
+
+def test_a_lapsed_hold_that_cannot_be_expired_still_counts(app, client, make, monkeypatch):
+    """A lapsed hold paid (or cancelled) between the read and its expiry is read again: paid, it is an active booking
+    of that department and day, so the patient cannot book the day's other session; expired, they can."""
+    morning, afternoon = make.schedule(fee_fen=1200), make.schedule(fee_fen=1200, period="afternoon")
+    headers, patient_id = make.resident()
+    held = book(client, headers, morning, patient_id).json
+    with app.app_context():
+        db.session.execute(sa.update(Appointment).where(Appointment.id == held["id"])
+                           .values(hold_expires_at=now() - timedelta(seconds=1)))
+        db.session.commit()
+    monkeypatch.setattr(lifecycle, "expire_hold", lambda *args, **kwargs: False)
+    refused = book(client, headers, afternoon, patient_id)
+    assert (refused.status_code, refused.json["code"]) == (409, "already_booked")
+    monkeypatch.undo()
+    assert book(client, headers, afternoon, patient_id).status_code == 201
+    with app.app_context():
+        assert db.session.get(Appointment, held["id"]).status == "expired"
 
 
 def test_queue_numbers_follow_booking_order(client, make):

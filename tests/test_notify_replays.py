@@ -1,15 +1,19 @@
 """WeChat Pay notification replays: answered without the database once the first delivery committed, never before."""
+import json
 import time
 
 import pytest
 import redis as redis_lib
 import sqlalchemy as sa
 
+from patient_api.accounts.models import Patient
 from patient_api.billing import gateway, invoices, replays
-from patient_api.billing.models import Payment
+from patient_api.billing.models import Bill, Payment
+from patient_api.common.masking import mask_name
 from patient_api.common.outbox import OutboxMessage
 from patient_api.extensions import db, redis
 
+from .conftest import is_postgres
 from .sqlcount import statements
 from .test_payments import NOTIFY, notification, pay, payment_counts, post
 
@@ -138,3 +142,34 @@ def test_a_failed_commit_is_a_503_and_leaves_no_mark(app, client, held, monkeypa
     assert payment_counts(app, order["out_trade_no"]) == ("created", {"issue": 1})
     assert post(client, wire).status_code == 204
     assert payment_counts(app, order["out_trade_no"]) == ("paid", {"issue": 1, "payment": 1})
+
+
+def test_a_first_delivery_folds_the_receipts_reads_the_ticket_lock_and_the_outbox_rows(app, client, make, held):
+    """The receipt's items and payer's name come in the bill's locking read, the ticket is locked and booked by one
+    UPDATE, and bill.paid and booking.confirmed go to the outbox in one INSERT — and the receipt is still right."""
+    headers, patient_id = make.resident(verified=True)
+    other = client.post("/api/v1/appointments", json={"schedule_id": make.schedule(fee_fen=800, period="afternoon"),
+                                                      "patient_id": patient_id}, headers=headers).json
+    first = pay(client, headers, other["bill_id"])
+    assert post(client, notification(app, first["out_trade_no"], 800, transaction_id="4200000001202611220000000002")
+                ).status_code == 204  # the receipt code's counter exists now
+    order, wire = paid_order(app, client, held)
+    with statements(app, with_transaction=True) as sql:
+        assert post(client, wire).status_code == 204
+    sent = [" ".join(s.split()) for s in sql]
+    assert not [s for s in sent if s.startswith(("SELECT bill_items", "SELECT patients", "SELECT tickets"))], sent
+    assert [s.split(" SET")[0] for s in sent if s.startswith("UPDATE tickets")] == ["UPDATE tickets"]
+    assert len([s for s in sent if s.startswith("INSERT INTO outbox")]) == 1
+    locks = [s for s in sent if s.startswith("SELECT bills.") and "bill_items" in s]
+    assert len(locks) == 1 and "patients" in locks[0]
+    if is_postgres(app):  # SQLite takes its write lock by a no-op UPDATE per lock: two more
+        assert len(sent) == 16, sent  # BEGIN … COMMIT: 20 before
+    with app.app_context():
+        payment = db.session.scalars(sa.select(Payment).filter_by(out_trade_no=order["out_trade_no"])).one()
+        receipt, bill = invoices.invoice_for_bill(payment.bill_id), db.session.get(Bill, payment.bill_id)
+        assert receipt.payer_name_masked == mask_name(db.session.get(Patient, bill.patient_id).name)
+        assert json.loads(receipt.items_json) == [{f: getattr(item, f) for f in invoices.ITEM_FIELDS}
+                                                  for item in bill.items] != []
+        events = db.session.scalars(sa.select(OutboxMessage.event).where(
+            OutboxMessage.payload.contains(payment.bill_id))).all()
+        assert sorted(events) == ["bill.paid", "booking.confirmed"]

@@ -190,14 +190,14 @@ def test_someone_elses_bill_cannot_be_paid_or_presettled(client, held, make):
 def test_payment_after_the_ticket_was_taken_is_refunded(app, client, held, make):
     from datetime import timedelta
 
-    from patient_api.booking import services
+    from patient_api.booking import lifecycle
     from patient_api.common.clock import now
     headers, appointment = held
     order = pay(client, headers, appointment["bill_id"])
     with app.app_context():
         db.session.execute(sa.update(Appointment).values(hold_expires_at=now() - timedelta(seconds=1)))
         db.session.commit()
-        assert services.lifecycle.sweep_expired_holds() == 1
+        assert lifecycle.sweep_expired_holds() == 1
     assert post(client, notification(app, order["out_trade_no"], 1200)).status_code == 204
     with app.app_context():
         payment = db.session.scalars(sa.select(Payment)).one()

@@ -46,6 +46,7 @@ class Bill(db.Model):
                                                      viewonly=True)
     # For the name a resident reads; lists load it with billing.services.with_names().
     hospital = relationship("Hospital", viewonly=True)
+    patient = relationship("Patient", viewonly=True, lazy="raise")  # loaded only on purpose (a receipt's payer)
 
     @property
     def department_name(self):

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..accounts.models import Account
 from ..common import events
@@ -147,16 +147,18 @@ def _apply_locked(payment_id, resource, instant):
     return _settle_bill(payment, instant)
 
 
-def locked(model, row_id):
+def locked(model, row_id, *loads):
     """The row, locked until the transaction ends and freshly read: one round trip on PostgreSQL (FOR UPDATE).
 
-    Its relationships (a bill's payments and their refunds, say) load when first used, not with the lock.
+    Its relationships (a bill's payments and their refunds, say) load when first used, not with the lock, except
+    `loads` (joinedload options): those come in the same statement, read under the lock.
     """
+    options = (lazyload("*"), *loads)
     if db.session.get_bind().dialect.name == "postgresql":
-        query = select(model).where(model.id == row_id).with_for_update().options(lazyload("*"))
-        return db.session.scalars(query.execution_options(populate_existing=True)).one()
+        query = select(model).where(model.id == row_id).with_for_update(of=model).options(*options)
+        return db.session.scalars(query.execution_options(populate_existing=True)).unique().one()
     lock_row(model, row_id)  # SQLite: the database write lock
-    return db.session.get(model, row_id, populate_existing=True, options=[lazyload("*")])
+    return db.session.get(model, row_id, populate_existing=True, options=list(options))
 
 
 def _alert_second_transaction(payment, transaction_id, instant):
@@ -178,10 +180,11 @@ def _alert_second_transaction(payment, transaction_id, instant):
 def _settle_bill(payment, instant):
     """Money arrived: claim what the bill pays for (a registration books its ticket), then the bill and the ledger."""
     bill = db.session.get(Bill, payment.bill_id, options=[lazyload("*")])  # what it needs loads under the lock
-    kept = kinds.of(bill.kind).claim(bill, instant)  # e.g. books the appointment (ticket locked before the bill)
-    bill = locked(Bill, bill.id)
+    kind = kinds.of(bill.kind)
+    kept = kind.claim(bill, instant)  # e.g. books the appointment (ticket locked before the bill)
+    # A receipt copies the items and the payer's name: read with the lock, not as two more round trips later.
+    bill = locked(Bill, bill.id, *((joinedload(Bill.items), joinedload(Bill.patient)) if kind.receipt else ()))
     if kept and bill.status in ("unpaid", "paying"):
-        kind = kinds.of(bill.kind)
         ledger.paid(bill, payment, kind.applied(bill))
         insured = presettlement.claim_of(bill, payment, instant)
         if insured is not None:  # the fund and the personal account pay their parts (the year's figures move)

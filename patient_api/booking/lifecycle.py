@@ -10,7 +10,7 @@ from ..billing.refunds import request_refund
 from ..billing.services import close_unpaid_bill
 from ..common import events
 from ..common.clock import local_dt, now
-from ..directory.models import Hospital, Schedule, Ticket
+from ..directory.models import Hospital, Schedule
 from ..errors import Conflict
 from ..extensions import db
 from . import tickets
@@ -42,15 +42,12 @@ def confirm_paid(appointment_id, instant):
     A hold that lapsed but whose ticket nobody took yet is honoured: the resident paid for it.
     Lock order is ticket → appointment, as everywhere, so this never deadlocks with the sweeper.
     """
-    ticket = tickets.lock_for(appointment_id)
-    if ticket is None:
+    if not tickets.book_for(appointment_id):
         return None
     booked = db.session.scalars(update(Appointment).where(Appointment.id == appointment_id,
                                                           Appointment.status == "pending_payment")
                                 .values(status="booked", hold_expires_at=None).returning(Appointment),
                                 execution_options={"populate_existing": True}).first()
-    db.session.execute(update(Ticket).where(Ticket.id == ticket.id, Ticket.appointment_id == appointment_id)
-                       .values(status="booked", hold_expires_at=None))
     if booked is not None:  # the usual case: the UPDATE returned the row, nothing to read back
         return booked
     appointment = db.session.get(Appointment, appointment_id, populate_existing=True)  # booked already?

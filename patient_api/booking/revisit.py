@@ -2,24 +2,21 @@
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, false
 
-from ..extensions import db
 from .models import Appointment
 
 
-def paid_visit_covering(patient_id, schedule):
-    """The id of a paid, attended visit to the schedule's department in the days before it, or None.
+def covering(schedule):
+    """SQL condition: the appointment is a paid, attended visit to the schedule's department in the days before it,
+    which makes booking this schedule a free revisit; false when the rule is off or the schedule is free anyway.
 
     Attended (checked in) because the rule covers a follow-up of a consultation that took place.
     """
     days = current_app.config["FREE_REVISIT_DAYS"]
-    if days <= 0:
-        return None
-    return db.session.scalar(
-        select(Appointment.id).where(
-            Appointment.patient_id == patient_id, Appointment.department_id == schedule.department_id,
-            Appointment.status.in_(("checked_in", "completed")), Appointment.fee_fen > 0,
-            Appointment.free_revisit_of.is_(None),  # a free revisit does not start a new free period
-            Appointment.visit_date >= schedule.date - timedelta(days=days), Appointment.visit_date < schedule.date)
-        .order_by(Appointment.visit_date.desc()).limit(1))
+    if days <= 0 or not schedule.fee_fen:
+        return false()
+    return and_(Appointment.department_id == schedule.department_id,
+                Appointment.status.in_(("checked_in", "completed")), Appointment.fee_fen > 0,
+                Appointment.free_revisit_of.is_(None),  # a free revisit does not start a new free period
+                Appointment.visit_date >= schedule.date - timedelta(days=days), Appointment.visit_date < schedule.date)

@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -14,10 +14,10 @@ from ..common.ids import new_id
 from ..common.locking import lock_row
 from ..directory import pools
 from ..directory.models import Department, Hospital, Schedule
-from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from . import eligibility, lifecycle, notices, revisit, shedding, tickets, waitlist
-from .models import ACTIVE, Appointment, with_names
+from . import eligibility, notices, shedding, standing, tickets, waitlist
+from .models import Appointment, with_names
 
 
 def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, via="wechat", slot_start=None,
@@ -54,11 +54,8 @@ def book(account_id, patient_id, schedule_id, instant=None, waitlisted=False, vi
         mark_sold_out(schedule.id, instant)  # to the public it is sold out: shed the next attempts in Redis
         raise Conflict("号源已约满", code="sold_out")
     lock_row(Patient, patient_id)  # one patient's attempts run one at a time; other patients don't wait
-    lifecycle.expire_patient_holds(patient_id, instant)
-    check_restriction(patient_id, instant)
-    _check_limits(patient_id, schedule)
+    revisit_of = standing.judge(patient_id, schedule, instant)  # lapsed holds expired, no-shows, limits, revisit
     appointment_id = new_id("apt")
-    revisit_of = revisit.paid_visit_covering(patient_id, schedule) if schedule.fee_fen else None
     fee_fen = 0 if revisit_of else schedule.fee_fen
     hold_until = instant + timedelta(minutes=current_app.config["HOLD_MINUTES"]) if fee_fen else None
     ticket, was_free = tickets.claim(schedule, appointment_id, instant, hold_until, window_start=slot_start,
@@ -143,43 +140,6 @@ def mark_sold_out(schedule_id, instant):
     """Set the Redis sold-out flag, naming the pools that still keep tickets back (one count query, on a refusal)."""
     kept = pools.kept_by_schedule([schedule_id], instant)[schedule_id]
     shedding.mark_sold_out(schedule_id, [pool for pool, count in kept.items() if count])
-
-
-def _check_limits(patient_id, schedule):
-    active = select(Appointment).where(Appointment.patient_id == patient_id, Appointment.status.in_(ACTIVE))
-    same_day = db.session.scalars(active.where(Appointment.department_id == schedule.department_id,
-                                               Appointment.visit_date == schedule.date)).first()
-    if same_day is not None:
-        raise Conflict("该就诊人当天已预约该科室", code="already_booked")
-    count = db.session.scalar(select(func.count()).select_from(active.subquery()))
-    if count >= current_app.config["MAX_ACTIVE_BOOKINGS"]:
-        raise Conflict("该就诊人待就诊的预约已达上限", code="too_many_bookings")
-
-
-def restricted_until(patient_id, instant):
-    """The date booking reopens after too many no-shows (N in the window), or None."""
-    config = current_app.config
-    limit, window, block = config["NO_SHOW_LIMIT"], config["NO_SHOW_WINDOW_DAYS"], config["NO_SHOW_BLOCK_DAYS"]
-    today = to_local(instant).date()
-    dates = db.session.scalars(
-        select(Appointment.visit_date).where(Appointment.patient_id == patient_id, Appointment.status == "no_show",
-                                             Appointment.visit_date >= today - timedelta(days=window + block))
-        .order_by(Appointment.visit_date)).all()
-    until = None
-    for i in range(len(dates) - limit + 1):
-        first, last = dates[i], dates[i + limit - 1]
-        if (last - first).days < window:
-            until = max(until or last, last + timedelta(days=block))
-    return until if until and until > today else None
-
-
-def check_restriction(patient_id, instant):
-    """403 booking_restricted while the no-show rule applies, saying until when."""
-    until = restricted_until(patient_id, instant)
-    if until:
-        config = current_app.config
-        raise Forbidden(f"因{config['NO_SHOW_WINDOW_DAYS']}天内爽约{config['NO_SHOW_LIMIT']}次，"
-                        f"预约功能暂停至{until.isoformat()}（含）", code="booking_restricted")
 
 
 def appointments_for(account_id, status=None):

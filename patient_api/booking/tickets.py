@@ -118,6 +118,14 @@ def lock_for(appointment_id, skip_locked=False):
                               .with_for_update(skip_locked=skip_locked)).first()
 
 
+def book_for(appointment_id):
+    """Book the ticket an appointment holds (held → booked), locking it in the same statement; False if it holds
+    none. The row lock comes with the UPDATE, so the order stays ticket → appointment, as with lock_for."""
+    booked = db.session.execute(update(Ticket).where(Ticket.appointment_id == appointment_id)
+                                .values(status="booked", hold_expires_at=None).returning(Ticket.id))
+    return booked.first() is not None
+
+
 def release(ticket, appointment_id):
     """Give the ticket back to the pool; exactly once per appointment."""
     freed = db.session.execute(
