@@ -80,7 +80,7 @@ def _reads_of_appointments(sql):
 
 def test_the_rules_read_the_patients_appointments_once(app, client, make):
     """Lapsed holds, the no-show restriction, the limits and the free revisit are judged on one read of the patient's
-    appointments (four reads, one after another, before)."""
+    appointments (five, one after another, before)."""
     schedule_id = make.schedule(fee_fen=1200, capacity=3)
     headers, patient_id = make.resident()
     with statements(app) as sql:

@@ -54,15 +54,6 @@ def confirm_paid(appointment_id, instant):
     return appointment if appointment.status in ("booked", "checked_in") else None
 
 
-def expire_patient_holds(patient_id, instant):
-    """Free this patient's own lapsed holds before they book again."""
-    ids = db.session.scalars(select(Appointment.id).where(
-        Appointment.patient_id == patient_id, Appointment.status == "pending_payment",
-        Appointment.hold_expires_at <= instant)).all()
-    for appointment_id in ids:
-        expire_hold(appointment_id, instant)
-
-
 def sweep_expired_holds(instant=None, batch=500):
     """Worker job: expire lapsed holds, one short transaction each; returns how many this run freed."""
     instant = instant or now()

@@ -1,7 +1,8 @@
 """What the booking rules need to know of a patient, read in one statement under the patient's lock.
 
-A booking used to send four reads of the patient's appointments, one after another: lapsed holds, the no-shows of
-the restriction window, the active bookings the limits count, and a paid visit that makes this one a free revisit.
+A booking used to send five reads of the patient's appointments, one after another: lapsed holds, the no-shows of
+the restriction window, a same-day booking of the department, the count of active bookings, and a paid visit that
+makes this one a free revisit.
 Each rule's condition is still its own SQL expression; they are labelled columns of one SELECT of the few rows any
 of them matches, and the rules are judged on those rows.
 """
