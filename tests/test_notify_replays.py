@@ -145,8 +145,9 @@ def test_a_failed_commit_is_a_503_and_leaves_no_mark(app, client, held, monkeypa
 
 
 def test_a_first_delivery_folds_the_receipts_reads_the_ticket_lock_and_the_outbox_rows(app, client, make, held):
-    """The receipt's items and payer's name come in the bill's locking read, the ticket is locked and booked by one
-    UPDATE, and bill.paid and booking.confirmed go to the outbox in one INSERT — and the receipt is still right."""
+    """The bill comes with the order's lock, the receipt's items and payer's name with the bill's lock, the ticket is
+    locked and booked by one UPDATE, and bill.paid and booking.confirmed go to the outbox in one INSERT — and the
+    receipt is still right."""
     headers, patient_id = make.resident(verified=True)
     other = client.post("/api/v1/appointments", json={"schedule_id": make.schedule(fee_fen=800, period="afternoon"),
                                                       "patient_id": patient_id}, headers=headers).json
@@ -160,10 +161,11 @@ def test_a_first_delivery_folds_the_receipts_reads_the_ticket_lock_and_the_outbo
     assert not [s for s in sent if s.startswith(("SELECT bill_items", "SELECT patients", "SELECT tickets"))], sent
     assert [s.split(" SET")[0] for s in sent if s.startswith("UPDATE tickets")] == ["UPDATE tickets"]
     assert len([s for s in sent if s.startswith("INSERT INTO outbox")]) == 1
-    locks = [s for s in sent if s.startswith("SELECT bills.") and "bill_items" in s]
-    assert len(locks) == 1 and "patients" in locks[0]
+    reads_of_bills = [s for s in sent if s.startswith("SELECT bills.")]  # the first came with the order's lock
+    assert len(reads_of_bills) == 1 and "bill_items" in reads_of_bills[0] and "patients" in reads_of_bills[0]
+    assert len([s for s in sent if s.startswith("SELECT payments.") and "JOIN bills" in s]) == 1, sent
     if is_postgres(app):  # SQLite takes its write lock by a no-op UPDATE per lock: two more
-        assert len(sent) == 16, sent  # BEGIN … COMMIT: 20 before
+        assert len(sent) == 15, sent  # BEGIN … COMMIT: 20 before
     with app.app_context():
         payment = db.session.scalars(sa.select(Payment).filter_by(out_trade_no=order["out_trade_no"])).one()
         receipt, bill = invoices.invoice_for_bill(payment.bill_id), db.session.get(Bill, payment.bill_id)

@@ -112,6 +112,7 @@ class Payment(db.Model):
     next_query_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
 
     refunds: Mapped[list["Refund"]] = relationship(lazy="selectin", order_by="Refund.created_at", viewonly=True)
+    bill = relationship("Bill", viewonly=True, lazy="raise")  # loaded only on purpose (with the order's lock)
 
     def mark_paid(self, transaction_id, openid, instant):
         """created → paid; a duplicate of the same transaction is a no-op, anything else an error."""

@@ -134,7 +134,9 @@ def already_applied(settings, resource):
 
 def _apply_locked(payment_id, resource, instant):
     """Under the order's lock: paid now (and the bill settled), or found already paid by this transaction."""
-    payment = locked(Payment, payment_id)  # concurrent deliveries of this notification wait here, then find it paid
+    # Concurrent deliveries of this notification wait here, then find it paid. The bill comes in the same statement
+    # (not locked: its lock is taken after the claim's, ticket before bill); settling it finds it in the session.
+    payment = locked(Payment, payment_id, joinedload(Payment.bill, innerjoin=True))
     transaction_id = resource.get("transaction_id")
     try:
         fresh = payment.mark_paid(transaction_id, (resource.get("payer") or {}).get("openid"), instant)
@@ -179,7 +181,7 @@ def _alert_second_transaction(payment, transaction_id, instant):
 
 def _settle_bill(payment, instant):
     """Money arrived: claim what the bill pays for (a registration books its ticket), then the bill and the ledger."""
-    bill = db.session.get(Bill, payment.bill_id, options=[lazyload("*")])  # what it needs loads under the lock
+    bill = db.session.get(Bill, payment.bill_id, options=[lazyload("*")])  # read with the order's lock when it can
     kind = kinds.of(bill.kind)
     kept = kind.claim(bill, instant)  # e.g. books the appointment (ticket locked before the bill)
     # A receipt copies the items and the payer's name: read with the lock, not as two more round trips later.
