@@ -106,6 +106,44 @@ def test_a_statement_alone_is_its_own_transaction_only_when_nothing_began_one(ap
         assert db.session.scalar(mine) == (1 if postgres else 0)
 
 
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_statement_alone_gives_its_connection_back_out_of_autocommit(app, monkeypatch, fails):
+    """rows(alone=True) on PostgreSQL borrows a pool connection in autocommit: afterwards — answered or failed — it is
+    back in the pool and out of autocommit, so the next request's transaction on it is a transaction. On SQLite
+    the statement joins the session's transaction."""
+    with app.app_context():
+        engine = db.engine
+        postgres, borrowed, checked_out = engine.dialect.name == "postgresql", [], engine.pool.checkedout()
+        original = type(engine).raw_connection
+
+        def borrow(self):
+            pooled = original(self)
+            borrowed.append(pooled.driver_connection)
+            return pooled
+        monkeypatch.setattr(type(engine), "raw_connection", borrow)
+        if fails and postgres:
+            import psycopg
+
+            def refused(*_args, **_kwargs):
+                raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+            monkeypatch.setattr(psycopg.Cursor, "execute", refused)
+        elif fails:
+            def refused(*_args, **_kwargs):
+                raise sa.exc.OperationalError("SELECT", {}, Exception("timeout"))
+            monkeypatch.setattr(sa.engine.Connection, "execute", refused)
+        if fails:
+            with pytest.raises(sa.exc.DBAPIError):
+                DIRECT_QUERY.rows({"since": T0, "person": "idx_direct"}, alone=True)
+        else:
+            assert DIRECT_QUERY.rows({"since": T0, "person": "idx_direct"}, alone=True) == []
+        if postgres:
+            assert len(borrowed) == 1 and borrowed[0].autocommit is False and not borrowed[0].closed
+            assert engine.pool.checkedout() == checked_out
+        else:
+            assert db.session().in_transaction()  # the session's own connection, not one borrowed for the statement
+        db.session.rollback()
+
+
 def test_a_direct_statement_s_error_keeps_its_values_out_of_the_message(app, monkeypatch):
     """The engine hides parameters from error messages (they reach the log): a driver error raised through the
     direct path says so too instead of listing the account and the person's index it was given."""

@@ -29,22 +29,39 @@ class Direct:
         pooled connection in autocommit — its own transaction in one round trip, instead of BEGIN, it and COMMIT —
         and that connection goes back to the pool at once; the session stays untouched for whatever comes next."""
         if alone and not (db.session.registry.has() and db.session().in_transaction()) and on_postgresql():
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                return self._rows(connection, params)
-        return self._rows(db.session.connection(), params)
-
-    def _rows(self, connection, params):
+            return self._alone(params)
+        connection = db.session.connection()
         if connection.dialect.name != "postgresql":
             return connection.execute(self.stmt, params).all()
-        sql, binds, constants, results = self._plan or self._compile(connection.dialect)
+        return self._fetch(connection.engine, connection, connection.connection, params)
+
+    def _alone(self, params):
+        """The rows on a pooled connection switched to autocommit for this one statement. The pool's own connection,
+        not an engine Connection with an isolation-level option: that option's set and reset cost more CPU than the
+        read's rows (docs/performance.md, tenth round)."""
+        engine = db.engine
+        pooled = engine.raw_connection()  # the pool's checkout events run (liveness.py)
+        driver = pooled.driver_connection
+        try:
+            driver.autocommit = True
+            return self._fetch(engine, engine, pooled, params)
+        finally:
+            if not driver.closed:
+                driver.autocommit = False  # back to the pool as every other checkout expects it
+            pooled.close()
+
+    def _fetch(self, engine, events, pooled, params):
+        """Run on `pooled` (a pool connection), firing `events`' statement listeners; rows with times converted."""
+        sql, binds, constants, results = self._plan or self._compile(engine.dialect)
         values = _bound(binds, constants, params)
-        with connection.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
-            _announce(connection, cursor, sql, values, False)
+        with pooled.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+            _announce(events, cursor, sql, values, False)
             try:
                 cursor.execute(sql, values)
                 rows = cursor.fetchall()
             except psycopg.Error as exc:
-                raise _translated(connection, sql, values, exc) from exc
+                holder = events if isinstance(events, sa.engine.Connection) else pooled
+                raise _translated(engine, holder, pooled.dbapi_connection, sql, values, exc) from exc
         if not rows or not results:
             return rows
         make = type(rows[0])._make
@@ -71,7 +88,8 @@ class Direct:
             try:
                 (cursor.executemany if many else cursor.execute)(sql, values)
             except psycopg.Error as exc:
-                raise _translated(connection, sql, values, exc) from exc
+                raise _translated(connection.engine, connection, connection.connection.dbapi_connection, sql, values,
+                                  exc) from exc
 
     def _compile(self, dialect):
         """The statement's SQL for psycopg, with its constant lists spelled out, compiled once."""
@@ -97,23 +115,24 @@ def on_postgresql():
     return db.engine.dialect.name == "postgresql"
 
 
-def _announce(connection, cursor, sql, values, many):
-    """SQLAlchemy's before_cursor_execute, as its own path fires it: whatever counts or traces statements sees these."""
-    listeners = connection.dispatch.before_cursor_execute
+def _announce(source, cursor, sql, values, many):
+    """SQLAlchemy's before_cursor_execute, as its own path fires it: whatever counts or traces statements sees these.
+    `source` is the Connection, or for a statement run alone the engine (its listeners are given no Connection)."""
+    listeners = source.dispatch.before_cursor_execute
     if listeners:
-        listeners(connection, cursor, sql, values, None, many)
+        listeners(source if isinstance(source, sa.engine.Connection) else None, cursor, sql, values, None, many)
 
 
-def _translated(connection, sql, values, exc):
-    """The driver's error as SQLAlchemy's path would raise it (OperationalError, IntegrityError, …), the pooled
-    connection invalidated when the server is gone — so a lost database is a 503 here too, never a 500."""
-    gone = connection.dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
+def _translated(engine, holder, dbapi_connection, sql, values, exc):
+    """The driver's error as SQLAlchemy's path would raise it (OperationalError, IntegrityError, …), the connection
+    invalidated through its holder (the Connection, or the pool's for a statement alone) when the server is gone — so
+    a lost database is a 503 here too, never a 500."""
+    gone = engine.dialect.is_disconnect(exc, dbapi_connection, None)
     if gone:
-        connection.invalidate(exc)
+        holder.invalidate(exc)
     # hide_parameters as the engine was made: the values (an account, a person's blind index) stay out of the log.
-    return sa.exc.DBAPIError.instance(sql, values, exc, psycopg.Error,
-                                      hide_parameters=connection.engine.hide_parameters,
-                                      connection_invalidated=gone, dialect=connection.dialect)
+    return sa.exc.DBAPIError.instance(sql, values, exc, psycopg.Error, hide_parameters=engine.hide_parameters,
+                                      connection_invalidated=gone, dialect=engine.dialect)
 
 
 def _bound(binds, constants, params):
